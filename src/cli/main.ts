@@ -1,0 +1,84 @@
+// Argument parsing and dispatch: `lab-agent <command words> [options] [-- args]`.
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../services/config.js';
+import { StoreError } from '../services/store/types.js';
+import type { Command } from './command.js';
+import { CliFailure, createOutput, UsageError } from './output.js';
+
+function findCommand(commands: Command[], words: string[]): { command: Command; used: number } | null {
+  let best: { command: Command; used: number } | null = null;
+  for (const command of commands) {
+    const parts = command.name.split(' ');
+    if (parts.every((p, i) => words[i] === p) && (!best || parts.length > best.used)) best = { command, used: parts.length };
+  }
+  return best;
+}
+
+export function helpText(commands: Command[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'lab-agent — runs your lab jobs and Jupyter servers, requested through Supabase or PostgreSQL',
+    '',
+    'usage: lab-agent <command> [options]     (lab-agent <command> --help for more)',
+    '',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'exit codes: 0 ok, 1 failure, 2 usage error',
+  ].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  const opts = Object.entries(c.options ?? {}).map(([k, o]) => `  --${k}${o.short ? `, -${o.short}` : ''}${o.type === 'string' ? ' <value>' : ''}`);
+  return [`usage: ${c.usage}`, '', c.summary, ...(opts.length || c.json ? ['', 'options:', ...opts, ...(c.json ? ['  --json  machine-readable output'] : [])] : [])].join('\n');
+}
+
+export async function main(argv: string[], commands: Command[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const dashdash = argv.indexOf('--');
+  const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
+  const rest = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
+  const words = own.filter((a) => !a.startsWith('-'));
+  if (own.length === 0 || own[0] === 'help' || own[0] === '--help' || own[0] === '-h') {
+    process.stdout.write(`${helpText(commands)}\n`);
+    return own.length === 0 ? 2 : 0;
+  }
+  const found = findCommand(commands, words);
+  if (!found) {
+    process.stderr.write(`lab-agent: unknown command "${words.join(' ')}"\n\n${helpText(commands)}\n`);
+    return 2;
+  }
+  const { command } = found;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: own,
+      allowPositionals: true,
+      strict: true,
+      options: { ...(command.options ?? {}), help: { type: 'boolean', short: 'h' }, ...(command.json ? { json: { type: 'boolean' } } : {}) },
+    });
+  } catch (err) {
+    process.stderr.write(`lab-agent ${command.name}: ${(err as Error).message}\n${commandHelp(command)}\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${commandHelp(command)}\n`);
+    return 0;
+  }
+  const json = Boolean(parsed.values.json);
+  try {
+    const code = await command.run({
+      args: parsed.positionals.slice(found.used),
+      rest,
+      options: parsed.values as Record<string, string | boolean | string[] | undefined>,
+      out: createOutput(json),
+      env,
+    });
+    return code ?? 0;
+  } catch (err) {
+    const code = err instanceof UsageError ? 2 : err instanceof CliFailure ? err.exitCode : 1;
+    const known = err instanceof UsageError || err instanceof CliFailure || err instanceof ConfigError || err instanceof StoreError;
+    const message = known ? (err as Error).message : ((err as Error).stack ?? String(err));
+    if (json) process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`);
+    process.stderr.write(`lab-agent ${command.name}: ${message}${code === 2 ? `\n${commandHelp(command)}` : ''}\n`);
+    return code;
+  }
+}

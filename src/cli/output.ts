@@ -1,0 +1,44 @@
+// How commands talk to the user: text or --json on stdout, errors on stderr, exit codes 0/1/2.
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A failure the user should read as is (no stack): exit 1. */
+export class CliFailure extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'CliFailure';
+  }
+}
+
+export interface Output {
+  json: boolean;
+  /** Prints data: as JSON with --json, else through the text renderer. */
+  data(value: unknown, text: (value: never) => string): void;
+  line(text: string): void;
+}
+
+export function createOutput(json: boolean): Output {
+  return {
+    json,
+    data(value, text) {
+      process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text(value as never)}\n`);
+    },
+    line(text) {
+      if (!json) process.stdout.write(`${text}\n`);
+    },
+  };
+}
+
+/** A plain table: columns padded to the widest cell. */
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
+  return rows
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length))).join('  '))
+    .join('\n');
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// lab-agent: the command line. Each command lives in src/cli/; this file only dispatches.
+import { main } from './cli/main.js';
+import { commands } from './cli/registry.js';
+
+main(process.argv.slice(2), commands).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`lab-agent: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

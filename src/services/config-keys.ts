@@ -1,0 +1,67 @@
+// Every configuration key: its default, meaning and check. The README's table and
+// `lab-agent config` both come from this list, so they cannot drift apart.
+
+export type KeyKind = 'string' | 'int' | 'bool' | 'url' | 'uuid' | 'ip' | 'email' | 'enum' | 'path';
+
+export interface KeySpec {
+  key: string;
+  kind: KeyKind;
+  /** Default as written in .env; a function for defaults that depend on the user or host. */
+  default?: string | ((ctx: DefaultContext) => string);
+  description: string;
+  secret?: boolean;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  /** Keys of the original Python agent, kept with their defaults. */
+  original?: boolean;
+}
+
+export interface DefaultContext {
+  home: string;
+  user: string;
+  hostname: string;
+}
+
+export const CONFIG_KEYS: readonly KeySpec[] = [
+  { key: 'LAB_USER', kind: 'string', default: (c) => c.user, original: true, description: 'Linux user name the agent acts for' },
+  { key: 'LAB_EMAIL', kind: 'email', default: '', original: true, description: 'Where run results are emailed; empty = no email' },
+  { key: 'LAB_USER_ID', kind: 'uuid', default: '', original: true, description: 'Supabase Auth user id; empty = from the signed-in session, or looked up in `users` by linux_user' },
+  { key: 'SUPABASE_URL', kind: 'url', default: '', original: true, description: 'Supabase project URL; set = Supabase mode' },
+  { key: 'SUPABASE_SERVICE_KEY', kind: 'string', default: '', secret: true, original: true, description: 'Service key (original mode; bypasses RLS, prefer `lab-agent login`)' },
+  { key: 'SUPABASE_ANON_KEY', kind: 'string', default: '', secret: true, description: 'Publishable (anon) key, for the signed-in user-session mode' },
+  { key: 'LAB_DATABASE_URL', kind: 'url', default: '', secret: true, description: 'PostgreSQL URL (Postgres mode) when SUPABASE_URL is empty; empty = embedded local database' },
+  { key: 'SMTP_HOST', kind: 'string', default: 'localhost', original: true, description: 'SMTP server for notification email' },
+  { key: 'SMTP_PORT', kind: 'int', default: '25', min: 1, max: 65535, original: true, description: 'SMTP port' },
+  { key: 'SMTP_USER', kind: 'string', default: '', description: 'SMTP user name, when the server needs AUTH' },
+  { key: 'SMTP_PASS', kind: 'string', default: '', secret: true, description: 'SMTP password' },
+  { key: 'SMTP_SECURE', kind: 'bool', default: 'false', description: 'true = TLS from the start (port 465); false = plain or STARTTLS' },
+  { key: 'LAB_FROM_EMAIL', kind: 'email', default: '', original: true, description: 'Sender address; empty = <LAB_USER>@<host>' },
+  { key: 'JUPYTER_BASE_PORT', kind: 'int', default: '8800', min: 1024, max: 65535, original: true, description: 'Jupyter port = this + uid % 100, or the next free one' },
+  { key: 'JUPYTER_IP', kind: 'ip', default: '0.0.0.0', original: true, description: 'Address Jupyter listens on (0.0.0.0 = every network, token only)' },
+  { key: 'JUPYTER_LEGACY', kind: 'bool', default: 'false', original: true, description: 'true = classic Notebook 6 (NotebookApp) instead of JupyterLab' },
+  { key: 'SYNC_INTERVAL_MIN', kind: 'int', default: '10', min: 1, max: 10080, original: true, description: 'Minutes between script inventory syncs' },
+  { key: 'LAB_AGENT_DIR', kind: 'path', default: (c) => `${c.home}/lab_job_agent`, description: 'Agent folder: code, .env and agent.log' },
+  { key: 'LAB_DATA_DIR', kind: 'path', default: (c) => `${c.home}/.local/share/lab-job-agent`, description: 'Local state: embedded database, session, locks' },
+  { key: 'LAB_LOG_DIR', kind: 'path', default: (c) => `${c.home}/lab_job_logs`, description: 'Job logs: <dir>/<job_id>/stdout.log, stderr.log' },
+  { key: 'LAB_LOG_LEVEL', kind: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], description: 'Agent log level' },
+  { key: 'LAB_HOST', kind: 'string', default: (c) => c.hostname, description: 'This server\'s name, matched against a job\'s target host' },
+  { key: 'LAB_PYTHON', kind: 'path', default: '', description: 'Python for every .py job; empty = the script\'s venv, else python3 on your login PATH' },
+  { key: 'LAB_JUPYTER', kind: 'path', default: '', description: 'jupyter executable; empty = the notebook\'s venv, else your login PATH' },
+  { key: 'LAB_MAX_PARALLEL', kind: 'int', default: '1', min: 1, max: 256, description: 'Jobs run at once by this agent' },
+  { key: 'LAB_JOB_TIMEOUT', kind: 'int', default: '0', min: 0, description: 'Default job timeout in seconds; 0 = none' },
+  { key: 'LAB_KILL_GRACE_S', kind: 'int', default: '10', min: 0, max: 3600, description: 'Seconds between SIGTERM and SIGKILL when stopping a job or server' },
+  { key: 'LAB_POLL_INTERVAL_S', kind: 'int', default: '30', min: 1, max: 3600, description: 'Supervisor polling interval (the fallback behind NOTIFY/Realtime)' },
+  { key: 'LAB_PUBLIC_HOST', kind: 'string', default: (c) => c.hostname, description: 'Host name put in Jupyter URLs' },
+  { key: 'LAB_JUPYTER_APP', kind: 'enum', default: '', values: ['', 'lab', 'notebook', 'server'], description: 'Jupyter app: lab, notebook or server; empty = lab (notebook when JUPYTER_LEGACY)' },
+  { key: 'LAB_JUPYTER_PORT_RANGE', kind: 'int', default: '100', min: 1, max: 10000, description: 'Ports tried after the preferred one' },
+  { key: 'LAB_JUPYTER_START_TIMEOUT', kind: 'int', default: '60', min: 1, max: 3600, description: 'Seconds for a Jupyter server to answer before it is failed' },
+  { key: 'LAB_JUPYTER_MAX', kind: 'int', default: '1', min: 1, max: 100, description: 'Running Jupyter servers per user' },
+  { key: 'LAB_JUPYTER_IDLE_MIN', kind: 'int', default: '720', min: 0, description: 'Idle minutes before Jupyter shuts itself down; 0 = never' },
+  { key: 'LAB_SYNC_EXCLUDE', kind: 'string', default: '', description: 'Extra folders/globs left out of the script scan, comma-separated' },
+  { key: 'LAB_SYNC_MAX_FILES', kind: 'int', default: '50000', min: 1, description: 'Most files one script scan records' },
+];
+
+export function defaultValue(spec: KeySpec, ctx: DefaultContext): string {
+  return typeof spec.default === 'function' ? spec.default(ctx) : (spec.default ?? '');
+}

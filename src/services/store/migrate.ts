@@ -1,0 +1,94 @@
+// Applies supabase/migrations in order and records each version. Plain PostgreSQL first gets the
+// bootstrap of what Supabase provides (roles, auth schema); a Supabase database never does.
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+/** The package root: src/services/store and dist/services/store are both three levels down. */
+export const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const migrationsDir = `${packageRoot}supabase/migrations`;
+export const bootstrapFile = `${packageRoot}db/plain-postgres-bootstrap.sql`;
+
+export interface Migration {
+  version: string;
+  name: string;
+  file: string;
+}
+
+export function listMigrations(dir = migrationsDir): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{14}_.+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: f.slice(0, 14), name: f.slice(15, -4), file: `${dir}/${f}` }));
+}
+
+export const expectedVersion = (): string => listMigrations().at(-1)?.version ?? '';
+
+/** Versions already applied: ours, and those `supabase db push` recorded. */
+export async function appliedVersions(client: pg.ClientBase): Promise<Set<string>> {
+  const out = new Set<string>();
+  const ours = await client.query("select to_regclass('lab_private.schema_migrations') as t");
+  if (ours.rows[0].t) {
+    for (const r of (await client.query('select version from lab_private.schema_migrations')).rows) out.add(r.version);
+  }
+  const cli = await client.query("select to_regclass('supabase_migrations.schema_migrations') as t");
+  if (cli.rows[0].t) {
+    for (const r of (await client.query('select version from supabase_migrations.schema_migrations')).rows) out.add(r.version);
+  }
+  return out;
+}
+
+/** Plain PostgreSQL lacks Supabase's auth schema; a Supabase database has it (with auth.users). */
+export async function isSupabaseDatabase(client: pg.ClientBase): Promise<boolean> {
+  const r = await client.query(
+    "select exists (select 1 from pg_namespace where nspname = 'supabase_functions' or nspname = 'realtime' or nspname = 'storage') as s",
+  );
+  return r.rows[0].s as boolean;
+}
+
+export interface MigrateResult {
+  applied: string[];
+  version: string;
+  bootstrapped: boolean;
+}
+
+/** Idempotent; concurrent callers wait for each other on an advisory lock. */
+export async function migrate(client: pg.ClientBase, opts: { bootstrap?: boolean } = {}): Promise<MigrateResult> {
+  await client.query("select pg_advisory_lock(hashtext('lab-job-agent:migrate'))");
+  try {
+    const bootstrap = opts.bootstrap ?? !(await isSupabaseDatabase(client));
+    if (bootstrap) await client.query(readFileSync(bootstrapFile, 'utf8'));
+    const done = await appliedVersions(client);
+    const applied: string[] = [];
+    for (const m of listMigrations()) {
+      if (done.has(m.version)) continue;
+      await client.query('begin');
+      try {
+        await client.query(readFileSync(m.file, 'utf8'));
+        await client.query('insert into lab_private.schema_migrations (version) values ($1) on conflict do nothing', [m.version]);
+        await client.query('commit');
+      } catch (err) {
+        await client.query('rollback').catch(() => undefined);
+        throw new Error(`migration ${m.version}_${m.name} failed: ${(err as Error).message}`);
+      }
+      applied.push(m.version);
+    }
+    return { applied, version: expectedVersion(), bootstrapped: bootstrap };
+  } finally {
+    await client.query("select pg_advisory_unlock(hashtext('lab-job-agent:migrate'))");
+  }
+}
+
+export interface DbStatus {
+  expected: string;
+  applied: string[];
+  missing: string[];
+  upToDate: boolean;
+}
+
+export async function dbStatus(client: pg.ClientBase): Promise<DbStatus> {
+  const done = await appliedVersions(client);
+  const all = listMigrations().map((m) => m.version);
+  const missing = all.filter((v) => !done.has(v));
+  return { expected: expectedVersion(), applied: all.filter((v) => done.has(v)), missing, upToDate: missing.length === 0 };
+}

@@ -1,0 +1,95 @@
+// Supabase transport: rpc() over PostgREST, wake-ups from Realtime postgres_changes filtered by the
+// user's id. Kept thin on purpose: every rule lives in the SQL functions.
+import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import WebSocket from 'ws';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { FileSessionStorage } from './file-session-storage.js';
+import { StoreError, type Transport, type WakeEvent } from './types.js';
+
+export interface SupabaseTransportOptions {
+  url: string;
+  /** The anon (publishable) key with a signed-in session, or the service key. */
+  key: string;
+  /** Service-key mode: the user every call acts for (passed as p_user_id). */
+  serviceUserId?: string | null;
+  /** File for the signed-in session (mode 0600); absent in service-key mode. */
+  sessionFile?: string;
+  log?: Logger;
+  /** Delay before resubscribing after a Realtime error. */
+  resubscribeMs?: number;
+}
+
+export function createSupabaseClient(opts: SupabaseTransportOptions): SupabaseClient {
+  const storage = opts.sessionFile ? new FileSessionStorage(opts.sessionFile) : undefined;
+  return createClient(opts.url, opts.key, {
+    auth: storage
+      ? { storage, persistSession: true, autoRefreshToken: true, detectSessionInUrl: false }
+      : { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    // Node 20 has no global WebSocket: Realtime needs the ws package as its transport.
+    realtime: { transport: WebSocket as never },
+  });
+}
+
+export class SupabaseTransport implements Transport {
+  readonly kind = 'supabase' as const;
+  readonly client: SupabaseClient;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: SupabaseTransportOptions, client?: SupabaseClient) {
+    this.client = client ?? createSupabaseClient(opts);
+    this.log = opts.log ?? silentLogger;
+  }
+
+  async rpc<T>(fn: string, args: Record<string, unknown>): Promise<T> {
+    const body = this.opts.serviceUserId ? { ...args, p_user_id: this.opts.serviceUserId } : args;
+    const { data, error } = await this.client.rpc(fn, body);
+    if (error) throw new StoreError(error.message, error.code);
+    return data as T;
+  }
+
+  /** Realtime drops events across reconnects and has no replay: resubscribe, then catch up. */
+  async listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>> {
+    const userId = this.opts.serviceUserId ?? (await this.client.auth.getUser()).data.user?.id;
+    if (!userId) throw new StoreError('not signed in: run `lab-agent login`');
+    let stopped = false;
+    let channel: ReturnType<SupabaseClient['channel']> | null = null;
+    const subscribe = () => {
+      if (stopped) return;
+      const ch = this.client.channel(`lab-agent-${userId}-${Date.now()}`);
+      for (const table of ['jobs', 'jupyter_sessions'] as const) {
+        ch.on('postgres_changes', { event: '*', schema: 'public', table, filter: `user_id=eq.${userId}` }, (payload) => {
+          const row = (payload.new ?? {}) as Record<string, unknown>;
+          onWake({
+            subject: table === 'jobs' ? 'job' : 'jupyter',
+            id: String(row.job_id ?? row.session_id ?? ''),
+            status: typeof row.status === 'string' ? row.status : undefined,
+          });
+        });
+      }
+      ch.subscribe((status) => {
+        if (status === 'SUBSCRIBED') {
+          onWake({ subject: 'resync' });
+        } else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT' || status === 'CLOSED') {
+          if (stopped || channel !== ch) return;
+          this.log.warn({ status }, 'Realtime channel lost; resubscribing');
+          channel = null;
+          void this.client.removeChannel(ch);
+          setTimeout(subscribe, this.opts.resubscribeMs ?? 2000).unref();
+        }
+      });
+      channel = ch;
+    };
+    subscribe();
+    return async () => {
+      stopped = true;
+      if (channel) await this.client.removeChannel(channel);
+      channel = null;
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.client.removeAllChannels();
+    this.client.realtime.disconnect();
+  }
+}

@@ -1,0 +1,178 @@
+// The store: one interface over the SQL functions in supabase/migrations, whatever the transport.
+
+export type JobStatus = 'pending' | 'claimed' | 'running' | 'finished' | 'failed' | 'cancelled';
+export type SessionStatus = 'pending' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface JobRow {
+  job_id: string;
+  user_id: string;
+  script_id: number | null;
+  script_path: string | null;
+  args: string | null;
+  status: JobStatus;
+  host: string | null;
+  run_host: string | null;
+  agent_id: string | null;
+  claimed_at: string | null;
+  claim_count: number;
+  pid: number | null;
+  pid_start: string | null;
+  interpreter: string | null;
+  command: string[] | null;
+  log_dir: string | null;
+  stdout_path: string | null;
+  stderr_path: string | null;
+  retcode: number | null;
+  signal: string | null;
+  stdout_tail: string | null;
+  stderr_tail: string | null;
+  error: string | null;
+  timeout_s: number | null;
+  heartbeat_at: string | null;
+  cancel_requested_at: string | null;
+  notified_at: string | null;
+  notify_attempts: number;
+  notify_error: string | null;
+  notify_next_at: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export interface SessionRow {
+  session_id: string;
+  user_id: string;
+  status: SessionStatus;
+  host: string | null;
+  run_host: string | null;
+  agent_id: string | null;
+  dir: string | null;
+  app: string | null;
+  port: number | null;
+  token: string | null;
+  pid: number | null;
+  pid_start: string | null;
+  url: string | null;
+  log_path: string | null;
+  error_message: string | null;
+  stop_requested_at: string | null;
+  notified_at: string | null;
+  created_at: string;
+  started_at: string | null;
+  stopped_at: string | null;
+  updated_at: string;
+}
+
+export interface ScriptRow {
+  script_id: number;
+  path: string;
+  type: 'py' | 'ipynb';
+  size: number | null;
+  mtime: string | null;
+  kernel: string | null;
+  updated_at: string;
+}
+
+export interface LifecycleEvent {
+  event_id: number;
+  subject: 'job' | 'jupyter';
+  subject_id: string;
+  from_status: string | null;
+  to_status: string;
+  at: string;
+  detail: Record<string, unknown>;
+}
+
+export interface AgentRow {
+  agent_id: string;
+  user_id: string;
+  host: string;
+  version: string | null;
+  mode: string | null;
+  pid: number | null;
+  started_at: string;
+  heartbeat_at: string;
+  stopped_at: string | null;
+}
+
+export interface AgentWork {
+  active: JobRow[];
+  notify_due: JobRow[];
+  pending: number;
+}
+
+export interface ScriptUpsert {
+  path: string;
+  type: 'py' | 'ipynb';
+  size: number;
+  mtime: string;
+  kernel?: string | null;
+}
+
+/** A wake-up: something an agent may have to react to changed (a NOTIFY or a Realtime event). */
+export interface WakeEvent {
+  subject: 'job' | 'jupyter' | 'resync';
+  id?: string;
+  status?: string;
+}
+
+/** What a transport provides: call a SQL function by name, and hear about changes. */
+export interface Transport {
+  readonly kind: 'local' | 'postgres' | 'supabase';
+  /** Calls public.<fn>(named args) as the acting user; every function returns jsonb. */
+  rpc<T>(fn: string, args: Record<string, unknown>): Promise<T>;
+  /** Starts wake-ups; the returned function stops them. */
+  listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export class StoreError extends Error {
+  constructor(message: string, readonly code?: string) {
+    super(message);
+    this.name = 'StoreError';
+  }
+  /** The call did not fit the row's current state (SQL state 55000). */
+  get isWrongState(): boolean {
+    return this.code === '55000';
+  }
+  get isNotFound(): boolean {
+    return this.code === 'P0002';
+  }
+}
+
+export interface SubmitJob {
+  scriptPath?: string | null;
+  scriptId?: number | null;
+  args?: string | null;
+  host?: string | null;
+  timeoutS?: number | null;
+}
+
+export interface StartJob {
+  jobId: string;
+  agentId: string;
+  pid: number;
+  pidStart: string | null;
+  interpreter: string;
+  command: string[];
+  logDir: string;
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+export interface Tails {
+  stdoutTail?: string | null;
+  stderrTail?: string | null;
+}
+
+export interface MarkSessionRunning {
+  sessionId: string;
+  port: number;
+  token: string;
+  pid: number;
+  pidStart: string | null;
+  url: string;
+  logPath?: string;
+  app?: string;
+}

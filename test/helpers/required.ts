@@ -1,0 +1,26 @@
+// Required parts (Python, Jupyter, PostgreSQL ...) may be missing on a developer's laptop, where a
+// test may skip with the reason. Under CI=true a missing part is a failure, never a skip.
+import { existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const isCI = process.env.CI === 'true';
+
+/** Returns a skip reason for node:test ({ skip }) or false; throws under CI=true. */
+export function requirePart(name: string, present: boolean, howToGet: string): string | false {
+  if (present) return false;
+  const reason = `${name} not found: ${howToGet}`;
+  if (isCI) throw new Error(`required test dependency missing under CI=true: ${reason}`);
+  return reason;
+}
+
+/** The test virtualenv made by .ci/run (python -m venv .venv; pip install jupyterlab nbconvert ipykernel). */
+export const testVenv = process.env.LAB_TEST_VENV ?? join(repoRoot, '.venv');
+export const testPython = join(testVenv, 'bin', 'python');
+export const testJupyter = join(testVenv, 'bin', 'jupyter');
+export const hasTestPython = existsSync(testPython);
+export const hasTestJupyter = existsSync(testJupyter);
+/** Debian's jupyter-notebook package: the legacy Notebook 6 (NotebookApp) server. */
+export const legacyJupyter = '/usr/bin/jupyter-notebook';
+export const hasLegacyJupyter = existsSync(legacyJupyter);
