@@ -155,7 +155,8 @@ async function ensureDatabase(connection: pg.PoolConfig, database: string): Prom
   await c.connect();
   try {
     const r = await c.query('select 1 from pg_database where datname = $1', [database]);
-    if (r.rowCount === 0) await c.query(`create database "${database.replace(/"/g, '""')}"`);
+    // A name cannot be a parameter: it is quoted as an identifier.
+    if (r.rowCount === 0) await c.query('create database ' + pg.escapeIdentifier(database));
   } finally {
     await c.end();
   }

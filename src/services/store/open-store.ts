@@ -13,10 +13,26 @@ import { StoreError } from './types.js';
 
 export const sessionFile = (config: Config): string => join(config.dataDir, 'supabase-session.json');
 
+/** The embedded database, started on demand and migrated automatically. */
+async function localConnection(config: Config, log: Logger): Promise<pg.PoolConfig> {
+  const { connection } = await ensureLocalPostgres({ dataDir: config.dataDir, log });
+  const admin = new pg.Client(connection);
+  await admin.connect();
+  try {
+    if (!(await dbStatus(admin)).upToDate) {
+      const r = await migrate(admin);
+      log.info({ applied: r.applied }, 'local database migrated');
+    }
+  } finally {
+    await admin.end();
+  }
+  return connection;
+}
+
 /** Connection settings of the database a pg-based mode talks to (local starts it on demand). */
 export async function pgConnection(config: Config, log: Logger = silentLogger): Promise<pg.PoolConfig> {
   if (config.databaseUrl) return { connectionString: config.databaseUrl };
-  if (config.mode === 'local') return (await ensureLocalPostgres({ dataDir: config.dataDir, log })).connection;
+  if (config.mode === 'local') return localConnection(config, log);
   throw new StoreError('Supabase mode has no direct database connection: set LAB_DATABASE_URL to the project\'s session-mode connection string');
 }
 
@@ -51,12 +67,7 @@ async function openPg(config: Config, log: Logger): Promise<LabStore> {
   try {
     const status = await dbStatus(admin);
     if (!status.upToDate) {
-      if (config.mode === 'local') {
-        const r = await migrate(admin);
-        log.info({ applied: r.applied }, 'local database migrated');
-      } else {
-        throw new StoreError(`the database at LAB_DATABASE_URL lacks migrations ${status.missing.join(', ')}: run \`lab-agent db migrate\``);
-      }
+      throw new StoreError(`the database at LAB_DATABASE_URL lacks migrations ${status.missing.join(', ')}: run \`lab-agent db migrate\``);
     }
     userId = await resolvePgUser(admin, config);
   } finally {

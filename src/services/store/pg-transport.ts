@@ -105,7 +105,7 @@ export class PgTransport implements Transport {
       client = c;
       try {
         await c.connect();
-        await c.query(`listen "${channel}"`);
+        await c.query('listen ' + pg.escapeIdentifier(channel)); // a channel name cannot be a parameter
         retryMs = 250;
         onWake({ subject: 'resync' });
       } catch (err) {

@@ -1,0 +1,263 @@
+// Renders the notification emails: a job that ended, and a Jupyter server that is ready.
+// Pure functions: no clock, no I/O. Every value that comes from a row or a log is escaped in HTML.
+import { basename } from 'node:path';
+
+type When = Date | string | null | undefined;
+
+/** The jobs row fields the email uses (snake_case, as in the database). */
+export interface JobForEmail {
+  job_id: string;
+  script_path: string;
+  args?: string | string[] | null;
+  status: 'finished' | 'failed' | 'cancelled';
+  retcode?: number | null;
+  error?: string | null;
+  interpreter?: string | null;
+  created_at?: When;
+  started_at?: When;
+  finished_at?: When;
+  stdout_path?: string | null;
+  stderr_path?: string | null;
+  stdout_tail?: string | null;
+  stderr_tail?: string | null;
+  /** Host the job ran on; falls back to ctx.host. */
+  host?: string | null;
+}
+
+/** The jupyter_sessions row fields the ready email uses. */
+export interface JupyterSessionForEmail {
+  session_id: string;
+  port: number;
+  token: string;
+  /** Full URL when the launcher recorded one; built from host, port and token otherwise. */
+  url?: string | null;
+  /** Folder the server was started in. */
+  working_dir?: string | null;
+  host?: string | null;
+  /** Address the server listens on (JUPYTER_IP); a loopback address gets an ssh tunnel hint. */
+  ip?: string | null;
+  /** Legacy Notebook server (JUPYTER_LEGACY): /tree instead of /lab. */
+  legacy?: boolean | null;
+  started_at?: When;
+}
+
+export interface EmailContext {
+  /** The agent's hostname. */
+  host: string;
+  /** IANA zone for times in the email; default: the process's zone. */
+  timeZone?: string;
+  /** Linux user, for the ssh tunnel hint. */
+  linuxUser?: string;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const STATUS_MARK: Record<JobForEmail['status'], string> = { finished: '✅', failed: '❌', cancelled: '🛑' };
+
+/** 5s, 2m 03s, 1h 02m 03s, 2d 03h 04m. Sub-second, negative or invalid input reads as 0s. */
+export function formatDuration(ms: number): string {
+  const total = Number.isFinite(ms) && ms > 0 ? Math.floor(ms / 1000) : 0;
+  const d = Math.floor(total / 86_400);
+  const h = Math.floor((total % 86_400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const p = (n: number) => String(n).padStart(2, '0');
+  if (d > 0) return `${d}d ${p(h)}h ${p(m)}m`;
+  if (h > 0) return `${h}h ${p(m)}m ${p(s)}s`;
+  if (m > 0) return `${m}m ${p(s)}s`;
+  return `${s}s`;
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+/** `2025-01-02 12:04:05 +09:00` in the given zone (or the process's). */
+export function formatTime(when: When, timeZone?: string): string {
+  const d = toDate(when);
+  if (!d) return '—';
+  const fmt = dateFormat(timeZone);
+  const parts: Record<string, string> = {};
+  for (const part of fmt.formatToParts(d)) parts[part.type] = part.value;
+  const n = (k: string) => Number(parts[k] ?? 0);
+  // offset = wall clock read as UTC minus the instant
+  const wallAsUtc = Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second'));
+  const offMin = Math.round((wallAsUtc - Math.floor(d.getTime() / 1000) * 1000) / 60_000);
+  const sign = offMin < 0 ? '-' : '+';
+  const abs = Math.abs(offMin);
+  const off = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${off}`;
+}
+
+/** Run time: finished − started; null when the job never started or a time is missing. */
+export function jobDurationMs(job: Pick<JobForEmail, 'started_at' | 'finished_at'>): number | null {
+  const start = toDate(job.started_at);
+  const end = toDate(job.finished_at);
+  if (!start || !end) return null;
+  return Math.max(0, end.getTime() - start.getTime());
+}
+
+export function renderJobSubject(job: JobForEmail, ctx: EmailContext): string {
+  const name = oneLine(basename(job.script_path) || job.script_path);
+  const host = oneLine(job.host || ctx.host);
+  const duration = jobDurationMs(job);
+  const facts: string[] = [];
+  if (job.retcode !== null && job.retcode !== undefined) facts.push(`exit ${job.retcode}`);
+  else if (job.status === 'cancelled' && !toDate(job.started_at)) facts.push('before start');
+  else if (job.status === 'failed') facts.push('no exit code');
+  if (duration !== null) facts.push(formatDuration(duration));
+  const detail = facts.length > 0 ? ` (${facts.join(', ')})` : '';
+  return `${STATUS_MARK[job.status] ?? '•'} ${name} ${job.status}${detail} on ${host}`;
+}
+
+export function renderJobEmail(job: JobForEmail, ctx: EmailContext): RenderedEmail {
+  const subject = renderJobSubject(job, ctx);
+  const host = job.host || ctx.host;
+  const duration = jobDurationMs(job);
+  const args = Array.isArray(job.args) ? job.args.join(' ') : (job.args ?? '');
+  const statusLine =
+    job.retcode !== null && job.retcode !== undefined ? `${job.status} (exit code ${job.retcode})` : job.status;
+
+  // [label, value] pairs shared by both bodies; empty values are left out
+  const rows: Array<[string, string]> = [
+    ['Status', statusLine],
+    ['Script', job.script_path],
+    ['Arguments', args || '(none)'],
+    ['Interpreter', job.interpreter ?? ''],
+    ['Host', host],
+    ['Requested', job.created_at ? formatTime(job.created_at, ctx.timeZone) : ''],
+    ['Started', job.started_at ? formatTime(job.started_at, ctx.timeZone) : 'never started'],
+    ['Ended', job.finished_at ? formatTime(job.finished_at, ctx.timeZone) : ''],
+    ['Duration', duration !== null ? formatDuration(duration) : ''],
+    ['Job id', job.job_id],
+    ['stdout log', job.stdout_path ?? ''],
+    ['stderr log', job.stderr_path ?? ''],
+  ];
+  const shown = rows.filter(([, v]) => v !== '');
+  const error = job.error?.trim() ?? '';
+  const tails: Array<[string, string]> = [
+    ['stdout (last lines)', job.stdout_tail ?? ''],
+    ['stderr (last lines)', job.stderr_tail ?? ''],
+  ];
+
+  const width = Math.max(...shown.map(([k]) => k.length)) + 2;
+  const text = [
+    `${basename(job.script_path)} ${job.status} on ${host}.`,
+    '',
+    ...shown.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`),
+    ...(error ? ['', 'Error:', error] : []),
+    ...tails.flatMap(([k, v]) => ['', `--- ${k} ---`, v.trimEnd() || '(empty)']),
+    '',
+    `Full logs stay on ${host} under the paths above.`,
+    '',
+  ].join('\n');
+
+  const html = htmlPage(subject, [
+    `<p><b>${escapeHtml(basename(job.script_path))}</b> ${escapeHtml(job.status)} on <b>${escapeHtml(host)}</b>.</p>`,
+    table(shown),
+    error ? `<h3>Error</h3>\n<pre>${escapeHtml(error)}</pre>` : '',
+    ...tails.map(([k, v]) => `<h3>${escapeHtml(k)}</h3>\n<pre>${escapeHtml(v.trimEnd() || '(empty)')}</pre>`),
+    `<p style="color:#666">Full logs stay on ${escapeHtml(host)} under the paths above.</p>`,
+  ]);
+  return { subject, text, html };
+}
+
+export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailContext): RenderedEmail {
+  const host = session.host || ctx.host;
+  const url = session.url || jupyterUrl(host, session.port, session.token, session.legacy ?? false);
+  const stop = `lab-agent jupyter stop ${session.session_id}`;
+  const loopback = session.ip !== null && session.ip !== undefined && /^(127\.|::1$|localhost$)/.test(session.ip);
+  const tunnel = loopback
+    ? `ssh -N -L ${session.port}:localhost:${session.port} ${ctx.linuxUser ? `${ctx.linuxUser}@` : ''}${host}`
+    : '';
+  const subject = `🪐 Jupyter ready on ${oneLine(host)}:${session.port}`;
+  const rows: Array<[string, string]> = [
+    ['URL', url],
+    ['Host', host],
+    ['Port', String(session.port)],
+    ['Working dir', session.working_dir ?? ''],
+    ['Started', session.started_at ? formatTime(session.started_at, ctx.timeZone) : ''],
+    ['Session id', session.session_id],
+  ];
+  const shown = rows.filter(([, v]) => v !== '');
+  const width = Math.max(...shown.map(([k]) => k.length)) + 2;
+  const text = [
+    `Your Jupyter server on ${host} is ready.`,
+    '',
+    ...shown.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`),
+    ...(tunnel ? ['', 'It listens on the loopback address only; from your computer open a tunnel first:', `  ${tunnel}`] : []),
+    '',
+    'The URL carries the access token: do not share it.',
+    'Stop the server when you are done:',
+    `  ${stop}`,
+    '',
+  ].join('\n');
+  const html = htmlPage(subject, [
+    `<p>Your Jupyter server on <b>${escapeHtml(host)}</b> is ready: <a href="${escapeHtml(url)}">open it</a>.</p>`,
+    table(shown),
+    tunnel ? `<p>It listens on the loopback address only; from your computer open a tunnel first:</p>\n<pre>${escapeHtml(tunnel)}</pre>` : '',
+    '<p>The URL carries the access token: do not share it.<br>Stop the server when you are done:</p>',
+    `<pre>${escapeHtml(stop)}</pre>`,
+  ]);
+  return { subject, text, html };
+}
+
+export function jupyterUrl(host: string, port: number, token: string, legacy = false): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${h}:${port}/${legacy ? 'tree' : 'lab'}?token=${encodeURIComponent(token)}`;
+}
+
+function dateFormat(timeZone: string | undefined): Intl.DateTimeFormat {
+  const options: Intl.DateTimeFormatOptions = {
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  };
+  try {
+    return new Intl.DateTimeFormat('en-US', { ...options, timeZone });
+  } catch {
+    // an unknown zone name must not stop the email: fall back to UTC (the offset shows it)
+    return new Intl.DateTimeFormat('en-US', { ...options, timeZone: 'UTC' });
+  }
+}
+
+function toDate(when: When): Date | null {
+  if (when === null || when === undefined || when === '') return null;
+  const d = when instanceof Date ? when : new Date(when);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+// A subject is one header line: control characters (a newline in a file name) become spaces.
+function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+}
+
+function table(rows: Array<[string, string]>): string {
+  const tr = rows.map(
+    ([k, v]) =>
+      `<tr><th style="text-align:left;padding:2px 12px 2px 0;vertical-align:top">${escapeHtml(k)}</th>` +
+      `<td style="font-family:monospace">${escapeHtml(v)}</td></tr>`,
+  );
+  return `<table style="border-collapse:collapse">\n${tr.join('\n')}\n</table>`;
+}
+
+function htmlPage(title: string, blocks: string[]): string {
+  return [
+    '<!doctype html>',
+    '<html><head><meta charset="utf-8">',
+    `<title>${escapeHtml(title)}</title>`,
+    '<style>pre{background:#f6f8fa;padding:8px;overflow-x:auto;white-space:pre-wrap;font-size:12px}</style>',
+    '</head><body style="font-family:sans-serif">',
+    ...blocks.filter((b) => b !== ''),
+    '</body></html>',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,110 @@
+// Is the server up and is it ours? /api/status answers 200 only with the right token (Jupyter
+// Server and Notebook 6 alike). The token travels in the Authorization header, never in the
+// query string, so it cannot land in an access log.
+import { request } from 'node:http';
+import { JupyterError, scrubbedTail } from './errors.js';
+import { isAlive, isSameProcess } from '../runner/process-identity.js';
+import type { JupyterAppKind } from './launch.js';
+
+export interface HealthOptions {
+  port: number;
+  token: string;
+  /** Where to connect; a wildcard bind address (0.0.0.0, ::) is probed on loopback. */
+  host?: string;
+  /** Kept for symmetry with launch: both apps serve /api/status. */
+  legacy?: boolean;
+  /** Per-request limit (default 3000 ms). */
+  requestTimeoutMs?: number;
+}
+
+/** Loopback for wildcard addresses; brackets for IPv6 literals. */
+export function probeHost(host: string | undefined): string {
+  if (!host || host === '0.0.0.0' || host === '*') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '::1';
+  return host.replace(/^\[(.*)\]$/, '$1');
+}
+
+/** The HTTP status of GET /api/status with the token, or null when nothing answers. */
+export function probeStatus(opts: HealthOptions): Promise<number | null> {
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: probeHost(opts.host),
+        port: opts.port,
+        path: '/api/status',
+        method: 'GET',
+        headers: { Authorization: `token ${opts.token}`, Connection: 'close' },
+        agent: false,
+        timeout: opts.requestTimeoutMs ?? 3000,
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? null);
+      },
+    );
+    // A listener that accepts but never answers (not a Jupyter server) must not hang the probe.
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(null));
+    req.on('close', () => resolve(null)); // no-op when already resolved
+    req.end();
+  });
+}
+
+/** True when the server answers 200 on /api/status with this token. */
+export async function checkHealth(opts: HealthOptions): Promise<boolean> {
+  return (await probeStatus(opts)) === 200;
+}
+
+export interface WaitHealthyOptions extends HealthOptions {
+  timeoutMs: number;
+  /** The server's pid: stop waiting as soon as it is gone. */
+  pid?: number;
+  /** With pid: a reused pid counts as gone. */
+  startTime?: string;
+  intervalMs?: number;
+  /** Its last lines become the reason when the server exits or never answers. */
+  logFile?: string;
+}
+
+/**
+ * Resolves once healthy; rejects with JupyterError 'exited' as soon as the process is gone, or
+ * 'timeout' after timeoutMs. The log tail in the error has the token scrubbed.
+ */
+export async function waitHealthy(opts: WaitHealthyOptions): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const interval = opts.intervalMs ?? 200;
+  const tail = async (): Promise<string | undefined> => (opts.logFile ? await scrubbedTail(opts.logFile, [opts.token]) : undefined);
+  const gone = (): boolean =>
+    opts.pid !== undefined && (opts.startTime !== undefined ? !isSameProcess(opts.pid, opts.startTime) : !isAlive(opts.pid));
+  let last: number | null = null;
+  for (;;) {
+    // Short probes while waiting, so a dead server is noticed promptly even if something else
+    // holds the port and never answers.
+    last = await probeStatus({ ...opts, requestTimeoutMs: opts.requestTimeoutMs ?? 1000 });
+    if (last === 200) return;
+    if (gone()) {
+      throw new JupyterError('exited', `Jupyter (pid ${opts.pid}) exited before answering on port ${opts.port}`, await tail());
+    }
+    if (Date.now() >= deadline) {
+      const answer = last === null ? 'nothing answered' : `/api/status answered ${last}${last === 403 ? ' (token refused: is another server on this port?)' : ''}`;
+      throw new JupyterError('timeout', `Jupyter not healthy on port ${opts.port} after ${opts.timeoutMs} ms: ${answer}`, await tail());
+    }
+    await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+export interface UrlOptions {
+  /** The name users reach the server by (the machine's host name, not 0.0.0.0). */
+  publicHost: string;
+  port: number;
+  token: string;
+  legacy?: boolean;
+  app: JupyterAppKind;
+}
+
+/** The link to hand the user: /lab for JupyterLab, /tree for a notebook server, / for a bare server. */
+export function buildUrl(opts: UrlOptions): string {
+  const path = opts.app === 'lab' ? '/lab' : opts.app === 'notebook' ? '/tree' : '/';
+  const host = opts.publicHost.includes(':') && !opts.publicHost.startsWith('[') ? `[${opts.publicHost}]` : opts.publicHost;
+  return `http://${host}:${opts.port}${path}?token=${encodeURIComponent(opts.token)}`;
+}

@@ -1,0 +1,178 @@
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, existsSync, statSync } from 'node:fs';
+import { mkdir, chmod, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { wrapperScript, EXIT_FILE, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
+import { readTail } from './tail.js';
+import { JobInputError } from './errors.js';
+
+export interface LaunchOptions {
+  jobId: string;
+  /** Created (mode 0700) if missing; receives stdout.log, stderr.log, pid, exit.json. */
+  logDir: string;
+  /** The program and its arguments; argv[0] is looked up on env.PATH if not absolute. */
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export interface LaunchedJob {
+  /** The job's pid; also its session id and process group id. */
+  pid: number;
+  /** Signal this group (killJobGroup) to stop the job; equals pid. */
+  pgid: number;
+  /** /proc starttime of pid, for isSameProcess after an agent restart. */
+  startTime: string;
+  /** The /bin/sh process that waits for the job and writes exit.json. */
+  wrapperPid: number;
+  wrapperStartTime: string;
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+/** Contents of <logDir>/pid. */
+export type PidRecord = Omit<LaunchedJob, 'stdoutPath' | 'stderrPath'>;
+
+/** Contents of <logDir>/exit.json. */
+export interface ExitRecord {
+  /** Exit status when the job exited by itself; null when a signal ended it. */
+  code: number | null;
+  /** E.g. "SIGTERM", "SIGKILL"; null when it exited by itself. */
+  signal: string | null;
+  endedAt: string;
+}
+
+export class AlreadyLaunchedError extends Error {
+  override name = 'AlreadyLaunchedError';
+  constructor(readonly record: PidRecord | null, logDir: string) {
+    super(`a job was already launched into ${logDir} (pid ${record?.pid ?? 'unknown'}); refusing to start it twice`);
+  }
+}
+
+const HANDSHAKE_TIMEOUT_MS = 15_000;
+
+/**
+ * Starts a job detached from the agent: it keeps running when the agent exits or crashes, and
+ * exit.json appears when it ends, however it ends (see wrapper.ts for the process layout).
+ * Resolves as soon as the job has started; never waits for it to finish.
+ * Refuses (AlreadyLaunchedError) if <logDir>/pid exists, so a retried step cannot start a job twice.
+ */
+export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> {
+  const { logDir, argv } = opts;
+  if (argv.length === 0 || !argv[0]) throw new Error('launchDetached: empty argv');
+  // spawn would report a missing cwd as "spawn /bin/sh ENOENT", which misleads
+  if (!isDirectory(opts.cwd)) throw new JobInputError(`The job's working folder ${opts.cwd} does not exist (was it moved or deleted?).`);
+  await mkdir(logDir, { recursive: true, mode: 0o700 });
+  await chmod(logDir, 0o700); // it may have existed (a notebook's parameterized copy is written first)
+  if (existsSync(join(logDir, PID_FILE))) throw new AlreadyLaunchedError(await readPidRecord(logDir), logDir);
+
+  const stdoutPath = join(logDir, STDOUT_FILE);
+  const stderrPath = join(logDir, STDERR_FILE);
+  const out = openSync(stdoutPath, 'a', 0o600);
+  const err = openSync(stderrPath, 'a', 0o600);
+  let child;
+  try {
+    child = spawn('/bin/sh', ['-c', wrapperScript(), 'lab-job-wrapper', logDir, ...argv], {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true, // setsid(): the wrapper leaves the agent's session and process group
+      stdio: ['ignore', out, err, 'pipe'],
+    });
+  } finally {
+    closeSync(out); // the child holds its own copies
+    closeSync(err);
+  }
+  child.unref();
+  const wrapperPid = child.pid;
+
+  const line = await new Promise<string>((resolve, reject) => {
+    const pipe = child.stdio[3] as Readable;
+    let text = '';
+    const timer = setTimeout(() => done(new Error(`job ${opts.jobId} did not report its start within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
+    const done = (e: Error | null, value = ''): void => {
+      clearTimeout(timer);
+      pipe.removeAllListeners();
+      pipe.on('error', () => {}); // late EPIPE/ECONNRESET after we stop listening
+      pipe.destroy();
+      if (e) reject(e);
+      else resolve(value);
+    };
+    pipe.setEncoding('utf8');
+    pipe.on('data', (chunk: string) => {
+      text += chunk;
+      const nl = text.indexOf('\n');
+      if (nl >= 0) done(null, text.slice(0, nl));
+    });
+    // the pipe ends without a line when the wrapper could not start the job at all
+    pipe.on('end', () => done(new Error(`job ${opts.jobId} could not be started`)));
+    pipe.on('error', (e) => done(e));
+    child.on('error', (e) => done(e)); // e.g. cwd missing: spawn fails with ENOENT
+  }).catch(async (e: Error) => {
+    const tail = await readTail(stderrPath, { maxLines: 10 }).catch(() => '');
+    throw new Error(`${e.message}${tail ? `: ${tail.trim()}` : ''}`, { cause: e });
+  });
+
+  const [pidText, startTime, wrapperStartTime] = line.trim().split(' ');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 1 || !startTime) throw new Error(`job ${opts.jobId}: bad start report "${line}"`);
+  return { pid, pgid: pid, startTime, wrapperPid: wrapperPid ?? 0, wrapperStartTime: wrapperStartTime ?? '', stdoutPath, stderrPath };
+}
+
+/** The exit record, or null while the job runs (or if its wrapper was killed: check isSameProcess on wrapperPid). */
+export async function readExitRecord(logDir: string): Promise<ExitRecord | null> {
+  const parsed = await readJson(join(logDir, EXIT_FILE));
+  if (!parsed || typeof parsed !== 'object') return null;
+  const r = parsed as Record<string, unknown>;
+  return {
+    code: typeof r.code === 'number' ? r.code : null,
+    signal: typeof r.signal === 'string' ? r.signal : null,
+    endedAt: typeof r.endedAt === 'string' ? r.endedAt : '',
+  };
+}
+
+/** The pid record written when the job started, or null. */
+export async function readPidRecord(logDir: string): Promise<PidRecord | null> {
+  const parsed = await readJson(join(logDir, PID_FILE));
+  if (!parsed || typeof parsed !== 'object') return null;
+  const r = parsed as Record<string, unknown>;
+  if (typeof r.pid !== 'number') return null;
+  return {
+    pid: r.pid,
+    pgid: typeof r.pgid === 'number' ? r.pgid : r.pid,
+    startTime: String(r.startTime ?? ''),
+    wrapperPid: typeof r.wrapperPid === 'number' ? r.wrapperPid : 0,
+    wrapperStartTime: String(r.wrapperStartTime ?? ''),
+  };
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+  } catch {
+    return null; // missing, or (never expected: it is renamed into place) incomplete
+  }
+}
+
+/**
+ * Sends `signal` to every process in the job's group. Returns false if the group is already
+ * gone. Refuses pgid ≤ 1: kill(0) and kill(-1) would hit the agent's own group or every process.
+ */
+export function killJobGroup(pgid: number, signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+  if (!Number.isInteger(pgid) || pgid <= 1) throw new Error(`killJobGroup: refusing pgid ${pgid}`);
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw e;
+  }
+}

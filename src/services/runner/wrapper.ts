@@ -1,0 +1,90 @@
+import { constants } from 'node:os';
+import { isExecutableFile, whichIn } from './interpreter.js';
+
+// The /bin/sh scripts that start a job and record how it ended. Process layout:
+//
+//   wrapper  (/bin/sh, spawned detached by the agent: its own session W, no terminal)
+//     └─ job (setsid → its own session and process group J, pgid = pid = J)
+//
+// The agent signals the job's group (-J). The wrapper is outside that group, so a SIGTERM or
+// SIGKILL of the group never reaches it: it collects the job's status and writes exit.json.
+// The wrapper traps HUP/INT/TERM with a no-op, so a stray signal does not stop it either; a
+// trapped signal goes back to default handling in its children, so the job sees normal signal
+// behaviour (unlike `cmd &` in a script, which would start the job with SIGINT ignored).
+//
+// The job is a *foreground* child of the wrapper, so its pid cannot come from `$!`: the first
+// thing the child does, before exec'ing the real program, is report its own pid and start time
+// on fd 3 (a pipe the agent reads) and in <logDir>/pid. exec keeps the pid and start time.
+
+export const EXIT_FILE = 'exit.json';
+export const PID_FILE = 'pid';
+export const STDOUT_FILE = 'stdout.log';
+export const STDERR_FILE = 'stderr.log';
+
+/** Quotes a string for /bin/sh as one word. */
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function tool(name: string): string {
+  for (const dir of ['/usr/bin', '/bin', '/usr/local/bin']) {
+    if (isExecutableFile(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  const found = whichIn(name, process.env.PATH);
+  if (!found) throw new Error(`${name} not found: the job runner needs it (util-linux / coreutils)`);
+  return found;
+}
+
+let tools: { setsid: string; mv: string; date: string } | undefined;
+
+/** Absolute paths, so neither script depends on the job's PATH. */
+function systemTools(): { setsid: string; mv: string; date: string } {
+  tools ??= { setsid: tool('setsid'), mv: tool('mv'), date: tool('date') };
+  return tools;
+}
+
+/** `129) sig=SIGHUP;;` ... for every signal this platform knows: a shell reports death by signal n as 128+n. */
+function signalCases(): string {
+  const seen = new Set<number>();
+  const lines: string[] = [];
+  for (const [name, num] of Object.entries(constants.signals)) {
+    if (seen.has(num)) continue; // aliases (SIGIOT = SIGABRT ...): keep the first name
+    seen.add(num);
+    lines.push(`  ${128 + num}) code=null; sig='"${name}"';;`);
+  }
+  return lines.join('\n');
+}
+
+/** Runs in the job's own process just before exec: $1 log dir, then the job's argv. */
+function innerScript(mv: string): string {
+  return `
+st() { read -r s < "/proc/$1/stat" || return 1; s=\${s##*) }; set -- $s; printf %s "\${20}"; }
+log=$1; shift
+me=$(st $$); w=$(st $PPID)
+printf '{"pid":%s,"pgid":%s,"startTime":"%s","wrapperPid":%s,"wrapperStartTime":"%s"}\\n' $$ $$ "$me" $PPID "$w" > "$log/.pid.tmp" && ${shq(mv)} -f "$log/.pid.tmp" "$log/${PID_FILE}"
+# a subshell, so that if the agent is already gone the SIGPIPE ends only the subshell
+( trap '' PIPE; printf '%s %s %s\\n' $$ "$me" "$w" >&3 ) 2>/dev/null
+exec 3>&-
+exec "$@"
+`;
+}
+
+/** The wrapper: $1 log dir, then the job's argv. */
+export function wrapperScript(): string {
+  const { setsid, mv, date } = systemTools();
+  return `
+log=$1; shift
+trap : HUP INT TERM
+${shq(setsid)} /bin/sh -c ${shq(innerScript(mv))} lab-job "$log" "$@"
+rc=$?
+exec 3>&-
+code=$rc; sig=null
+case $rc in
+${signalCases()}
+esac
+ended=$(${shq(date)} -u +%Y-%m-%dT%H:%M:%S.%3NZ 2>/dev/null)
+case $ended in *N*|'') ended=$(${shq(date)} -u +%Y-%m-%dT%H:%M:%SZ);; esac
+tmp="$log/.exit.json.$$"
+printf '{"code":%s,"signal":%s,"endedAt":"%s"}\\n' "$code" "$sig" "$ended" > "$tmp" && ${shq(mv)} -f "$tmp" "$log/${EXIT_FILE}"
+`;
+}

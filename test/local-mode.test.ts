@@ -1,0 +1,50 @@
+// Local mode: the embedded PostgreSQL starts on demand, once per user even when several processes
+// start together, migrates itself, and gives the Linux user a stable id.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { loadConfig } from '../src/services/config.js';
+import { serverRoot, stopLocalPostgres } from '../src/services/store/local-postgres.js';
+import { openStore } from '../src/services/store/open-store.js';
+import { repoRoot } from './helpers/required.js';
+
+const run = promisify(execFile);
+const dataDir = mkdtempSync(join(tmpdir(), 'lab-local-'));
+const env = { ...process.env, LAB_DATA_DIR: dataDir, LAB_USER: 'carol', LAB_EMAIL: 'carol@lab.example', SUPABASE_URL: '', LAB_DATABASE_URL: '', HOME: dataDir };
+
+after(async () => {
+  await stopLocalPostgres(dataDir);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('three processes starting at once share one migrated server', async () => {
+  const results = await Promise.all(
+    [1, 2, 3].map(() => run(process.execPath, [join(repoRoot, 'dist/index.js'), 'db', 'status', '--json'], { env })),
+  );
+  for (const r of results) assert.equal(JSON.parse(r.stdout).upToDate, true);
+  const pidFile = readFileSync(join(serverRoot(dataDir), 'data', 'postmaster.pid'), 'utf8');
+  const postmaster = Number(pidFile.split('\n')[0]);
+  const { stdout } = await run('ps', ['-eo', 'pid,ppid,args']);
+  const servers = stdout.split('\n').filter((l) => l.includes(join(serverRoot(dataDir), 'data')) && /postgres/.test(l));
+  assert.equal(servers.length, 1, `one postmaster for this data folder:\n${servers.join('\n')}`);
+  assert.match(servers[0]!, new RegExp(`^\\s*${postmaster}\\s`));
+});
+
+test('the Linux user gets one users row with a stable id', async () => {
+  const config = loadConfig({ env, noDotenv: true });
+  assert.equal(config.mode, 'local');
+  const a = await openStore(config);
+  const b = await openStore(config);
+  assert.equal(a.userId, b.userId);
+  const me = await a.whoami();
+  assert.equal(me.user?.linux_user, 'carol');
+  assert.equal(me.user?.email, 'carol@lab.example');
+  const job = await a.submitJob({ scriptPath: `${dataDir}/x.py` });
+  assert.equal((await b.getJob(job.job_id)).status, 'pending');
+  await a.close();
+  await b.close();
+});

@@ -1,0 +1,155 @@
+// The RLS matrix: two members and anon × every table and function × select/insert/update/delete.
+// Statements run with the role and claims PostgREST would set; each in a transaction rolled back.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { freshDatabase, makeUser, storeAs, type TestDb } from './helpers/db.js';
+
+let db: TestDb;
+let alice: string;
+let bob: string;
+const ids: Record<string, string> = {};
+
+type Who = 'alice' | 'bob' | 'anon';
+
+async function as<T = Record<string, unknown>>(who: Who, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = db.admin;
+  await c.query('begin');
+  try {
+    if (who === 'anon') {
+      await c.query("select set_config('role', 'anon', true), set_config('request.jwt.claims', '{\"role\":\"anon\"}', true)");
+    } else {
+      const claims = JSON.stringify({ sub: who === 'alice' ? alice : bob, role: 'authenticated' });
+      await c.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", [claims]);
+    }
+    return (await c.query(sql, params)).rows as T[];
+  } finally {
+    await c.query('rollback');
+  }
+}
+
+const TABLES = {
+  users: 'user_id',
+  scripts: 'script_id',
+  jobs: 'job_id',
+  jupyter_sessions: 'session_id',
+  agents: 'agent_id',
+  lifecycle_events: 'event_id',
+} as const;
+
+before(async () => {
+  db = await freshDatabase();
+  alice = await makeUser(db, 'alice');
+  bob = await makeUser(db, 'bob');
+  const s = storeAs(db, alice);
+  await s.syncScripts([{ path: '/home/alice/a.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' }], []);
+  const job = await s.submitJob({ scriptPath: '/home/alice/a.py' });
+  const session = await s.requestJupyter();
+  await s.claimJupyter(randomUUID(), 'gpu1');
+  await s.markJupyterRunning({ sessionId: session.session_id, port: 8800, token: 'secret-token-of-alice', pid: 1, pidStart: '1', url: 'u' });
+  await s.registerAgent(randomUUID(), 'gpu1', 'v', 'tick', 1);
+  ids.job = job.job_id;
+  ids.session = session.session_id;
+  await s.close();
+});
+after(async () => db.drop());
+
+describe('RLS matrix', () => {
+  for (const [table, key] of Object.entries(TABLES)) {
+    test(`${table}: alice sees only her rows, bob none of them, anon nothing`, async () => {
+      const total = Number((await db.admin.query(`select count(*) from public.${table}`)).rows[0].count);
+      assert.ok(total > 0, `${table} has rows to protect`);
+      const mine = await as<{ user_id: string }>('alice', `select * from public.${table}`);
+      assert.ok(mine.length > 0);
+      assert.ok(mine.every((r) => r.user_id === alice));
+      const bobs = await as<{ user_id: string }>('bob', `select * from public.${table} where user_id = $1`, [alice]);
+      assert.deepEqual(bobs, []);
+      await assert.rejects(as('anon', `select * from public.${table}`), /permission denied/);
+    });
+
+    test(`${table}: nobody updates or deletes directly; anon inserts nothing`, async () => {
+      for (const who of ['alice', 'bob', 'anon'] as const) {
+        await assert.rejects(as(who, `update public.${table} set user_id = user_id`), /permission denied/, `${who} update ${table}`);
+        await assert.rejects(as(who, `delete from public.${table}`), /permission denied/, `${who} delete ${table}`);
+      }
+      await assert.rejects(as('anon', `insert into public.${table} (${key}) values (default)`), /permission denied/);
+    });
+  }
+
+  test('inserts: my own jobs and sessions only, never as someone else, never chosen status', async () => {
+    const [mine] = await as<{ status: string }>('alice', "insert into public.jobs (script_path) values ('/home/alice/x.py') returning status");
+    assert.equal(mine!.status, 'pending');
+    await assert.rejects(as('bob', 'insert into public.jobs (user_id, script_path) values ($1, $2)', [alice, '/x.py']), /row-level security/);
+    await assert.rejects(as('alice', "insert into public.jobs (script_path, status) values ('/x.py', 'finished')"), /permission denied/);
+    await assert.rejects(as('bob', 'insert into public.jupyter_sessions (user_id) values ($1)', [alice]), /row-level security/);
+    await assert.rejects(as('alice', 'insert into public.scripts (path, type) values ($1, $2)', ['/x.py', 'py']), /permission denied/);
+    await assert.rejects(as('bob', 'insert into public.users (user_id, linux_user) values ($1, $2)', [alice, 'mallory']), /row-level security|duplicate/);
+    await assert.rejects(as('alice', 'insert into public.lifecycle_events (user_id, subject, subject_id, to_status) values ($1, $2, $3, $4)', [alice, 'job', ids.job, 'finished']), /permission denied/);
+  });
+
+  test('the Jupyter token is readable by its owner only', async () => {
+    const [own] = await as<{ token: string }>('alice', 'select token from public.jupyter_sessions where session_id = $1', [ids.session]);
+    assert.equal(own!.token, 'secret-token-of-alice');
+    assert.deepEqual(await as('bob', 'select token from public.jupyter_sessions'), []);
+    const bobCall = as('bob', 'select public.jupyter_get($1)', [ids.session]);
+    await assert.rejects(bobCall, /no Jupyter session/);
+    const bobList = await as<{ r: unknown[] }>('bob', 'select public.jupyter_list(100) as r');
+    assert.deepEqual(bobList[0]!.r, []);
+  });
+
+  // Every function: bob cannot touch alice's rows; anon cannot execute any of them.
+  const calls: [string, (id: Record<string, string>) => [string, unknown[]]][] = [
+    ['job_get', (i) => ['select public.job_get($1)', [i.job]]],
+    ['job_start', (i) => ["select public.job_start($1, $2, 1, '1', 'p', '[]', 'd', 'o', 'e')", [i.job, randomUUID()]]],
+    ['job_heartbeat', (i) => ['select public.job_heartbeat($1)', [i.job]]],
+    ['job_finish', (i) => ['select public.job_finish($1, 0)', [i.job]]],
+    ['job_fail', (i) => ["select public.job_fail($1, 'x')", [i.job]]],
+    ['job_request_cancel', (i) => ['select public.job_request_cancel($1)', [i.job]]],
+    ['job_mark_cancelled', (i) => ['select public.job_mark_cancelled($1)', [i.job]]],
+    ['job_release', (i) => ["select public.job_release($1, 'x')", [i.job]]],
+    ['job_mark_notified', (i) => ['select public.job_mark_notified($1)', [i.job]]],
+    ['job_notify_failed', (i) => ["select public.job_notify_failed($1, 'x', null)", [i.job]]],
+    ['jupyter_get', (i) => ['select public.jupyter_get($1)', [i.session]]],
+    ['jupyter_mark_running', (i) => ["select public.jupyter_mark_running($1, 1, 't', 1, '1', 'u')", [i.session]]],
+    ['jupyter_request_stop', (i) => ['select public.jupyter_request_stop($1)', [i.session]]],
+    ['jupyter_begin_stop', (i) => ['select public.jupyter_begin_stop($1)', [i.session]]],
+    ['jupyter_mark_stopped', (i) => ['select public.jupyter_mark_stopped($1)', [i.session]]],
+    ['jupyter_fail', (i) => ["select public.jupyter_fail($1, 'x')", [i.session]]],
+    ['jupyter_mark_notified', (i) => ['select public.jupyter_mark_notified($1)', [i.session]]],
+  ];
+  for (const [fn, make] of calls) {
+    test(`${fn}: bob gets "not yours", anon is refused, alice's row unchanged`, async () => {
+      const [sql, params] = make(ids);
+      const before = await db.admin.query('select * from public.jobs j full join public.jupyter_sessions s on false order by 1');
+      await assert.rejects(as('bob', sql, params), /no job|no Jupyter session/);
+      await assert.rejects(as('anon', sql, params), /permission denied/);
+      const after = await db.admin.query('select * from public.jobs j full join public.jupyter_sessions s on false order by 1');
+      assert.deepEqual(after.rows, before.rows);
+    });
+  }
+
+  test('bob\'s claims, lists and history never include alice\'s rows', async () => {
+    const claimed = await as<{ r: unknown[] }>('bob', 'select public.job_claim($1, $2, 100) as r', [randomUUID(), 'gpu1']);
+    assert.deepEqual(claimed[0]!.r, []);
+    assert.deepEqual((await as<{ r: unknown[] }>('bob', 'select public.jobs_list(100) as r'))[0]!.r, []);
+    assert.deepEqual((await as<{ r: unknown[] }>('bob', 'select public.lifecycle_history($1) as r', [ids.job]))[0]!.r, []);
+    assert.deepEqual((await as<{ r: unknown[] }>('bob', 'select public.scripts_list() as r'))[0]!.r, []);
+    const work = await as<{ r: { active: unknown[]; pending: number } }>('bob', 'select public.jobs_for_agent($1) as r', ['gpu1']);
+    assert.equal(work[0]!.r.pending, 0);
+    // bob's sync cannot delete alice's script, nor can naming alice's id act as her.
+    await as('bob', "select public.scripts_sync('[]', '[\"/home/alice/a.py\"]')");
+    assert.equal((await db.admin.query('select count(*) from public.scripts where user_id = $1', [alice])).rows[0].count, '1');
+    await assert.rejects(as('bob', 'select public.job_submit($1, null, null, null, null, $2)', ['/x.py', alice]), /cannot act as/);
+  });
+
+  test('anon can execute none of the functions', async () => {
+    const fns = (await db.admin.query(`
+      select p.oid::regprocedure::text as sig from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname in ('public', 'lab_private')`)).rows.map((r) => r.sig as string);
+    assert.ok(fns.length >= 30);
+    const allowed = await as<{ sig: string }>('anon', `
+      select p.oid::regprocedure::text as sig from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname in ('public', 'lab_private') and has_function_privilege(p.oid, 'execute')`);
+    assert.deepEqual(allowed, []);
+  });
+});

@@ -1,0 +1,134 @@
+// Contract tests of the Jupyter-session, agent, user and script functions, as role authenticated.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { freshDatabase, makeUser, storeAs, type TestDb } from './helpers/db.js';
+import type { LabStore } from '../src/services/store/lab-store.js';
+
+let db: TestDb;
+let store: LabStore;
+let other: LabStore;
+const agent = randomUUID();
+
+before(async () => {
+  db = await freshDatabase();
+  store = storeAs(db, await makeUser(db, 'alice'));
+  other = storeAs(db, await makeUser(db, 'bob'));
+});
+after(async () => {
+  await store.close();
+  await other.close();
+  await db.drop();
+});
+
+async function sessionRow(id: string) {
+  return (await db.admin.query('select * from public.jupyter_sessions where session_id = $1', [id])).rows[0];
+}
+
+async function rejectsUnchanged(id: string, call: () => Promise<unknown>, pattern: RegExp) {
+  const before = await sessionRow(id);
+  await assert.rejects(call, pattern);
+  assert.deepEqual(await sessionRow(id), before);
+}
+
+describe('Jupyter session functions', () => {
+  test('request → claim → running → stop request → stopping → stopped', async () => {
+    const s = await store.requestJupyter('/home/alice/proj', null, 'lab');
+    assert.equal(s.status, 'pending');
+    await rejectsUnchanged(s.session_id, () => store.markJupyterRunning(runArgs(s.session_id)), /cannot mark running .* it is pending, expected starting/);
+    const [claimed] = await store.claimJupyter(agent, 'gpu1');
+    assert.equal(claimed!.session_id, s.session_id);
+    assert.equal(claimed!.status, 'starting');
+    const running = await store.markJupyterRunning(runArgs(s.session_id));
+    assert.equal(running.status, 'running');
+    assert.equal(running.port, 8842);
+    assert.equal(running.token, 'f'.repeat(64));
+    const req = await store.requestJupyterStop(s.session_id);
+    assert.equal(req.status, 'running');
+    assert.ok(req.stop_requested_at);
+    assert.equal((await store.beginJupyterStop(s.session_id, 'stop requested')).status, 'stopping');
+    assert.equal((await store.markJupyterStopped(s.session_id)).status, 'stopped');
+    await rejectsUnchanged(s.session_id, () => store.requestJupyterStop(s.session_id), /cannot stop Jupyter session .* it is stopped/);
+    await rejectsUnchanged(s.session_id, () => store.failJupyter(s.session_id, 'x'), /cannot fail/);
+    const history = await store.history(s.session_id);
+    assert.deepEqual(history.filter((e) => e.from_status !== e.to_status).map((e) => e.to_status), ['pending', 'starting', 'running', 'stopping', 'stopped']);
+    assert.ok(!JSON.stringify(history).includes('f'.repeat(64)), 'the token never lands in the history');
+  });
+
+  test('a pending session stops at once; a failure keeps its reason', async () => {
+    const s = await store.requestJupyter();
+    assert.equal((await store.requestJupyterStop(s.session_id)).status, 'stopped');
+    const t = await store.requestJupyter();
+    await store.claimJupyter(agent, 'gpu1');
+    await rejectsUnchanged(t.session_id, () => store.failJupyter(t.session_id, ''), /needs a reason/);
+    const f = await store.failJupyter(t.session_id, 'jupyter not found');
+    assert.equal(f.status, 'failed');
+    assert.equal(f.error_message, 'jupyter not found');
+  });
+
+  test('claims honour the target host; lists and gets', async () => {
+    const s = await store.requestJupyter(null, 'gpu2');
+    assert.deepEqual(await store.claimJupyter(agent, 'gpu1'), []);
+    assert.equal((await store.claimJupyter(agent, 'gpu2'))[0]!.session_id, s.session_id);
+    assert.ok((await store.listSessions(10, true)).some((x) => x.session_id === s.session_id));
+    assert.equal((await store.getSession(s.session_id)).status, 'starting');
+    await assert.rejects(other.getSession(s.session_id), /no Jupyter session/);
+    assert.ok((await store.markJupyterNotified(s.session_id)).notified_at);
+    await assert.rejects(store.markJupyterNotified(s.session_id), /already notified/);
+  });
+});
+
+describe('agents, users and scripts', () => {
+  test('agent register and heartbeat; another user cannot take the agent id', async () => {
+    const a = await store.registerAgent(agent, 'gpu1', '0.1.0', 'supervise', 1234);
+    assert.equal(a.host, 'gpu1');
+    const hb = await store.heartbeatAgent(agent);
+    assert.ok(new Date(hb.heartbeat_at) >= new Date(a.heartbeat_at));
+    assert.ok((await store.heartbeatAgent(agent, true)).stopped_at);
+    await assert.rejects(other.registerAgent(agent, 'gpu1', '0.1.0', 'tick', 1), /belongs to another user/);
+    await assert.rejects(other.heartbeatAgent(agent), /no agent/);
+  });
+
+  test('user ensure and whoami', async () => {
+    const u = await store.ensureUser('alice', 'alice@new.example');
+    assert.equal(u.email, 'alice@new.example');
+    const me = await store.whoami();
+    assert.equal(me.user_id, store.userId);
+    assert.equal(me.user!.linux_user, 'alice');
+  });
+
+  test('script sync inserts, updates only what changed, deletes, and keeps ids', async () => {
+    const base = [
+      { path: '/home/alice/a.py', type: 'py' as const, size: 10, mtime: '2026-01-01T00:00:00.000Z' },
+      { path: '/home/alice/実験 ノート.ipynb', type: 'ipynb' as const, size: 99, mtime: '2026-01-01T00:00:00.000Z', kernel: 'python3' },
+    ];
+    assert.deepEqual(await store.syncScripts(base, []), { inserted: 2, updated: 0, deleted: 0 });
+    const ids = Object.fromEntries((await store.listScripts()).map((s) => [s.path, s.script_id]));
+    assert.deepEqual(await store.syncScripts(base, []), { inserted: 0, updated: 0, deleted: 0 }, 'unchanged writes nothing');
+    const changed = [{ ...base[0]!, size: 11 }, base[1]!];
+    assert.deepEqual(await store.syncScripts(changed, []), { inserted: 0, updated: 1, deleted: 0 });
+    const job = await store.submitJob({ scriptId: ids['/home/alice/a.py']! });
+    assert.equal(job.script_path, '/home/alice/a.py', 'script_path is filled from the script');
+    assert.deepEqual(await store.syncScripts([], ['/home/alice/a.py']), { inserted: 0, updated: 0, deleted: 1 });
+    const kept = await store.getJob(job.job_id);
+    assert.equal(kept.script_id, null);
+    assert.equal(kept.script_path, '/home/alice/a.py', 'a job keeps the path of a deleted script');
+    const after = await store.listScripts();
+    assert.deepEqual(after.map((s) => [s.path, s.script_id]), [['/home/alice/実験 ノート.ipynb', ids['/home/alice/実験 ノート.ipynb']]]);
+    assert.deepEqual(await other.listScripts(), []);
+  });
+
+  test('a job cannot reference another user\'s script', async () => {
+    await store.syncScripts([{ path: '/home/alice/mine.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' }], []);
+    const [mine] = (await store.listScripts()).filter((s) => s.path === '/home/alice/mine.py');
+    await assert.rejects(other.submitJob({ scriptId: mine!.script_id }), /is not one of your scripts/);
+  });
+
+  test('schema version is readable', async () => {
+    assert.match((await store.schemaVersion())!, /^\d{14}$/);
+  });
+});
+
+function runArgs(sessionId: string) {
+  return { sessionId, port: 8842, token: 'f'.repeat(64), pid: 777, pidStart: '1', url: 'http://gpu1:8842/lab?token=…' };
+}
