@@ -104,22 +104,26 @@ declare
   v_id uuid := (v_new ->> tg_argv[1])::uuid;
   v_detail jsonb := lab_private.event_detail();
   v_changed boolean := false;
+  v_action text;
 begin
   if tg_op = 'INSERT' then
     insert into public.lifecycle_events (user_id, subject, subject_id, from_status, to_status, detail)
       values (new.user_id, tg_argv[0], v_id, null, new.status, v_detail || '{"action":"created"}');
     v_changed := true;
+    v_action := 'created';
   else
     if new.status is distinct from old.status then
       insert into public.lifecycle_events (user_id, subject, subject_id, from_status, to_status, detail)
         values (new.user_id, tg_argv[0], v_id, old.status, new.status, v_detail);
       v_changed := true;
+      v_action := 'status';
     end if;
     if v_old ->> tg_argv[2] is null and v_new ->> tg_argv[2] is not null then
       insert into public.lifecycle_events (user_id, subject, subject_id, from_status, to_status, detail)
         values (new.user_id, tg_argv[0], v_id, new.status, new.status,
                 v_detail || jsonb_build_object('action', tg_argv[2]));
       v_changed := true;
+      v_action := 'request';
     end if;
     if v_old ->> 'notified_at' is null and v_new ->> 'notified_at' is not null then
       insert into public.lifecycle_events (user_id, subject, subject_id, from_status, to_status, detail)
@@ -128,8 +132,9 @@ begin
   end if;
   if v_changed then
     -- One channel per user: an agent hears only its own user's rows (Postgres transport).
+    -- action: created | status | request (a cancel or stop was asked for).
     perform pg_notify('lab_agent:' || new.user_id::text,
-      jsonb_build_object('subject', tg_argv[0], 'id', v_id, 'status', new.status)::text);
+      jsonb_build_object('subject', tg_argv[0], 'id', v_id, 'status', new.status, 'action', v_action)::text);
   end if;
   return null;
 end

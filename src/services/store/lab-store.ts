@@ -56,6 +56,9 @@ export class LabStore {
       p_stdout_tail: tails.stdoutTail ?? null, p_stderr_tail: tails.stderrTail ?? null,
     });
   }
+  markStopping(jobId: string, reason: string): Promise<JobRow> {
+    return this.call('job_mark_stopping', { p_job_id: jobId, p_reason: reason });
+  }
   releaseJob(jobId: string, reason: string, maxClaims = 3): Promise<JobRow> {
     return this.call('job_release', { p_job_id: jobId, p_reason: reason, p_max_claims: maxClaims });
   }

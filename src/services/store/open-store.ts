@@ -8,7 +8,6 @@ import { LabStore } from './lab-store.js';
 import { ensureLocalPostgres } from './local-postgres.js';
 import { dbStatus, isSupabaseDatabase, migrate } from './migrate.js';
 import { PgTransport } from './pg-transport.js';
-import { createSupabaseClient, SupabaseTransport } from './supabase-transport.js';
 import { StoreError } from './types.js';
 
 export const sessionFile = (config: Config): string => join(config.dataDir, 'supabase-session.json');
@@ -77,6 +76,8 @@ async function openPg(config: Config, log: Logger): Promise<LabStore> {
 }
 
 async function openSupabase(config: Config, log: Logger): Promise<LabStore> {
+  // Loaded only in Supabase mode: supabase-js is the heaviest import, and a cron tick pays for it.
+  const { createSupabaseClient, SupabaseTransport } = await import('./supabase-transport.js');
   const { url, serviceKey, anonKey } = config.supabase;
   if (anonKey) {
     // The recommended identity: a member's own signed-in session (RLS applies as on the web).

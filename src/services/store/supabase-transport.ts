@@ -31,6 +31,8 @@ export function createSupabaseClient(opts: SupabaseTransportOptions): SupabaseCl
   });
 }
 
+const isEnded = (status: string | undefined) => ['finished', 'failed', 'cancelled', 'stopped'].includes(status ?? '');
+
 export class SupabaseTransport implements Transport {
   readonly kind = 'supabase' as const;
   readonly client: SupabaseClient;
@@ -60,10 +62,14 @@ export class SupabaseTransport implements Transport {
       for (const table of ['jobs', 'jupyter_sessions'] as const) {
         ch.on('postgres_changes', { event: '*', schema: 'public', table, filter: `user_id=eq.${userId}` }, (payload) => {
           const row = (payload.new ?? {}) as Record<string, unknown>;
+          const status = typeof row.status === 'string' ? row.status : undefined;
+          const asked = Boolean(row.cancel_requested_at ?? row.stop_requested_at);
           onWake({
             subject: table === 'jobs' ? 'job' : 'jupyter',
             id: String(row.job_id ?? row.session_id ?? ''),
-            status: typeof row.status === 'string' ? row.status : undefined,
+            status,
+            // Realtime sends no old row by default: a pending request on a live row is the best sign.
+            action: payload.eventType === 'INSERT' ? 'created' : asked && !isEnded(status) ? 'request' : 'status',
           });
         });
       }

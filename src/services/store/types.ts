@@ -30,6 +30,9 @@ export interface JobRow {
   timeout_s: number | null;
   heartbeat_at: string | null;
   cancel_requested_at: string | null;
+  /** When SIGTERM was sent to stop it, and why ('cancel' or 'timeout after Ns'). */
+  kill_sent_at: string | null;
+  stop_reason: string | null;
   notified_at: string | null;
   notify_attempts: number;
   notify_error: string | null;
@@ -115,6 +118,8 @@ export interface WakeEvent {
   subject: 'job' | 'jupyter' | 'resync';
   id?: string;
   status?: string;
+  /** created, status (a transition), or request (a cancel or stop was asked for). */
+  action?: 'created' | 'status' | 'request';
 }
 
 /** What a transport provides: call a SQL function by name, and hear about changes. */

@@ -1,0 +1,54 @@
+// `lab-agent tick` (cron) and `lab-agent supervise` (continuous): the agent itself.
+import type { Command } from './command.js';
+import { CliFailure } from './output.js';
+
+export const agentCommands: Command[] = [
+  {
+    name: 'tick',
+    summary: 'one pass: recover, drive every job one step, send due email, then exit (for cron)',
+    usage: 'lab-agent tick [--trace] [--json]',
+    json: true,
+    options: { trace: { type: 'boolean' } },
+    async run({ env, options, out }) {
+      const { startAgentProcess } = await import('../services/agent/agent-process.js');
+      const { agentTick } = await import('../services/agent/tick.js');
+      const started = await startAgentProcess(env, 'tick', { trace: Boolean(options.trace) });
+      if ('busy' in started) {
+        // An overlapping cron run: one line, then leave at once.
+        process.stderr.write(`lab-agent tick: another agent (pid ${started.holder ?? '?'}) is running for this user on this host; this tick exits\n`);
+        out.data({ skipped: true, holder: started.holder }, () => '');
+        return 0;
+      }
+      const { ctx, release } = started;
+      try {
+        const result = await agentTick(ctx, { claim: true });
+        await ctx.store.heartbeatAgent(ctx.agentId, true);
+        out.data(result, (r: typeof result) => `claimed ${r.jobs.claimed}, stepped ${r.jobs.stepped}, running ${r.jobs.active}, waiting ${r.jobs.pendingLeft}`);
+      } finally {
+        await ctx.store.close();
+        release();
+      }
+    },
+  },
+  {
+    name: 'supervise',
+    summary: 'run continuously: wake on new requests, poll as the fallback (npm start)',
+    usage: 'lab-agent supervise [--trace]',
+    options: { trace: { type: 'boolean' } },
+    async run({ env, options }) {
+      const { startAgentProcess } = await import('../services/agent/agent-process.js');
+      const { supervise } = await import('../services/agent/supervisor.js');
+      const started = await startAgentProcess(env, 'supervise', { trace: Boolean(options.trace) });
+      if ('busy' in started) {
+        throw new CliFailure(`another lab-agent (pid ${started.holder ?? '?'}) is already running for this user on this host; stop it first (or let it be: one is enough)`);
+      }
+      const { ctx, release } = started;
+      try {
+        await supervise(ctx);
+      } finally {
+        await ctx.store.close();
+        release();
+      }
+    },
+  },
+];

@@ -1,0 +1,156 @@
+// The user's job commands: submit, ls, status, logs, cancel, wait. They work in every mode.
+import { open, realpath, stat } from 'node:fs/promises';
+import { extname, resolve, sep } from 'node:path';
+import type { LabStore } from '../services/store/lab-store.js';
+import type { JobRow } from '../services/store/types.js';
+import type { Command } from './command.js';
+import { jobDetail, jobsTable } from './job-format.js';
+import { CliFailure, UsageError } from './output.js';
+import { findJob, isEnded, jobExitCode, withUserStore } from './user-store.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The script must be a .py/.ipynb file under home; it joins the inventory if it is not there. */
+async function checkScript(path: string, home: string): Promise<{ path: string; type: 'py' | 'ipynb'; size: number; mtime: string }> {
+  const abs = resolve(path);
+  const type = extname(abs) === '.py' ? 'py' : extname(abs) === '.ipynb' ? 'ipynb' : null;
+  if (!type) throw new UsageError(`${path} is not a .py or .ipynb file`);
+  let real: string;
+  try {
+    real = await realpath(abs);
+  } catch {
+    throw new CliFailure(`${abs} does not exist`);
+  }
+  const realHome = await realpath(home).catch(() => home);
+  if (!real.startsWith(realHome + sep)) throw new CliFailure(`${abs} is outside your home (${home}); the agent runs only your own scripts under it`);
+  const s = await stat(real);
+  if (!s.isFile()) throw new CliFailure(`${abs} is not a file`);
+  return { path: abs, type, size: s.size, mtime: s.mtime.toISOString() };
+}
+
+async function waitForEnd(store: LabStore, job: JobRow, everyMs = 300): Promise<JobRow> {
+  let j = job;
+  while (!isEnded(j)) {
+    await sleep(everyMs);
+    j = await store.getJob(j.job_id);
+  }
+  return j;
+}
+
+/** Prints a log file from `from` on; returns where it stopped. Reads in chunks, never all at once. */
+async function printFrom(path: string, from: number): Promise<number> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return from;
+  }
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    let pos = from;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) return pos;
+      process.stdout.write(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+export const jobCommands: Command[] = [
+  {
+    name: 'submit',
+    summary: 'queue a run of one of your scripts; prints the job id',
+    usage: 'lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] [--json] [-- args…]',
+    json: true,
+    options: { host: { type: 'string' }, timeout: { type: 'string' } },
+    async run({ args, rest, options, env, out }) {
+      if (args.length !== 1) throw new UsageError('give exactly one script; put its arguments after --');
+      const timeout = options.timeout === undefined ? null : Number(options.timeout);
+      if (timeout !== null && (!Number.isInteger(timeout) || timeout <= 0)) throw new UsageError('--timeout takes whole seconds, e.g. --timeout 3600');
+      const job = await withUserStore(env, async (store, config) => {
+        const script = await checkScript(args[0]!, config.home);
+        await store.syncScripts([script], []); // no-op when the inventory already has it unchanged
+        // argv as a JSON array: exactly these words reach the script, whatever quoting they hold.
+        return store.submitJob({ scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: (options.host as string) ?? null, timeoutS: timeout });
+      });
+      out.data(job, (j: JobRow) => j.job_id);
+    },
+  },
+  {
+    name: 'ls',
+    summary: 'your jobs, newest first',
+    usage: 'lab-agent ls [--limit N] [--status S] [--json]',
+    json: true,
+    options: { limit: { type: 'string' }, status: { type: 'string' } },
+    async run({ options, env, out }) {
+      const limit = options.limit ? Number(options.limit) : 20;
+      if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('--limit takes a positive whole number');
+      const jobs = await withUserStore(env, (store) => store.listJobs(limit, (options.status as string) ?? null));
+      out.data(jobs, jobsTable);
+    },
+  },
+  {
+    name: 'status',
+    summary: 'one job in full: state, exit code, error, log tails',
+    usage: 'lab-agent status <job> [--json]',
+    json: true,
+    async run({ args, env, out }) {
+      const job = await withUserStore(env, (store) => findJob(store, args[0]));
+      out.data(job, jobDetail);
+    },
+  },
+  {
+    name: 'logs',
+    summary: "a job's output (stdout, or --stderr); -f follows it until the job ends",
+    usage: 'lab-agent logs <job> [--stderr] [-f]',
+    options: { stderr: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' } },
+    async run({ args, options, env }) {
+      await withUserStore(env, async (store) => {
+        let job = await findJob(store, args[0]);
+        const pick = (j: JobRow) => (options.stderr ? j.stderr_path : j.stdout_path);
+        const tail = (j: JobRow) => (options.stderr ? j.stderr_tail : j.stdout_tail);
+        if (!options.follow) {
+          const path = pick(job);
+          const end = path ? await printFrom(path, 0) : 0;
+          if (end === 0 && tail(job)) process.stdout.write(tail(job)!); // log on another host: the tail we have
+          return;
+        }
+        let pos = 0;
+        for (;;) {
+          const path = pick(job);
+          if (path) pos = await printFrom(path, pos);
+          if (isEnded(job)) {
+            if (path) await printFrom(path, pos); // what was written just before the end
+            return;
+          }
+          await sleep(250);
+          job = await store.getJob(job.job_id);
+        }
+      });
+    },
+  },
+  {
+    name: 'cancel',
+    summary: 'cancel a job: at once if pending, SIGTERM then SIGKILL if running',
+    usage: 'lab-agent cancel <job> [--json]',
+    json: true,
+    async run({ args, env, out }) {
+      const job = await withUserStore(env, async (store) => store.requestCancel((await findJob(store, args[0])).job_id));
+      out.data(job, (j: JobRow) => (j.status === 'cancelled' ? `${j.job_id} cancelled` : `${j.job_id}: cancel requested; the agent stops it (SIGTERM, then SIGKILL after the grace)`));
+    },
+  },
+  {
+    name: 'wait',
+    summary: 'wait for a job to end; the exit code is the job\'s (0 finished, its code if failed, 130 cancelled)',
+    usage: 'lab-agent wait <job> [--json]',
+    json: true,
+    async run({ args, env, out }) {
+      const job = await withUserStore(env, async (store) => waitForEnd(store, await findJob(store, args[0])));
+      out.data(job, (j: JobRow) => `${j.job_id} ${j.status}${j.retcode === null ? '' : ` (exit ${j.retcode})`}${j.error ? `: ${j.error}` : ''}`);
+      return jobExitCode(job);
+    },
+  },
+];

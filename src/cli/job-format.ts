@@ -1,0 +1,42 @@
+// How jobs look on a terminal.
+import type { JobRow } from '../services/store/types.js';
+import { table } from './output.js';
+
+export function age(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export function duration(job: JobRow, now = Date.now()): string {
+  if (!job.started_at) return '-';
+  const ms = (job.finished_at ? Date.parse(job.finished_at) : now) - Date.parse(job.started_at);
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+export function jobsTable(jobs: JobRow[]): string {
+  if (jobs.length === 0) return 'no jobs yet: submit one with `lab-agent submit <script.py> [-- args]`';
+  return table([
+    ['ID', 'STATUS', 'CREATED', 'DURATION', 'EXIT', 'SCRIPT'],
+    ...jobs.map((j) => [j.job_id.slice(0, 8), j.status, age(j.created_at), duration(j), j.retcode === null ? '-' : String(j.retcode), j.script_path ?? `(script ${j.script_id})`]),
+  ]);
+}
+
+export function jobDetail(j: JobRow): string {
+  const lines: [string, string | null | undefined][] = [
+    ['job', j.job_id], ['status', j.status], ['script', j.script_path], ['args', j.args], ['host', j.run_host ?? j.host ?? '(any)'],
+    ['interpreter', j.interpreter], ['pid', j.pid === null ? null : String(j.pid)], ['created', j.created_at], ['started', j.started_at],
+    ['finished', j.finished_at], ['duration', duration(j)], ['exit code', j.retcode === null ? null : String(j.retcode)],
+    ['signal', j.signal], ['error', j.error], ['timeout', j.timeout_s ? `${j.timeout_s}s` : null], ['cancel requested', j.cancel_requested_at],
+    ['logs', j.log_dir], ['notified', j.notified_at ?? (j.notify_error ? `not yet: email failed (${j.notify_error})` : null)],
+  ];
+  const body = lines.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => `${k.padEnd(16)} ${v}`);
+  const tail = (name: string, t: string | null) => (t ? [``, `--- ${name} (last lines) ---`, t.trimEnd()] : []);
+  return [...body, ...tail('stdout', j.stdout_tail), ...tail('stderr', j.stderr_tail)].join('\n');
+}

@@ -1,0 +1,57 @@
+// What `tick` and `supervise` share: the per-user lock, the agent log, the store, the context.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../config.js';
+import { tryLock } from '../file-lock.js';
+import { createLogger, fileDestination, type Logger } from '../logger.js';
+import { openStore } from '../store/open-store.js';
+import { createAgentContext, type AgentContext } from './context.js';
+
+export const lockPath = (config: Config) => join(config.dataDir, `agent-${config.host.replace(/[^A-Za-z0-9_.-]/g, '_')}.lock`);
+
+/** The pid holding this user's agent lock on this host, if any. */
+export function lockHolder(config: Config): number | null {
+  try {
+    return Number(readFileSync(lockPath(config), 'utf8').trim()) || null;
+  } catch {
+    return null;
+  }
+}
+
+export function agentLogger(config: Config, opts: { toFile?: boolean } = {}): Logger {
+  const pretty = Boolean(process.stderr.isTTY);
+  if (opts.toFile === false) return createLogger({ level: config.logLevel, pretty: false });
+  return createLogger({ level: config.logLevel, destination: fileDestination(join(config.agentDir, 'agent.log')), pretty });
+}
+
+export interface AgentProcess {
+  ctx: AgentContext;
+  release(): void;
+}
+
+export type LockBusy = { busy: true; holder: number | null };
+
+/**
+ * Takes the user's agent lock on this host and opens the store. One agent process per user and
+ * host at a time: a second supervisor refuses to start, an overlapping cron tick leaves at once.
+ */
+export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | 'supervise', opts: { trace?: boolean; log?: Logger } = {}): Promise<AgentProcess | LockBusy> {
+  const config = loadConfig({ env });
+  const log = opts.log ?? agentLogger(config);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const release = tryLock(lockPath(config));
+  if (!release) return { busy: true, holder: lockHolder(config) };
+  try {
+    const store = await openStore(config, log);
+    const ctx = createAgentContext(config, store, log, { trace: opts.trace });
+    await store.registerAgent(ctx.agentId, ctx.host, ctx.version, mode, process.pid);
+    if (config.mode === 'supabase' && config.supabase.serviceKey && !config.supabase.anonKey) {
+      log.warn('running with SUPABASE_SERVICE_KEY: anyone holding this key can act as any lab member; prefer SUPABASE_ANON_KEY with `lab-agent login`');
+    }
+    return { ctx, release };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}

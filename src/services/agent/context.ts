@@ -1,0 +1,65 @@
+// Everything an agent process holds while it runs: configuration, store, mailer, identity.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Mailer } from '../mailer.js';
+import { loginEnvironment } from '../runner/interpreter.js';
+import type { LabStore } from '../store/lab-store.js';
+
+export interface AgentContext {
+  config: Config;
+  store: LabStore;
+  log: Logger;
+  agentId: string;
+  host: string;
+  /** The SMTP mailer, created on first use (nodemailer is loaded only when there is mail to send). */
+  mailer(): Promise<Mailer | null>;
+  /** The user's login environment (PATH etc.), read once per process. */
+  loginEnv(): Promise<Record<string, string>>;
+  /** Log every machine transition (--trace). */
+  trace: boolean;
+  version: string;
+}
+
+export const AGENT_VERSION = '0.1.0';
+
+/** One agent id per user and host, kept in the data folder, so its agents row is reused. */
+export function stableAgentId(dataDir: string, host: string): string {
+  const file = join(dataDir, `agent-id-${host.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f-]{36}$/.test(id)) return id;
+  } catch {
+    /* first run on this host */
+  }
+  const id = randomUUID();
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  return id;
+}
+
+export function createAgentContext(config: Config, store: LabStore, log: Logger, opts: { trace?: boolean } = {}): AgentContext {
+  let env: Promise<Record<string, string>> | null = null;
+  let mailer: Promise<Mailer | null> | null = null;
+  const makeMailer = async (): Promise<Mailer | null> => {
+    if (!config.email) return null;
+    const { createMailer } = await import('../mailer.js');
+    return createMailer({
+      host: config.smtp.host, port: config.smtp.port, secure: config.smtp.secure,
+      user: config.smtp.user || undefined, pass: config.smtp.pass || undefined, from: config.smtp.from, logger: log,
+    });
+  };
+  return {
+    config,
+    store,
+    log,
+    agentId: stableAgentId(config.dataDir, config.host),
+    host: config.host,
+    mailer: () => (mailer ??= makeMailer()),
+    loginEnv: () => (env ??= loginEnvironment(config.home)),
+    trace: opts.trace ?? false,
+    version: AGENT_VERSION,
+  };
+}

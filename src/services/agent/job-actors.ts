@@ -1,0 +1,154 @@
+// The job machine's actors: the I/O behind each named step. Each one is idempotent, because a
+// step may be retried by the next tick after a crash: it checks the row and the log folder before
+// acting (no second spawn when a pid record exists, no signal to a pid that was reused).
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fromPromise } from 'xstate';
+import type { JobOutcome, JobProbe } from '../../machines/job-machine.js';
+import { renderJobEmail } from '../job-email.js';
+import { nextNotifyAttempt } from '../notify-backoff.js';
+import { JobInputError } from '../runner/errors.js';
+import { AlreadyLaunchedError, killJobGroup, launchDetached, readExitRecord, readPidRecord, type PidRecord } from '../runner/launch.js';
+import { prepareJob } from '../runner/prepare.js';
+import { isSameProcess } from '../runner/process-identity.js';
+import { readTail } from '../runner/tail.js';
+import { STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
+import type { JobRow } from '../store/types.js';
+import type { AgentContext } from './context.js';
+import { faultPoint } from './fault-points.js';
+
+const logDirOf = (ctx: AgentContext, job: JobRow) => job.log_dir ?? join(ctx.config.logDir, job.job_id);
+
+/** A line in the job's own folder, for what the agent decided (interpreter, argument handling). */
+async function noteForJob(logDir: string, lines: string[]): Promise<void> {
+  if (lines.length === 0) return;
+  await mkdir(logDir, { recursive: true, mode: 0o700 });
+  await appendFile(logDir + '/agent.log', lines.map((l) => `${new Date().toISOString()} ${l}\n`).join(''), { mode: 0o600 });
+}
+
+async function recordStart(ctx: AgentContext, job: JobRow, rec: PidRecord, interpreter: string, argv: string[], logDir: string): Promise<JobRow> {
+  return ctx.store.startJob({
+    jobId: job.job_id, agentId: ctx.agentId, pid: rec.pid, pidStart: rec.startTime, interpreter, command: argv, logDir,
+    stdoutPath: join(logDir, STDOUT_FILE), stderrPath: join(logDir, STDERR_FILE),
+  });
+}
+
+async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
+  const logDir = logDirOf(ctx, job);
+  // A previous agent may have spawned it and died before recording the start: adopt, never respawn.
+  const earlier = await readPidRecord(logDir);
+  if (earlier) {
+    ctx.log.warn({ job: job.job_id, pid: earlier.pid }, 'adopting a job started by an agent that stopped before recording it');
+    return recordStart(ctx, job, earlier, job.interpreter ?? 'unknown (adopted)', job.command ?? [], logDir);
+  }
+  if (!job.script_path) {
+    throw new JobInputError(`The job names no script${job.script_id ? ` (script_id ${job.script_id} is not in your inventory)` : ''}: submit it with a script path.`);
+  }
+  const prepared = await prepareJob({
+    jobId: job.job_id, scriptPath: job.script_path, args: job.args, home: ctx.config.home, logRoot: ctx.config.logDir,
+    env: await ctx.loginEnv(), labPython: ctx.config.python || undefined, labJupyter: ctx.config.jupyter.executable || undefined,
+  });
+  await noteForJob(prepared.logDir, [`command: ${JSON.stringify(prepared.argv)}`, `cwd: ${prepared.cwd}`, ...prepared.notes]);
+  let launched: PidRecord;
+  try {
+    launched = await launchDetached({ jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env });
+  } catch (err) {
+    if (!(err instanceof AlreadyLaunchedError) || !err.record) throw err;
+    launched = err.record;
+  }
+  ctx.log.info({ job: job.job_id, pid: launched.pid, interpreter: prepared.interpreter }, 'job started');
+  faultPoint('after-spawn');
+  return recordStart(ctx, job, launched, prepared.interpreter, prepared.argv, prepared.logDir);
+}
+
+async function tails(job: JobRow): Promise<{ stdoutTail: string; stderrTail: string }> {
+  const [stdoutTail, stderrTail] = await Promise.all([
+    job.stdout_path ? readTail(job.stdout_path) : '',
+    job.stderr_path ? readTail(job.stderr_path) : '',
+  ]);
+  return { stdoutTail, stderrTail };
+}
+
+async function probeJob(ctx: AgentContext, job: JobRow): Promise<JobProbe> {
+  const logDir = logDirOf(ctx, job);
+  const exit = await readExitRecord(logDir);
+  let alive = job.pid !== null && isSameProcess(job.pid, job.pid_start);
+  if (!alive && !exit) {
+    // The job is gone but its recorder may still be writing the exit record: not lost yet.
+    const rec = await readPidRecord(logDir);
+    alive = Boolean(rec && rec.wrapperPid > 1 && isSameProcess(rec.wrapperPid, rec.wrapperStartTime));
+  }
+  return { exit, alive, ...(await tails(job)) };
+}
+
+/** Signals the job's process group, unless its pid now belongs to another process. */
+function signalJob(ctx: AgentContext, job: JobRow, signal: NodeJS.Signals): void {
+  if (job.pid === null || !isSameProcess(job.pid, job.pid_start)) return;
+  killJobGroup(job.pid, signal);
+  ctx.log.info({ job: job.job_id, pid: job.pid, signal }, 'job signalled');
+}
+
+async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, probe: JobProbe | null): Promise<JobRow> {
+  const t = probe ?? (await tails(job));
+  const tailArgs = { stdoutTail: t.stdoutTail, stderrTail: t.stderrTail };
+  faultPoint('before-finish');
+  switch (outcome.kind) {
+    case 'finish':
+      return ctx.store.finishJob(job.job_id, outcome.retcode, outcome.signal, tailArgs, outcome.finishedAt ?? undefined);
+    case 'fail':
+      return ctx.store.failJob(job.job_id, outcome.error, tailArgs, outcome.retcode, outcome.signal);
+    case 'cancel':
+      return ctx.store.markCancelled(job.job_id, null, null, tailArgs);
+  }
+}
+
+async function notifyUser(ctx: AgentContext, job: JobRow): Promise<JobRow> {
+  const lease = await ctx.store.beginNotify(job.job_id, ctx.agentId);
+  if (!lease) return ctx.store.getJob(job.job_id); // another agent has it, or it is not due
+  const mailer = await ctx.mailer();
+  if (!mailer) return ctx.store.markNotified(job.job_id); // LAB_EMAIL empty: nothing to send
+  const mail = renderJobEmail({ ...lease, script_path: lease.script_path ?? '(no script)', status: lease.status as 'finished' }, { host: ctx.host, linuxUser: ctx.config.user });
+  try {
+    await mailer.send({ to: ctx.config.email, ...mail });
+  } catch (err) {
+    const attempts = lease.notify_attempts + 1;
+    const next = nextNotifyAttempt(attempts, new Date(lease.finished_at ?? Date.now()), new Date());
+    const retryAt = 'retryAt' in next ? next.retryAt : null;
+    ctx.log.warn({ job: job.job_id, attempts, retryAt, err: (err as Error).message }, retryAt ? 'email not sent; will retry' : 'email not sent; giving up after a day');
+    return ctx.store.notifyFailed(job.job_id, (err as Error).message, retryAt);
+  }
+  faultPoint('after-email');
+  return ctx.store.markNotified(job.job_id);
+}
+
+/** Implementations for jobMachine.provide({ actors }). */
+export function jobActors(ctx: AgentContext) {
+  return {
+    startJob: fromPromise<JobRow, { job: JobRow }>(({ input }) => startJob(ctx, input.job)),
+    probeJob: fromPromise<JobProbe, { job: JobRow }>(({ input }) => probeJob(ctx, input.job)),
+    pushTails: fromPromise<JobRow, { job: JobRow; probe: JobProbe }>(({ input }) => {
+      const { job, probe } = input;
+      return ctx.store.heartbeatJob(job.job_id, {
+        stdoutTail: probe.stdoutTail !== (job.stdout_tail ?? '') ? probe.stdoutTail : null,
+        stderrTail: probe.stderrTail !== (job.stderr_tail ?? '') ? probe.stderrTail : null,
+      });
+    }),
+    signalStop: fromPromise<JobRow, { job: JobRow; reason: string }>(async ({ input }) => {
+      signalJob(ctx, input.job, 'SIGTERM');
+      return ctx.store.markStopping(input.job.job_id, input.reason);
+    }),
+    killJob: fromPromise<void, { job: JobRow }>(async ({ input }) => signalJob(ctx, input.job, 'SIGKILL')),
+    concludeJob: fromPromise<JobRow, { job: JobRow; outcome: JobOutcome; probe: JobProbe | null }>(({ input }) =>
+      conclude(ctx, input.job, input.outcome, input.probe),
+    ),
+    failJob: fromPromise<JobRow, { job: JobRow; error: string }>(({ input }) => {
+      ctx.log.warn({ job: input.job.job_id, error: input.error }, 'job failed before it started');
+      return ctx.store.failJob(input.job.job_id, input.error, { stderrTail: input.error });
+    }),
+    releaseJob: fromPromise<JobRow, { job: JobRow; reason: string }>(({ input }) => {
+      ctx.log.error({ job: input.job.job_id, reason: input.reason }, 'could not start the job; releasing it');
+      return ctx.store.releaseJob(input.job.job_id, input.reason);
+    }),
+    notifyUser: fromPromise<JobRow, { job: JobRow }>(({ input }) => notifyUser(ctx, input.job)),
+  };
+}

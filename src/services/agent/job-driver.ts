@@ -1,0 +1,56 @@
+// One pass over this agent's jobs: claim what fits in the free slots, then drive every job this
+// agent looks after (claimed, running, or with an email due) one step.
+import { jobMachine, JOB_RESTING_STATES } from '../../machines/job-machine.js';
+import type { JobRow } from '../store/types.js';
+import type { AgentContext } from './context.js';
+import { jobActors } from './job-actors.js';
+import { stepMachine } from './machine-runner.js';
+
+export interface JobPassResult {
+  claimed: number;
+  stepped: number;
+  /** Jobs still claimed or running after the pass: the supervisor checks them again soon. */
+  active: number;
+  pendingLeft: number;
+}
+
+function machineFor(ctx: AgentContext) {
+  return jobMachine.provide({ actors: jobActors(ctx) });
+}
+
+function input(ctx: AgentContext, job: JobRow, now: number) {
+  return { job, now, killGraceMs: ctx.config.killGraceS * 1000, heartbeatMs: 5000, defaultTimeoutS: ctx.config.jobTimeoutS };
+}
+
+/** A row the claim just moved: its machine starts from the row as it was (pending) and hears CLAIMED. */
+function beforeClaim(row: JobRow): JobRow {
+  return { ...row, status: 'pending', claimed_at: null, agent_id: null, run_host: null };
+}
+
+async function step(ctx: AgentContext, job: JobRow, claimed: boolean): Promise<string> {
+  const now = Date.now();
+  const events = claimed ? [{ type: 'CLAIMED', job }, { type: 'TICK', now }] : [{ type: 'TICK', now }];
+  try {
+    return await stepMachine({
+      machine: machineFor(ctx), input: input(ctx, claimed ? beforeClaim(job) : job, now), events,
+      resting: JOB_RESTING_STATES, kind: 'job', id: job.job_id, log: ctx.log, trace: ctx.trace,
+    });
+  } catch (err) {
+    // One job's trouble never stops the pass: the next tick tries it again.
+    ctx.log.error({ job: job.job_id, err: (err as Error).message }, 'job step failed');
+    return job.status;
+  }
+}
+
+export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
+  const work = await ctx.store.agentWork(ctx.host);
+  const free = ctx.config.maxParallel - work.active.length;
+  const claimed = opts.claim && free > 0 && work.pending > 0 ? await ctx.store.claimJobs(ctx.agentId, ctx.host, free) : [];
+  const results = await Promise.all([
+    ...claimed.map((job) => step(ctx, job, true)),
+    ...work.active.map((job) => step(ctx, job, false)),
+    ...work.notify_due.map((job) => step(ctx, job, false)),
+  ]);
+  const active = results.filter((s) => s === 'claimed' || s === 'running').length;
+  return { claimed: claimed.length, stepped: results.length, active, pendingLeft: Math.max(0, work.pending - claimed.length) };
+}

@@ -1,0 +1,81 @@
+// Continuous mode: ticks when woken (NOTIFY / Realtime), every 0.5 s while jobs run (so an end is
+// reported within a second), and on the polling interval otherwise, which always runs as the
+// fallback for lost wake-ups. SIGTERM/SIGINT: stop claiming, finish the tick, leave jobs running.
+import type { WakeEvent } from '../store/types.js';
+import type { AgentContext } from './context.js';
+import { agentTick } from './tick.js';
+
+export interface SupervisorOptions {
+  /** While something runs. */
+  busyIntervalMs?: number;
+  heartbeatMs?: number;
+}
+
+/** Which wake-ups mean work: a new row, a cancel or stop request, or a catch-up after reconnecting. */
+export function isWorkWake(e: WakeEvent): boolean {
+  return e.subject === 'resync' || e.action === 'created' || e.action === 'request';
+}
+
+export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {}): Promise<void> {
+  const busyMs = opts.busyIntervalMs ?? 500;
+  const idleMs = ctx.config.pollIntervalS * 1000;
+  let stopping = false;
+  let running = false;
+  let again = false;
+  let timer: NodeJS.Timeout | null = null;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+
+  const schedule = (ms: number) => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => void tick(), ms);
+  };
+
+  const tick = async (): Promise<void> => {
+    if (stopping) return;
+    if (running) {
+      again = true; // coalesce wake-ups that arrive during a tick
+      return;
+    }
+    running = true;
+    let busy = false;
+    try {
+      busy = (await agentTick(ctx, { claim: true })).busy;
+    } catch (err) {
+      ctx.log.error({ err: (err as Error).message }, 'tick failed; will try again');
+    } finally {
+      running = false;
+    }
+    if (stopping) return resolveDone();
+    if (again) {
+      again = false;
+      schedule(0);
+    } else {
+      schedule(busy ? busyMs : idleMs);
+    }
+  };
+
+  const unlisten = await ctx.store.listen((e) => {
+    if (isWorkWake(e)) void tick();
+  });
+  const heartbeat = setInterval(() => {
+    ctx.store.heartbeatAgent(ctx.agentId).catch((err) => ctx.log.warn({ err: (err as Error).message }, 'agent heartbeat failed'));
+  }, opts.heartbeatMs ?? 30_000);
+
+  const stop = (signal: string) => {
+    if (stopping) return;
+    ctx.log.info({ signal }, 'stopping: no new jobs are claimed; running jobs keep running');
+    stopping = true;
+    if (timer) clearTimeout(timer);
+    if (!running) resolveDone();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  ctx.log.info({ agent: ctx.agentId, host: ctx.host, mode: ctx.config.mode }, 'supervisor started');
+  void tick();
+  await done;
+  clearInterval(heartbeat);
+  await unlisten();
+  await ctx.store.heartbeatAgent(ctx.agentId, true).catch(() => undefined);
+}
