@@ -4,8 +4,8 @@
 // also beats a user's own config that might set another token or none (an open server on 0.0.0.0).
 // The cost: with --config, Jupyter skips the user's jupyter_server_config / jupyter_notebook_config
 // (extensions enabled in jupyter_server_config.d and jupyter_config.* still load).
-import { spawn } from 'node:child_process';
-import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { JupyterError, scrubbedTail } from './errors.js';
@@ -155,15 +155,17 @@ export async function launchJupyter(opts: LaunchOptions): Promise<LaunchResult> 
   mkdirPrivate(dirname(opts.logFile));
   const { command, args } = jupyterCommand(opts, configFile);
   const fd = openSync(opts.logFile, 'a', 0o600);
-  let child;
+  let child: ChildProcess;
   try {
     writeSync(fd, `[lab-job-agent ${new Date().toISOString()}] starting: ${[command, ...args].join(' ')}\n`);
-    child = spawn(command, args, { cwd: resolve(opts.dir), env, detached: true, stdio: ['ignore', fd, fd] });
+    const started = spawn(command, args, { cwd: resolve(opts.dir), env, detached: true, stdio: ['ignore', fd, fd] });
     await new Promise<void>((resolveSpawn, rejectSpawn) => {
-      child!.once('spawn', resolveSpawn);
-      child!.once('error', rejectSpawn);
+      started.once('spawn', resolveSpawn);
+      started.once('error', rejectSpawn);
     });
+    child = started;
   } catch (err) {
+    rmSync(configFile, { force: true }); // no server will read the token
     const code = (err as NodeJS.ErrnoException).code;
     const kind = code === 'ENOENT' || code === 'EACCES' ? 'not-found' : 'spawn';
     throw new JupyterError(kind, `cannot start ${command}: ${(err as Error).message}${code === 'ENOENT' ? ' (the file or its #! interpreter is missing)' : ''}`);
@@ -177,6 +179,7 @@ export async function launchJupyter(opts: LaunchOptions): Promise<LaunchResult> 
   // 'spawn' fires after exec succeeded, so setsid() has run and /proc shows the new image.
   const stat = readProcGroup(pid);
   if (!stat) {
+    rmSync(configFile, { force: true });
     throw new JupyterError('exited', `Jupyter (pid ${pid}) exited at once`, await scrubbedTail(opts.logFile, [opts.token]));
   }
   return { pid, pgid: stat.pgrp, startTime: stat.startTime, configFile, command, args };
