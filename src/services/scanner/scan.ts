@@ -17,9 +17,11 @@
 // enforces the file and time limits by aborting the walk.
 import * as fs from 'node:fs';
 import { isAbsolute, relative, dirname } from 'node:path';
-import { realpathSync } from 'node:fs';
 import { glob, escapePath } from 'tinyglobby';
 import type { Logger } from '../logger.js';
+import { readNotebookKernel } from './kernel.js';
+
+export { readNotebookKernel, findKernel, KERNEL_PROBE_BYTES } from './kernel.js';
 
 export type ScriptType = 'py' | 'ipynb';
 
@@ -47,7 +49,8 @@ export interface ScanOptions {
   exclude?: readonly string[];
   /** Stop after this many scripts (default 50,000). */
   maxFiles?: number;
-  /** Stop after this many milliseconds (default 20,000). */
+  /** Stop listing after this many milliseconds (default 20,000); describing what was listed may
+   * take up to a quarter more. */
   timeBudgetMs?: number;
   /** Read notebook kernel names (default true). */
   readKernels?: boolean;
@@ -59,7 +62,7 @@ export interface ScanOptions {
 
 export interface KnownFile {
   size: number;
-  /** Whole epoch milliseconds. */
+  /** Whole epoch milliseconds, as in ScannedFile.mtime (Node rounds stat times to the ms). */
   mtimeMs: number;
   /** undefined: not known (the notebook is read); null: known to have none. */
   kernel?: string | null;
@@ -83,10 +86,7 @@ export const DEFAULT_EXCLUDED_DIRS: readonly string[] = [
 ];
 export const DEFAULT_MAX_FILES = 50_000;
 export const DEFAULT_TIME_BUDGET_MS = 20_000;
-/** Bytes read from each end of a notebook to find its kernel. */
-export const KERNEL_PROBE_BYTES = 64 * 1024;
 
-const STAT_CONCURRENCY = 64;
 // When a folder read hangs (dead network mount) the walk cannot finish even after the abort;
 // give up waiting this long after the budget.
 const HANG_GRACE_MS = 2_000;
@@ -106,7 +106,7 @@ function insideHome(home: string, p: string): string | undefined {
   const direct = tryRel(home, p);
   if (direct !== undefined) return direct;
   try {
-    return tryRel(realpathSync(home), realpathSync(p)); // home or the folder given via a symlink
+    return tryRel(fs.realpathSync(home), fs.realpathSync(p)); // home or the folder given via a symlink
   } catch {
     return undefined;
   }
@@ -114,7 +114,9 @@ function insideHome(home: string, p: string): string | undefined {
 
 /** The ignore globs (relative to home) for tinyglobby. */
 export function buildIgnorePatterns(opts: Pick<ScanOptions, 'home' | 'logDir' | 'agentDir' | 'exclude'>): string[] {
-  const patterns = DEFAULT_EXCLUDED_DIRS.map((d) => `**/${escapePath(d)}/**`);
+  // One brace pattern, not one per name: picomatch tests an array of patterns one by one, and this
+  // runs for every folder and every candidate file.
+  const patterns = [`**/{${DEFAULT_EXCLUDED_DIRS.map(escapePath).join(',')}}/**`];
   for (const dir of [opts.logDir, opts.agentDir]) {
     if (!dir) continue;
     const rel = insideHome(opts.home, dir);
@@ -186,6 +188,8 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
         cb(err, []);
         return;
       }
+      // Candidates, not results: a file a user glob drops still counts, so with file-level
+      // LAB_SYNC_EXCLUDE globs the walk may stop a little early (and says so).
       for (const e of entries) if (scriptType(e.name) && e.isFile()) candidates++;
       cb(null, entries); // the walk takes this folder's entries synchronously ...
       if (candidates > maxFiles) stop('max-files'); // ... so stopping after keeps them
@@ -198,7 +202,7 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
   let hang: NodeJS.Timeout | undefined;
   let paths: string[];
   try {
-    const walk = glob(['**/*.py', '**/*.ipynb'], {
+    const walk = glob('**/*.{py,ipynb}', {
       cwd: opts.home,
       absolute: true,
       dot: true,
@@ -214,6 +218,7 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
       hang = setTimeout(() => resolve('hung'), Math.max(0, budget.deadline - performance.now()) + HANG_GRACE_MS);
       hang.unref();
     });
+    walk.catch(() => {}); // if it loses the race, a late failure must not go unhandled
     const out = await Promise.race([walk, hung]);
     if (out === 'hung') {
       stop('time');
@@ -234,69 +239,14 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
   return { paths: paths.filter((p) => !p.includes('\uFFFD')), truncated, warnings, dirsScanned };
 }
 
-// fs callbacks wrapped by hand: for many small calls this is measurably cheaper than fs/promises
-// (FileHandle), which was half the scan time in bench/scan.ts.
-const lstatP = (p: string): Promise<fs.Stats> =>
-  new Promise((res, rej) => fs.lstat(p, (e, st) => (e ? rej(e) : res(st))));
-const openP = (p: string, flags: number): Promise<number> =>
-  new Promise((res, rej) => fs.open(p, flags, (e, fd) => (e ? rej(e) : res(fd))));
-const readP = (fd: number, length: number, position: number): Promise<string> =>
-  new Promise((res, rej) => {
-    const buf = Buffer.allocUnsafe(length);
-    fs.read(fd, buf, 0, length, position, (e, n) => (e ? rej(e) : res(buf.toString('utf8', 0, n))));
-  });
-
-/** Notebook kernel name from the first/last KERNEL_PROBE_BYTES, never the whole of a big file. */
-export async function readNotebookKernel(path: string, size: number): Promise<string | undefined> {
-  // O_NONBLOCK: should the file have been swapped for a FIFO, open must not wait for a writer.
-  const fd = await openP(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  try {
-    if (size <= 2 * KERNEL_PROBE_BYTES) {
-      const text = await readP(fd, size, 0);
-      try {
-        const name = (JSON.parse(text) as { metadata?: { kernelspec?: { name?: unknown } } })?.metadata?.kernelspec?.name;
-        if (typeof name === 'string') return cleanKernel(name);
-      } catch {
-        // not valid JSON (truncated, being written): fall through to the tolerant search
-      }
-      return findKernel(text);
-    }
-    // nbformat writes keys sorted, so metadata follows the cells: look at the tail first.
-    return findKernel(await readP(fd, KERNEL_PROBE_BYTES, size - KERNEL_PROBE_BYTES)) ?? findKernel(await readP(fd, KERNEL_PROBE_BYTES, 0));
-  } finally {
-    fs.close(fd, () => {});
-  }
-}
-
-// A kernelspec object is flat ({"display_name": ..., "language": ..., "name": ...}). Inside a cell's
-// source the same text would have escaped quotes (\"kernelspec\"), which this does not match.
-const KERNELSPEC_RE = /"kernelspec"\s*:\s*\{([^{}]*)\}/g;
-const NAME_RE = /"name"\s*:\s*("(?:[^"\\]|\\.)*")/;
-
-/** Tolerant search for metadata.kernelspec.name in a piece of notebook JSON (last one wins). */
-export function findKernel(text: string): string | undefined {
-  let found: string | undefined;
-  for (const m of text.matchAll(KERNELSPEC_RE)) {
-    const lit = NAME_RE.exec(m[1] ?? '')?.[1];
-    if (!lit) continue;
-    try {
-      const name: unknown = JSON.parse(lit);
-      if (typeof name === 'string') found = cleanKernel(name) ?? found;
-    } catch {
-      // a broken escape: ignore this one
-    }
-  }
-  return found;
-}
-
-function cleanKernel(name: string): string | undefined {
-  const n = name.trim();
-  return n && n.length <= 255 ? n : undefined;
-}
+const STAT_CONCURRENCY = 64;
 
 /** Phase 2: stat the listed paths (lstat: a path swapped for a symlink is not followed). Paths that
- * are gone or no longer regular files are skipped silently. Stops at the deadline. */
-export async function describeFiles(
+ * are gone or no longer regular files are skipped silently. Stops at the deadline.
+ * Async (a stat on a stuck network mount must not freeze the agent), plain callbacks with a
+ * window of STAT_CONCURRENCY in flight: this is the per-file hot path, and fs/promises was
+ * measurably slower here (bench/scan.ts). */
+export function describeFiles(
   paths: readonly string[],
   opts: { readKernels?: boolean; known?: ReadonlyMap<string, KnownFile>; deadline?: number; logger?: Logger; warnings?: string[] } = {},
 ): Promise<{ files: ScannedFile[]; timedOut: boolean }> {
@@ -305,51 +255,62 @@ export async function describeFiles(
   const deadline = opts.deadline ?? Infinity;
   const deniedDirs = new Set<string>();
   let next = 0;
+  let active = 0;
   let timedOut = false;
-  const worker = async (): Promise<void> => {
-    while (next < paths.length) {
-      if (performance.now() >= deadline) {
-        timedOut = true;
-        return;
+  return new Promise((resolve) => {
+    const denied = (path: string, code: string): void => {
+      // A folder listable but not searchable (r without x): one warning for the folder.
+      const dir = dirname(path);
+      if (deniedDirs.has(dir)) return;
+      deniedDirs.add(dir);
+      const msg = `cannot read files in folder ${dir} (${code}): skipped`;
+      opts.warnings?.push(msg);
+      opts.logger?.warn({ folder: dir, code }, msg);
+    };
+    const done = (): void => {
+      active--;
+      pump();
+    };
+    const describe = (path: string, type: ScriptType, err: NodeJS.ErrnoException | null, st: fs.Stats): void => {
+      if (err) {
+        if (err.code === 'EACCES' || err.code === 'EPERM') denied(path, err.code);
+        return done(); // ENOENT, ENOTDIR: gone since the listing
       }
-      const path = paths[next++]!;
-      const type = scriptType(path);
-      if (!type) continue;
-      let st: fs.Stats;
-      try {
-        st = await lstatP(path);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EACCES' || code === 'EPERM') {
-          // A folder listable but not searchable (r without x): one warning for the folder.
-          const dir = dirname(path);
-          if (!deniedDirs.has(dir)) {
-            deniedDirs.add(dir);
-            const msg = `cannot read files in folder ${dir} (${code}): skipped`;
-            opts.warnings?.push(msg);
-            opts.logger?.warn({ folder: dir, code }, msg);
-          }
-        }
-        continue; // ENOENT, ENOTDIR: gone since the listing
-      }
-      if (!st.isFile()) continue; // replaced by a folder, a symlink, a FIFO ... since the listing
+      if (!st.isFile()) return done(); // replaced by a folder, a symlink, a FIFO ... since the listing
       const file: ScannedFile = { path, type, size: st.size, mtime: st.mtime.toISOString() };
-      const prev = type === 'ipynb' ? opts.known?.get(path) : undefined;
-      if (prev && prev.kernel !== undefined && prev.size === st.size && prev.mtimeMs === Math.floor(st.mtimeMs)) {
-        if (prev.kernel) file.kernel = prev.kernel; // unchanged since the last sync: no need to open it
-      } else if (type === 'ipynb' && readKernels) {
-        try {
-          const kernel = await readNotebookKernel(path, st.size);
-          if (kernel) file.kernel = kernel;
-        } catch {
-          // unreadable notebook: still listed, just without a kernel
-        }
-      }
       files.push(file);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(STAT_CONCURRENCY, paths.length) }, worker));
-  return { files, timedOut };
+      if (type !== 'ipynb') return done();
+      const prev = opts.known?.get(path);
+      if (prev && prev.kernel !== undefined && prev.size === st.size && prev.mtimeMs === st.mtime.getTime()) {
+        if (prev.kernel) file.kernel = prev.kernel; // unchanged since the last sync: not opened
+        return done();
+      }
+      if (!readKernels) return done();
+      readNotebookKernel(path, st.size).then(
+        (kernel) => {
+          if (kernel) file.kernel = kernel;
+          done();
+        },
+        done, // unreadable notebook: still listed, just without a kernel
+      );
+    };
+    const pump = (): void => {
+      while (active < STAT_CONCURRENCY && next < paths.length) {
+        if (performance.now() >= deadline) {
+          timedOut = true;
+          next = paths.length;
+          break;
+        }
+        const path = paths[next++]!;
+        const type = scriptType(path);
+        if (!type) continue;
+        active++;
+        fs.lstat(path, (err, st) => describe(path, type, err, st));
+      }
+      if (active === 0 && next >= paths.length) resolve({ files, timedOut });
+    };
+    pump();
+  });
 }
 
 /** Scan home for scripts: list (pruned walk), then stat and read notebook kernels. */
@@ -367,10 +328,13 @@ export async function scanScripts(opts: ScanOptions): Promise<ScanResult> {
     truncated ??= 'max-files';
     paths.length = maxFiles;
   }
+  // A walk that ran out of time still yields what it found: the stat phase gets at least a quarter
+  // of the budget (so the bound is 1.25 x budget), else a huge home would never be inventoried.
+  const deadline = Math.max(budget.deadline, performance.now() + timeBudgetMs / 4);
   const described = await describeFiles(paths, {
     readKernels: opts.readKernels,
     known: opts.known,
-    deadline: budget.deadline,
+    deadline,
     logger: opts.logger,
     warnings,
   });
