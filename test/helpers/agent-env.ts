@@ -1,0 +1,92 @@
+// A lab member's world for end-to-end tests: a temporary home with scripts in it, the real CLI
+// (dist/index.js) run as cron or a terminal would run it, against a test database.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { TestDb } from './db.js';
+import { repoRoot } from './required.js';
+
+export const cliPath = join(repoRoot, 'dist', 'index.js');
+
+export interface CliResult {
+  code: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function databaseUrl(db: TestDb): string {
+  const c = db.connection;
+  return `postgres://${c.user}@localhost/${c.database}?host=${encodeURIComponent(String(c.host))}`;
+}
+
+export class AgentEnv {
+  readonly home: string;
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(db: TestDb, user: string, extra: NodeJS.ProcessEnv = {}) {
+    this.home = mkdtempSync(join(tmpdir(), `lab-home-${user}-`));
+    this.env = {
+      PATH: process.env.PATH,
+      HOME: this.home,
+      USER: user,
+      LAB_USER: user,
+      LAB_DATABASE_URL: databaseUrl(db),
+      LAB_HOST: 'testhost',
+      LAB_KILL_GRACE_S: '1',
+      LAB_EMAIL: '',
+      LAB_LOG_LEVEL: 'debug',
+      ...extra,
+    };
+  }
+
+  /** Writes a file under home (folders made as needed); returns its absolute path. */
+  write(rel: string, content: string): string {
+    const path = join(this.home, rel);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content);
+    return path;
+  }
+
+  get agentLog(): string {
+    return join(this.home, 'lab_job_agent', 'agent.log');
+  }
+
+  /** Runs the CLI to its end; never throws on a non-zero exit. */
+  cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [cliPath, ...args], { env: { ...this.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal ?? null, stdout, stderr });
+      });
+    });
+  }
+
+  /** Starts a long-running CLI command (supervise); output is collected. */
+  spawn(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: () => string } {
+    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    return Object.assign(child, { output: () => out });
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a value, or fails with `what` after timeoutMs. */
+export async function eventually<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
