@@ -12,6 +12,8 @@ export interface JobPassResult {
   /** Jobs still claimed or running after the pass: the supervisor checks them again soon. */
   active: number;
   pendingLeft: number;
+  /** Slots are free and jobs wait: another pass right away would start more. */
+  more: boolean;
 }
 
 function machineFor(ctx: AgentContext) {
@@ -52,5 +54,6 @@ export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): P
     ...work.notify_due.map((job) => step(ctx, job, false)),
   ]);
   const active = results.filter((s) => s === 'claimed' || s === 'running').length;
-  return { claimed: claimed.length, stepped: results.length, active, pendingLeft: Math.max(0, work.pending - claimed.length) };
+  const pendingLeft = Math.max(0, work.pending - claimed.length);
+  return { claimed: claimed.length, stepped: results.length, active, pendingLeft, more: opts.claim && pendingLeft > 0 && active < ctx.config.maxParallel };
 }

@@ -40,7 +40,9 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     running = true;
     let busy = false;
     try {
-      busy = (await agentTick(ctx, { claim: true })).busy;
+      const result = await agentTick(ctx, { claim: true });
+      busy = result.busy;
+      again ||= result.more; // a slot freed up during the pass and jobs wait: fill it now
     } catch (err) {
       ctx.log.error({ err: (err as Error).message }, 'tick failed; will try again');
     } finally {

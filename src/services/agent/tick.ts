@@ -7,9 +7,11 @@ export interface TickResult {
   jobs: JobPassResult;
   /** Something still runs: the supervisor should look again soon. */
   busy: boolean;
+  /** Work is waiting for a free slot that a pass right now would fill. */
+  more: boolean;
 }
 
 export async function agentTick(ctx: AgentContext, opts: { claim: boolean }): Promise<TickResult> {
   const jobs = await runJobPass(ctx, opts);
-  return { jobs, busy: jobs.active > 0 };
+  return { jobs, busy: jobs.active > 0, more: jobs.more };
 }
