@@ -1,0 +1,36 @@
+// CPU and memory of a process from /proc, and of a whole command from GNU time.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const TICKS = 100; // USER_HZ on Linux
+
+/** utime + stime of a live process, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** Resident memory of a live process, in MiB. */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+export interface TimedRun {
+  cpuS: number;
+  wallS: number;
+  maxRssMiB: number;
+  code: number;
+}
+
+/** Runs a command under GNU time: CPU (user+sys), wall clock and peak RSS of the whole process. */
+export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<TimedRun> {
+  return new Promise((resolve, reject) => {
+    execFile('/usr/bin/time', ['-f', 'LABTIME %U %S %e %M %x', cmd, ...args], { env, maxBuffer: 16 << 20 }, (err, _out, stderr) => {
+      const m = /LABTIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)/.exec(stderr);
+      if (!m) return reject(new Error(`no timing from ${cmd}: ${err?.message ?? ''} ${stderr}`));
+      resolve({ cpuS: Number(m[1]) + Number(m[2]), wallS: Number(m[3]), maxRssMiB: Number(m[4]) / 1024, code: Number(m[5]) });
+    });
+  });
+}
