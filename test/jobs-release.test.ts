@@ -1,0 +1,62 @@
+// When the agent itself cannot start a claimed job (its own trouble, not the request's), the job
+// goes back to the queue, and fails after the third try with the reason. Tails are pushed while
+// a job runs.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freshDatabase, type TestDb } from './helpers/db.js';
+import { AgentEnv, eventually } from './helpers/agent-env.js';
+import type { JobRow } from '../src/services/store/types.js';
+
+let db: TestDb;
+
+before(async () => {
+  db = await freshDatabase();
+});
+after(async () => db.drop());
+
+const row = async (id: string): Promise<JobRow> => (await db.admin.query('select * from public.jobs where job_id = $1', [id])).rows[0];
+
+test('a job the agent cannot start is released, then failed after 3 tries', async () => {
+  const a = new AgentEnv(db, 'henry');
+  const blocker = join(a.home, 'not-a-folder');
+  writeFileSync(blocker, 'a file where the log folder should be');
+  const id = (await a.cli(['submit', a.write('ok.py', 'print(1)\n')])).stdout.trim();
+  const broken = { LAB_LOG_DIR: join(blocker, 'logs') };
+  await a.cli(['tick'], broken);
+  const first = await row(id);
+  assert.equal(first.status, 'pending', 'back in the queue after one failed start');
+  assert.equal(first.claim_count, 1);
+  await a.cli(['tick'], broken);
+  await a.cli(['tick'], broken);
+  const last = await row(id);
+  assert.equal(last.status, 'failed');
+  assert.match(last.error!, /could not be started after 3 tries: .*not-a-folder/);
+  const events = (await db.admin.query('select from_status, to_status from public.lifecycle_events where subject_id = $1 order by event_id', [id])).rows;
+  assert.deepEqual(events.map((e) => `${e.from_status}>${e.to_status}`), [
+    'null>pending', 'pending>claimed', 'claimed>pending', 'pending>claimed', 'claimed>pending', 'pending>claimed', 'claimed>failed', 'failed>notified',
+  ]);
+});
+
+test('tails reach the row while the job runs, only when they change', async () => {
+  const a = new AgentEnv(db, 'iris');
+  const script = a.write('progress.py', 'import time\nfor i in range(3):\n    print("step", i, flush=True)\n    time.sleep(0.4)\ntime.sleep(30)\n');
+  const sup = a.spawn(['supervise']);
+  try {
+    const id = (await a.cli(['submit', script, '--timeout', '60'])).stdout.trim();
+    const seen = await eventually('a tail while running', async () => {
+      const j = await row(id);
+      return j.status === 'running' && j.stdout_tail?.includes('step 2') ? j : null;
+    }, 20_000, 100);
+    assert.ok(seen.heartbeat_at);
+    // Nothing changes now: the row is not rewritten (heartbeat_at stays) for the next seconds.
+    const before = String((await row(id)).updated_at);
+    await new Promise((r) => setTimeout(r, 6000));
+    assert.equal(String((await row(id)).updated_at), before, 'no write when the tails did not change');
+    await a.cli(['cancel', id]);
+    await eventually('cancelled', async () => (await row(id)).status === 'cancelled', 20_000);
+  } finally {
+    sup.kill('SIGTERM');
+  }
+});
