@@ -90,3 +90,17 @@ test('db status reports the missing migrations, db migrate applies them, rows ke
   assert.deepEqual((await bobStore.listSessions(10)).map((s) => s.token), ['t2']);
   await bobStore.close();
 });
+
+test('on a database with the supabase_realtime publication, jobs and sessions join it', async () => {
+  const fresh = await freshDatabase({ migrated: false });
+  try {
+    await fresh.admin.query('create publication supabase_realtime');
+    await fresh.admin.query(readFileSync(bootstrapFile, 'utf8'));
+    const { migrate } = await import('../src/services/store/migrate.js');
+    await migrate(fresh.admin, { bootstrap: false });
+    const tables = (await fresh.admin.query("select tablename from pg_publication_tables where pubname = 'supabase_realtime' order by 1")).rows.map((r) => r.tablename);
+    assert.deepEqual(tables, ['jobs', 'jupyter_sessions']);
+  } finally {
+    await fresh.drop();
+  }
+});

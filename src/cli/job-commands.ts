@@ -6,7 +6,7 @@ import type { JobRow } from '../services/store/types.js';
 import type { Command } from './command.js';
 import { jobDetail, jobsTable } from './job-format.js';
 import { CliFailure, UsageError } from './output.js';
-import { findJob, isEnded, jobExitCode, withUserStore } from './user-store.js';
+import { findJob, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -98,7 +98,8 @@ export const jobCommands: Command[] = [
     usage: 'lab-agent status <job> [--json]',
     json: true,
     async run({ args, env, out }) {
-      const job = await withUserStore(env, (store) => findJob(store, args[0]));
+      const id = jobArg(args);
+      const job = await withUserStore(env, (store) => findJob(store, id));
       out.data(job, jobDetail);
     },
   },
@@ -108,8 +109,9 @@ export const jobCommands: Command[] = [
     usage: 'lab-agent logs <job> [--stderr] [-f]',
     options: { stderr: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' } },
     async run({ args, options, env }) {
+      const id = jobArg(args);
       await withUserStore(env, async (store) => {
-        let job = await findJob(store, args[0]);
+        let job = await findJob(store, id);
         const pick = (j: JobRow) => (options.stderr ? j.stderr_path : j.stdout_path);
         const tail = (j: JobRow) => (options.stderr ? j.stderr_tail : j.stdout_tail);
         if (!options.follow) {
@@ -138,7 +140,8 @@ export const jobCommands: Command[] = [
     usage: 'lab-agent cancel <job> [--json]',
     json: true,
     async run({ args, env, out }) {
-      const job = await withUserStore(env, async (store) => store.requestCancel((await findJob(store, args[0])).job_id));
+      const id = jobArg(args);
+      const job = await withUserStore(env, async (store) => store.requestCancel((await findJob(store, id)).job_id));
       out.data(job, (j: JobRow) => (j.status === 'cancelled' ? `${j.job_id} cancelled` : `${j.job_id}: cancel requested; the agent stops it (SIGTERM, then SIGKILL after the grace)`));
     },
   },
@@ -148,7 +151,8 @@ export const jobCommands: Command[] = [
     usage: 'lab-agent wait <job> [--json]',
     json: true,
     async run({ args, env, out }) {
-      const job = await withUserStore(env, async (store) => waitForEnd(store, await findJob(store, args[0])));
+      const id = jobArg(args);
+      const job = await withUserStore(env, async (store) => waitForEnd(store, await findJob(store, id)));
       out.data(job, (j: JobRow) => `${j.job_id} ${j.status}${j.retcode === null ? '' : ` (exit ${j.retcode})`}${j.error ? `: ${j.error}` : ''}`);
       return jobExitCode(job);
     },

@@ -19,11 +19,18 @@ export async function withUserStore<T>(env: NodeJS.ProcessEnv, fn: (store: LabSt
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Checks a job argument before anything is opened: a usage error costs no database start. */
+export function jobArg(args: string[]): string {
+  const id = args[0];
+  if (!id) throw new UsageError('which job? give its id (or the first characters shown by `lab-agent ls`)');
+  if (args.length > 1) throw new UsageError(`one job at a time (got ${args.length})`);
+  if (!UUID.test(id) && !/^[0-9a-f-]{4,}$/i.test(id)) throw new UsageError(`"${id}" is not a job id: use at least 4 characters of it`);
+  return id;
+}
+
 /** A full id, or the first characters of one of my recent jobs' ids (as `ls` shows them). */
-export async function findJob(store: LabStore, idOrPrefix: string | undefined): Promise<JobRow> {
-  if (!idOrPrefix) throw new UsageError('which job? give its id (or the first characters shown by `lab-agent ls`)');
+export async function findJob(store: LabStore, idOrPrefix: string): Promise<JobRow> {
   if (UUID.test(idOrPrefix)) return store.getJob(idOrPrefix);
-  if (!/^[0-9a-f-]{4,}$/i.test(idOrPrefix)) throw new UsageError(`"${idOrPrefix}" is not a job id: use at least 4 characters of it`);
   const matches = (await store.listJobs(1000)).filter((j) => j.job_id.startsWith(idOrPrefix.toLowerCase()));
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new CliFailure(`no job of yours starts with ${idOrPrefix}`);

@@ -80,6 +80,12 @@ export function outcomeOf(job: JobRow, probe: JobProbe | null): JobOutcome {
   return { kind: 'finish', retcode: exit.code, signal: exit.signal, finishedAt: exit.endedAt };
 }
 
+/** An ended job waits for its email to be due; each TICK brings a new `now` to check. */
+const ended = {
+  always: { guard: 'notifyDue', target: 'notifying' },
+  on: { TICK: { actions: 'takeNow' } },
+} as const;
+
 const notProvided = (name: string) =>
   fromPromise<never, unknown>(async () => {
     throw new Error(`job machine: actor ${name} was not provided`);
@@ -255,18 +261,9 @@ export const jobMachine = setup({
         onError: 'restoring',
       },
     },
-    finished: {
-      always: { guard: 'notifyDue', target: 'notifying' },
-      on: { TICK: { actions: 'takeNow' } },
-    },
-    failed: {
-      always: { guard: 'notifyDue', target: 'notifying' },
-      on: { TICK: { actions: 'takeNow' } },
-    },
-    cancelled: {
-      always: { guard: 'notifyDue', target: 'notifying' },
-      on: { TICK: { actions: 'takeNow' } },
-    },
+    finished: ended,
+    failed: ended,
+    cancelled: ended,
     // Exactly one email: a lease in the row, the send, then notified_at.
     notifying: {
       entry: 'markNotifyTried',
