@@ -63,6 +63,7 @@ describe('tick mode: the agent killed at each step', () => {
       }, 60_000, 200);
       assert.equal(ended.status, 'finished', `${fault}: ${ended.error}`);
       assert.equal(s.runs(), 1, 'the script ran exactly once');
+      assert.equal(ended.command?.[1], s.path, 'the command is recorded, also for an adopted start');
       assert.equal(emailsFor(id), 1, 'one email');
     });
   }

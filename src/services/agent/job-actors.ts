@@ -1,14 +1,15 @@
 // The job machine's actors: the I/O behind each named step. Each one is idempotent, because a
 // step may be retried by the next tick after a crash: it checks the row and the log folder before
 // acting (no second spawn when a pid record exists, no signal to a pid that was reused).
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromPromise } from 'xstate';
 import type { JobOutcome, JobProbe } from '../../machines/job-machine.js';
 import { renderJobEmail } from '../job-email.js';
 import { nextNotifyAttempt } from '../notify-backoff.js';
 import { JobInputError } from '../runner/errors.js';
-import { AlreadyLaunchedError, killJobGroup, launchDetached, readExitRecord, readPidRecord, type PidRecord } from '../runner/launch.js';
+import { AlreadyLaunchedError, killJobGroup, killJobStragglers, launchDetached, readExitRecord, readPidRecord, type PidRecord } from '../runner/launch.js';
 import { prepareJob } from '../runner/prepare.js';
 import { isSameProcess } from '../runner/process-identity.js';
 import { readTail } from '../runner/tail.js';
@@ -26,6 +27,22 @@ async function noteForJob(logDir: string, lines: string[]): Promise<void> {
   await appendFile(logDir + '/agent.log', lines.map((l) => `${new Date().toISOString()} ${l}\n`).join(''), { mode: 0o600 });
 }
 
+/** What was launched, kept beside the logs so an agent adopting the job can record it. */
+interface LaunchNote {
+  argv: string[];
+  interpreter: string;
+  /** A notebook kernel's private socket folder, removed when the job ends. */
+  tempDir?: string;
+}
+
+async function readLaunchNote(logDir: string): Promise<LaunchNote | null> {
+  try {
+    return JSON.parse(await readFile(join(logDir, 'command.json'), 'utf8')) as LaunchNote;
+  } catch {
+    return null;
+  }
+}
+
 async function recordStart(ctx: AgentContext, job: JobRow, rec: PidRecord, interpreter: string, argv: string[], logDir: string): Promise<JobRow> {
   return ctx.store.startJob({
     jobId: job.job_id, agentId: ctx.agentId, pid: rec.pid, pidStart: rec.startTime, interpreter, command: argv, logDir,
@@ -39,7 +56,8 @@ async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   const earlier = await readPidRecord(logDir);
   if (earlier) {
     ctx.log.warn({ job: job.job_id, pid: earlier.pid }, 'adopting a job started by an agent that stopped before recording it');
-    return recordStart(ctx, job, earlier, job.interpreter ?? 'unknown (adopted)', job.command ?? [], logDir);
+    const note = await readLaunchNote(logDir);
+    return recordStart(ctx, job, earlier, note?.interpreter ?? 'unknown (adopted)', note?.argv ?? [], logDir);
   }
   if (!job.script_path) {
     throw new JobInputError(`The job names no script${job.script_id ? ` (script_id ${job.script_id} is not in your inventory)` : ''}: submit it with a script path.`);
@@ -49,6 +67,8 @@ async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
     env: await ctx.loginEnv(), labPython: ctx.config.python || undefined, labJupyter: ctx.config.jupyter.executable || undefined,
   });
   await noteForJob(prepared.logDir, [`command: ${JSON.stringify(prepared.argv)}`, `cwd: ${prepared.cwd}`, ...prepared.notes]);
+  const note: LaunchNote = { argv: prepared.argv, interpreter: prepared.interpreter, ...(prepared.tempDir ? { tempDir: prepared.tempDir } : {}) };
+  await writeFile(join(prepared.logDir, 'command.json'), JSON.stringify(note), { mode: 0o600 });
   let launched: PidRecord;
   try {
     launched = await launchDetached({ jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env });
@@ -88,9 +108,24 @@ function signalJob(ctx: AgentContext, job: JobRow, signal: NodeJS.Signals): void
   ctx.log.info({ job: job.job_id, pid: job.pid, signal }, 'job signalled');
 }
 
+/** SIGKILL the group, then anything of the job's that left it (a notebook kernel has its own session). */
+async function killJob(ctx: AgentContext, job: JobRow): Promise<void> {
+  signalJob(ctx, job, 'SIGKILL');
+  const rec = await readPidRecord(logDirOf(ctx, job));
+  const stragglers = killJobStragglers(job.job_id, rec?.wrapperPid ?? 0);
+  if (stragglers.length) ctx.log.info({ job: job.job_id, pids: stragglers }, 'killed processes that left the job\'s group');
+}
+
+/** Removes what the job needed only while it ran (a kernel's socket folder under the temp dir). */
+async function cleanUp(ctx: AgentContext, job: JobRow): Promise<void> {
+  const note = await readLaunchNote(logDirOf(ctx, job));
+  if (note?.tempDir && note.tempDir.startsWith(tmpdir() + '/')) await rm(note.tempDir, { recursive: true, force: true });
+}
+
 async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, probe: JobProbe | null): Promise<JobRow> {
   const t = probe ?? (await tails(job));
   const tailArgs = { stdoutTail: t.stdoutTail, stderrTail: t.stderrTail };
+  await cleanUp(ctx, job).catch(() => undefined);
   faultPoint('before-finish');
   switch (outcome.kind) {
     case 'finish':
@@ -137,7 +172,7 @@ export function jobActors(ctx: AgentContext) {
       signalJob(ctx, input.job, 'SIGTERM');
       return ctx.store.markStopping(input.job.job_id, input.reason);
     }),
-    killJob: fromPromise<void, { job: JobRow }>(async ({ input }) => signalJob(ctx, input.job, 'SIGKILL')),
+    killJob: fromPromise<void, { job: JobRow }>(({ input }) => killJob(ctx, input.job)),
     concludeJob: fromPromise<JobRow, { job: JobRow; outcome: JobOutcome; probe: JobProbe | null }>(({ input }) =>
       conclude(ctx, input.job, input.outcome, input.probe),
     ),

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { wrapperScript, EXIT_FILE, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
 import { readTail } from './tail.js';
 import { JobInputError } from './errors.js';
+import { findProcessesWithEnv } from './process-identity.js';
 
 export interface LaunchOptions {
   jobId: string;
@@ -175,4 +176,25 @@ export function killJobGroup(pgid: number, signal: NodeJS.Signals | number = 'SI
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw e;
   }
+}
+
+/**
+ * Signals the job's processes that left its process group, found by LAB_JOB_ID=<jobId> in their
+ * environment (prepareJob sets it), sparing the wrapper (it still has to write exit.json) and
+ * this process. Use after killJobGroup when cancelling: a Jupyter kernel runs in a session of its
+ * own, and while it normally exits within a second of losing nbconvert, one killed during its
+ * startup can miss that and live on. Returns the pids signalled.
+ */
+export function killJobStragglers(jobId: string, wrapperPid: number, signal: NodeJS.Signals = 'SIGKILL'): number[] {
+  const hit: number[] = [];
+  for (const pid of findProcessesWithEnv('LAB_JOB_ID', jobId)) {
+    if (pid === wrapperPid || pid === process.pid || pid <= 1) continue;
+    try {
+      process.kill(pid, signal);
+      hit.push(pid);
+    } catch {
+      // gone meanwhile, or not ours
+    }
+  }
+  return hit;
 }

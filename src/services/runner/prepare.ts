@@ -1,5 +1,6 @@
 import { realpathSync, statSync } from 'node:fs';
-import { mkdir, readFile, writeFile, rename, chmod } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile, rename, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { JobInputError } from './errors.js';
 import { parseJobArgs } from './args.js';
@@ -30,6 +31,8 @@ export interface PreparedJob {
   kind: 'py' | 'ipynb';
   /** Lines for the job's log: what was decided and why (interpreter source, argument handling). */
   notes: string[];
+  /** A notebook's private folder (0700) for its kernel's sockets: remove it once the job has ended. */
+  tempDir?: string;
 }
 
 /** Name of the notebook copy with injected parameters, inside the log dir. */
@@ -86,8 +89,27 @@ export async function prepareJob(input: JobInput): Promise<PreparedJob> {
       );
     }
   }
+  const tempDir = await kernelSocketsDir();
+  if (tempDir) extra.push('--KernelManager.transport=ipc', `--KernelManager.ip=${join(tempDir, 'kernel')}`);
   const argv = [jupyter.path, 'nbconvert', '--to', 'notebook', '--execute', notebook, '--output', OUTPUT_NOTEBOOK, '--output-dir', logDir, ...extra];
-  return { argv, cwd, env, logDir, interpreter: jupyter.path, kind, notes };
+  return { argv, cwd, env, logDir, interpreter: jupyter.path, kind, notes, ...(tempDir ? { tempDir } : {}) };
+}
+
+/**
+ * A private folder for the kernel's IPC sockets. Over TCP (the default), jupyter_client picks
+ * free ports and closes them before the kernel binds them, so kernels starting at the same time
+ * anywhere on the server can take the same port ("Address already in use", kernel died). Unix
+ * sockets in a folder of our own cannot collide, and no other user can reach them.
+ * Local /tmp, not the log dir: homes are often NFS. null (stay on TCP) if the path would be too
+ * long for a socket name (108 bytes).
+ */
+async function kernelSocketsDir(): Promise<string | null> {
+  if (join(tmpdir(), 'lab-kernel-XXXXXX', 'kernel-99').length > 100) return null;
+  try {
+    return await mkdtemp(join(tmpdir(), 'lab-kernel-')); // mode 0700
+  } catch {
+    return null;
+  }
 }
 
 function realpathOrSelf(p: string): string {
