@@ -22,13 +22,22 @@ const stateName = (value: unknown): string => (typeof value === 'string' ? value
 export async function stepMachine(opts: StepOptions): Promise<string> {
   let actor: ReturnType<typeof createActor> | undefined;
   let last: string | null = null;
-  let lastEvent = 'start';
+  let traced: string | null = null;
   const inspect = (ev: InspectionEvent) => {
-    if (ev.type === '@xstate.event' && ev.actorRef === actor) lastEvent = ev.event.type;
-    if (ev.type !== '@xstate.snapshot' || ev.actorRef !== actor) return;
+    // The machine's own events (its first microstep comes before createActor returns: match by root).
+    if (ev.actorRef !== actor && !(actor === undefined && ev.actorRef.sessionId === ev.rootId)) return;
+    // One trace line per microstep: a snapshot shows only where a macrostep ended and would hide
+    // eventless (`always`) steps, e.g. concluding → failed → notifying.
+    if (ev.type === '@xstate.microstep' && opts.trace) {
+      const to = stateName((ev.snapshot as { value?: unknown }).value);
+      const from = traced ?? ev._transitions[0]?.source.path.join('.') ?? null;
+      const eventless = ev._transitions.length > 0 && ev._transitions.every((t) => t.eventType === '');
+      if (to !== from) opts.log.info({ trace: true, machine: opts.kind, id: opts.id, from, to, event: eventless ? 'always' : ev.event.type }, 'transition');
+      traced = to;
+    }
+    if (ev.type !== '@xstate.snapshot') return;
     const to = stateName((ev.snapshot as { value?: unknown }).value);
     if (to === last) return;
-    if (opts.trace) opts.log.info({ trace: true, machine: opts.kind, id: opts.id, from: last, to, event: lastEvent }, 'transition');
     faultPoint(`${opts.kind}:${to}`);
     last = to;
   };

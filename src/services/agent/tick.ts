@@ -13,5 +13,6 @@ export interface TickResult {
 
 export async function agentTick(ctx: AgentContext, opts: { claim: boolean }): Promise<TickResult> {
   const jobs = await runJobPass(ctx, opts);
+  await (await import('../inventory/sync-pass.js')).runSyncPass(ctx); // script inventory, when due (never throws)
   return { jobs, busy: jobs.active > 0, more: jobs.more };
 }

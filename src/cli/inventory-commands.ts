@@ -1,0 +1,89 @@
+// `lab-agent sync [--dry-run]` and `lab-agent scripts`: the script inventory. Everything heavy is
+// imported inside run(), so `sync --dry-run` loads only what it uses.
+import type { SyncResult } from '../services/inventory/sync.js';
+import type { ScriptRow } from '../services/store/types.js';
+import type { Command } from './command.js';
+import { table } from './output.js';
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export function syncText(r: SyncResult): string {
+  const counts = r.dryRun
+    ? `dry run, nothing written: would insert ${r.inserted}, update ${r.updated}, delete ${r.deleted}; ${r.unchanged} unchanged`
+    : `inserted ${r.inserted}, updated ${r.updated}, deleted ${r.deleted}; ${r.unchanged} unchanged`;
+  const lines = [`${counts} (${Math.round(r.timings.totalMs)} ms)`];
+  if (r.truncated) lines.push(`the scan stopped early (${r.truncated}): nothing was deleted`);
+  if (r.kept) lines.push(`${plural(r.kept, 'script')} under unreadable folders kept`);
+  // Every path for a dry run (that is what it is for); a real sync names them up to a screenful.
+  const listed = [
+    ...r.paths.insert.map((p) => `+ ${p}`),
+    ...r.paths.update.map((p) => `~ ${p}`),
+    ...r.paths.delete.map((p) => `- ${p}`),
+  ];
+  const limit = r.dryRun ? Infinity : 50;
+  lines.push(...listed.slice(0, limit));
+  if (listed.length > limit) lines.push(`… and ${listed.length - limit} more (--dry-run --json lists them all)`);
+  return lines.join('\n');
+}
+
+function size(n: number | null): string {
+  if (n === null) return '-';
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
+function localTime(iso: string | null): string {
+  if (!iso) return '-';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (x: number): string => String(x).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+export function scriptsTable(rows: ScriptRow[]): string {
+  if (rows.length === 0) return 'no scripts in the inventory yet: run `lab-agent sync`';
+  return table([
+    ['ID', 'TYPE', 'SIZE', 'MODIFIED', 'KERNEL', 'PATH'],
+    ...rows.map((s) => [String(s.script_id), s.type, size(s.size === null ? null : Number(s.size)), localTime(s.mtime), s.kernel ?? '-', s.path]),
+  ]);
+}
+
+export const inventoryCommands: Command[] = [
+  {
+    name: 'sync',
+    summary: 'scan your home for scripts now and update the inventory (--dry-run: only show the changes)',
+    usage: 'lab-agent sync [--dry-run] [--json]',
+    json: true,
+    options: { 'dry-run': { type: 'boolean' } },
+    async run({ options, env, out }) {
+      const [{ withUserStore }, { syncInventory }] = await Promise.all([
+        import('./user-store.js'),
+        import('../services/inventory/sync.js'),
+      ]);
+      const dryRun = Boolean(options['dry-run']);
+      const result = await withUserStore(env, (store, config) => syncInventory({ store, config }, { force: true, dryRun }));
+      out.data(result, syncText);
+      if (!out.json) for (const w of result.warnings) process.stderr.write(`lab-agent sync: warning: ${w}\n`);
+    },
+  },
+  {
+    name: 'scripts',
+    summary: 'your script inventory as the database holds it',
+    usage: 'lab-agent scripts [--json]',
+    json: true,
+    async run({ env, out }) {
+      const { withUserStore } = await import('./user-store.js');
+      const rows = await withUserStore(env, (store) => store.listScripts());
+      out.data(rows, scriptsTable);
+    },
+  },
+];

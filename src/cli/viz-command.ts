@@ -1,0 +1,88 @@
+// `lab-agent viz`: draws a machine from its definition, or a job's / session's way through it
+// from the events table. Text and Mermaid/DOT go to stdout; SVG/HTML to a file (-o), or to a pipe.
+import { writeFile } from 'node:fs/promises';
+import type { LabStore } from '../services/store/lab-store.js';
+import type { SessionRow } from '../services/store/types.js';
+import type { Command } from './command.js';
+import { CliFailure, UsageError } from './output.js';
+import { findJob, withUserStore } from './user-store.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A full session id, or the first characters of one of my recent sessions' ids. */
+async function findSession(store: LabStore, idOrPrefix: string): Promise<SessionRow> {
+  if (UUID.test(idOrPrefix)) return store.getSession(idOrPrefix);
+  if (!/^[0-9a-f-]{4,}$/i.test(idOrPrefix)) throw new UsageError(`"${idOrPrefix}" is not a session id: use at least 4 characters of it`);
+  const matches = (await store.listSessions(1000)).filter((s) => s.session_id.startsWith(idOrPrefix.toLowerCase()));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new CliFailure(`no Jupyter session of yours starts with ${idOrPrefix}`);
+  throw new CliFailure(`${idOrPrefix} matches ${matches.length} sessions; give more characters`);
+}
+
+export const vizCommand: Command = {
+  name: 'viz',
+  summary: "draw a machine (job, jupyter), or a job's or session's path through it",
+  usage: 'lab-agent viz job|jupyter [--format mermaid|dot|svg|html|text] [-o FILE]\n'
+    + '       lab-agent viz --job <id> | --session <id> [--format text|html|svg|dot|mermaid] [-o FILE] [--json]',
+  json: true,
+  options: {
+    format: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    job: { type: 'string' },
+    session: { type: 'string' },
+  },
+  async run({ args, options, env, out }) {
+    const { FORMATS, formatOfFile, drawHistory, drawMachine } = await import('../services/viz/render.js');
+    const { isMachineName, loadMachine, MACHINE_NAMES } = await import('../services/viz/machines.js');
+    const { machineGraph } = await import('../services/viz/machine-graph.js');
+    const { traceHistory } = await import('../services/viz/history.js');
+    const jobId = options.job as string | undefined;
+    const sessionId = options.session as string | undefined;
+    if (jobId !== undefined && sessionId !== undefined) throw new UsageError('give --job or --session, not both');
+    const rowMode = jobId !== undefined || sessionId !== undefined;
+    const name = rowMode ? (jobId !== undefined ? 'job' : 'jupyter') : args[0];
+    if (!name || !isMachineName(name)) throw new UsageError(`which machine? one of: ${MACHINE_NAMES.join(', ')} (or --job <id> / --session <id>)`);
+    // `viz job --job <id>` reads fine too; anything else extra is a mistake.
+    const extra = rowMode && args[0] === name ? args.slice(1) : rowMode ? args : args.slice(1);
+    if (extra.length) throw new UsageError(`unexpected argument(s): ${extra.join(' ')}`);
+    const file = options.output as string | undefined;
+    const format = (options.format as string | undefined) ?? (file ? formatOfFile(file) : null) ?? (rowMode ? 'text' : 'mermaid');
+    if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format takes one of: ${FORMATS.join(', ')}`);
+    if (!file && !out.json && (format === 'svg' || format === 'html') && process.stdout.isTTY) {
+      throw new UsageError(`${format} is for a browser: write it to a file with -o FILE.${format}`);
+    }
+    const machine = await loadMachine(name);
+    if (!machine) throw new CliFailure(`the ${name} machine is not available in this build yet`);
+    const graph = machineGraph(machine);
+    let text: string;
+    if (!rowMode) {
+      if (out.json) return out.data(graph, () => '');
+      text = await drawMachine(graph, format as (typeof FORMATS)[number]);
+    } else {
+      const { subject, events } = await withUserStore(env, async (store) => {
+        if (jobId !== undefined) {
+          const job = await findJob(store, jobId);
+          const title = [job.script_path, job.args].filter(Boolean).join(' ') || null;
+          return { subject: { machine: 'job', id: job.job_id, title, status: job.status }, events: await store.history(job.job_id) };
+        }
+        const s = await findSession(store, sessionId!);
+        const title = [s.dir, s.url].filter(Boolean).join(' ') || null;
+        return { subject: { machine: 'jupyter', id: s.session_id, title, status: s.status }, events: await store.history(s.session_id) };
+      });
+      const history = traceHistory(graph, events);
+      if (out.json) {
+        return out.data({
+          ...subject, current: history.current, path: history.path,
+          steps: history.steps.map((s) => ({ ...s, edges: s.edges.map((e) => ({ source: e.source, target: e.target, event: e.event, guard: e.guard })) })),
+        }, () => '');
+      }
+      text = await drawHistory(graph, subject, history, format as (typeof FORMATS)[number]);
+    }
+    if (file) {
+      await writeFile(file, text);
+      process.stderr.write(`wrote ${file} (${format})\n`);
+    } else {
+      process.stdout.write(text);
+    }
+  },
+};
