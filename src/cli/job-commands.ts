@@ -1,6 +1,7 @@
 // The user's job commands: submit, ls, status, logs, cancel, wait. They work in every mode.
 import { open, realpath, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
+import { readNotebookKernel } from '../services/scanner/kernel.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import type { JobRow } from '../services/store/types.js';
 import type { Command } from './command.js';
@@ -11,7 +12,7 @@ import { findJob, isEnded, jobArg, jobExitCode, withUserStore } from './user-sto
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The script must be a .py/.ipynb file under home; it joins the inventory if it is not there. */
-async function checkScript(path: string, home: string): Promise<{ path: string; type: 'py' | 'ipynb'; size: number; mtime: string }> {
+async function checkScript(path: string, home: string): Promise<{ path: string; type: 'py' | 'ipynb'; size: number; mtime: string; kernel: string | null }> {
   const abs = resolve(path);
   const type = extname(abs) === '.py' ? 'py' : extname(abs) === '.ipynb' ? 'ipynb' : null;
   if (!type) throw new UsageError(`${path} is not a .py or .ipynb file`);
@@ -25,7 +26,9 @@ async function checkScript(path: string, home: string): Promise<{ path: string; 
   if (!real.startsWith(realHome + sep)) throw new CliFailure(`${abs} is outside your home (${home}); the agent runs only your own scripts under it`);
   const s = await stat(real);
   if (!s.isFile()) throw new CliFailure(`${abs} is not a file`);
-  return { path: abs, type, size: s.size, mtime: s.mtime.toISOString() };
+  // The kernel as the inventory sync records it, so the sync sees this row as up to date.
+  const kernel = type === 'ipynb' ? ((await readNotebookKernel(real, s.size)) ?? null) : null;
+  return { path: abs, type, size: s.size, mtime: s.mtime.toISOString(), kernel };
 }
 
 async function waitForEnd(store: LabStore, job: JobRow, everyMs = 300): Promise<JobRow> {

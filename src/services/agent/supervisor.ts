@@ -3,7 +3,7 @@
 // fallback for lost wake-ups. SIGTERM/SIGINT: stop claiming, finish the tick, leave jobs running.
 import type { WakeEvent } from '../store/types.js';
 import type { AgentContext } from './context.js';
-import { agentTick } from './tick.js';
+import { agentTick, syncInFlight } from './tick.js';
 
 export interface SupervisorOptions {
   /** While something runs. */
@@ -40,7 +40,7 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     running = true;
     let busy = false;
     try {
-      const result = await agentTick(ctx, { claim: true });
+      const result = await agentTick(ctx, { claim: true, backgroundSync: true });
       busy = result.busy;
       again ||= result.more; // a slot freed up during the pass and jobs wait: fill it now
     } catch (err) {
@@ -78,6 +78,7 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
   void tick();
   await done;
   clearInterval(heartbeat);
+  await syncInFlight();
   await unlisten();
   await ctx.store.heartbeatAgent(ctx.agentId, true).catch(() => undefined);
 }

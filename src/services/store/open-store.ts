@@ -59,14 +59,20 @@ export async function resolvePgUser(client: pg.ClientBase, config: Config): Prom
 }
 
 async function openPg(config: Config, log: Logger): Promise<LabStore> {
-  const connection = await pgConnection(config, log);
+  // One admin connection does the schema check (and, locally, the migration) and finds the user.
+  const connection = config.databaseUrl
+    ? { connectionString: config.databaseUrl }
+    : (await ensureLocalPostgres({ dataDir: config.dataDir, log })).connection;
   const admin = new pg.Client(connection);
   await admin.connect();
   let userId: string;
   try {
     const status = await dbStatus(admin);
     if (!status.upToDate) {
-      throw new StoreError(`the database at LAB_DATABASE_URL lacks migrations ${status.missing.join(', ')}: run \`lab-agent db migrate\``);
+      if (config.mode !== 'local') {
+        throw new StoreError(`the database at LAB_DATABASE_URL lacks migrations ${status.missing.join(', ')}: run \`lab-agent db migrate\``);
+      }
+      log.info({ applied: (await migrate(admin)).applied }, 'local database migrated');
     }
     userId = await resolvePgUser(admin, config);
   } finally {
