@@ -60,6 +60,8 @@ export interface SessionRow {
   log_path: string | null;
   error_message: string | null;
   stop_requested_at: string | null;
+  /** When the agent began stopping it (SIGTERM): the kill grace counts from here. */
+  stopping_at: string | null;
   notified_at: string | null;
   created_at: string;
   started_at: string | null;

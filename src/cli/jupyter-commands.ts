@@ -1,0 +1,144 @@
+// The user's Jupyter commands: start (and wait for the link), stop, ls, url. Every mode.
+import { isAbsolute, resolve } from 'node:path';
+import { tokenlessUrl } from '../machines/jupyter-machine.js';
+import type { LabStore } from '../services/store/lab-store.js';
+import type { SessionRow } from '../services/store/types.js';
+import type { Command } from './command.js';
+import { age } from './job-format.js';
+import { CliFailure, table, UsageError } from './output.js';
+import { withUserStore } from './user-store.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** How long beyond the agent's own limits the CLI waits: a cron agent picks requests up once a minute. */
+const PICKUP_MARGIN_S = 75;
+
+function sessionArg(args: string[]): string {
+  const id = args[0];
+  if (!id) throw new UsageError('which session? give its id (or the first characters shown by `lab-agent jupyter ls`)');
+  if (args.length > 1) throw new UsageError(`one session at a time (got ${args.length})`);
+  if (!UUID.test(id) && !/^[0-9a-f-]{4,}$/i.test(id)) throw new UsageError(`"${id}" is not a session id: use at least 4 characters of it`);
+  return id;
+}
+
+async function findSession(store: LabStore, idOrPrefix: string): Promise<SessionRow> {
+  if (UUID.test(idOrPrefix)) return store.getSession(idOrPrefix);
+  const matches = (await store.listSessions(1000)).filter((s) => s.session_id.startsWith(idOrPrefix.toLowerCase()));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new CliFailure(`no Jupyter session of yours starts with ${idOrPrefix}`);
+  throw new CliFailure(`${idOrPrefix} matches ${matches.length} sessions; give more characters`);
+}
+
+function waitSeconds(option: unknown, fallback: number): number {
+  if (option === undefined) return fallback;
+  const s = Number(option);
+  if (!Number.isFinite(s) || s < 0) throw new UsageError('--wait takes seconds, e.g. --wait 120 (0 = do not wait)');
+  return s;
+}
+
+/** Polls the row until `done` holds or the time is up; returns the last row seen. */
+async function waitFor(store: LabStore, s: SessionRow, done: (s: SessionRow) => boolean, seconds: number): Promise<SessionRow> {
+  const deadline = Date.now() + seconds * 1000;
+  let row = s;
+  while (!done(row) && Date.now() < deadline) {
+    await sleep(250);
+    row = await store.getSession(row.session_id);
+  }
+  return row;
+}
+
+const ended = (s: SessionRow) => s.status === 'stopped' || s.status === 'failed';
+
+function sessionsTable(rows: SessionRow[]): string {
+  if (rows.length === 0) return 'no Jupyter sessions yet: start one with `lab-agent jupyter start`';
+  return table([
+    ['ID', 'STATUS', 'CREATED', 'HOST', 'PORT', 'URL / ERROR'],
+    ...rows.map((s) => [
+      s.session_id.slice(0, 8), s.status, age(s.created_at), s.run_host ?? s.host ?? '(any)', s.port === null ? '-' : String(s.port),
+      (s.status === 'failed' ? (s.error_message ?? '').split('\n')[0]! : s.status === 'running' ? tokenlessUrl(s.url) ?? '' : s.dir ?? '').slice(0, 100),
+    ]),
+  ]);
+}
+
+export const jupyterCommands: Command[] = [
+  {
+    name: 'jupyter start',
+    summary: 'ask the agent for a Jupyter server; waits until it answers and prints its link',
+    usage: 'lab-agent jupyter start [--dir D] [--host H] [--app lab|notebook|server] [--wait S] [--json]',
+    json: true,
+    options: { dir: { type: 'string' }, host: { type: 'string' }, app: { type: 'string' }, wait: { type: 'string' } },
+    async run({ options, env, out }) {
+      const app = (options.app as string | undefined) ?? null;
+      if (app !== null && !['lab', 'notebook', 'server'].includes(app)) throw new UsageError('--app is lab, notebook or server');
+      const dir = options.dir as string | undefined;
+      // A relative folder means this shell's folder here; on another host it is taken from that home.
+      const absDir = dir === undefined ? null : isAbsolute(dir) || options.host ? dir : resolve(dir);
+      const row = await withUserStore(env, async (store, config) => {
+        const requested = await store.requestJupyter(absDir, (options.host as string) ?? null, app);
+        process.stderr.write(`Jupyter session ${requested.session_id} requested; waiting for the agent…\n`);
+        const seconds = waitSeconds(options.wait, config.jupyter.startTimeoutS + PICKUP_MARGIN_S);
+        return waitFor(store, requested, (s) => s.status === 'running' || ended(s), seconds);
+      });
+      if (row.status === 'running') {
+        out.data(row, (s: SessionRow) => s.url ?? '');
+        return 0;
+      }
+      if (out.json) {
+        out.data(row, () => '');
+        return 1;
+      }
+      if (row.status === 'failed') throw new CliFailure(`Jupyter session ${row.session_id} failed: ${row.error_message ?? 'no reason given'}`);
+      if (row.status === 'stopped') throw new CliFailure(`Jupyter session ${row.session_id} was stopped before it was ready`);
+      throw new CliFailure(
+        `Jupyter session ${row.session_id} is still ${row.status}: is an agent running for you on ${row.host ?? 'a host'}? ` +
+          `Check later with \`lab-agent jupyter url ${row.session_id}\`.`,
+      );
+    },
+  },
+  {
+    name: 'jupyter stop',
+    summary: 'stop a Jupyter server (SIGTERM, SIGKILL after the grace); waits until it is stopped',
+    usage: 'lab-agent jupyter stop <session> [--wait S] [--json]',
+    json: true,
+    options: { wait: { type: 'string' } },
+    async run({ args, options, env, out }) {
+      const id = sessionArg(args);
+      const row = await withUserStore(env, async (store, config) => {
+        const s = await findSession(store, id);
+        if (ended(s)) return s;
+        const requested = await store.requestJupyterStop(s.session_id);
+        return waitFor(store, requested, ended, waitSeconds(options.wait, config.killGraceS + PICKUP_MARGIN_S));
+      });
+      out.data(row, (s: SessionRow) =>
+        ended(s) ? `${s.session_id} ${s.status}${s.error_message ? `: ${s.error_message.split('\n')[0]}` : ''}` : `${s.session_id}: stop requested; the agent stops it on its next pass`,
+      );
+    },
+  },
+  {
+    name: 'jupyter ls',
+    summary: 'your Jupyter sessions, newest first',
+    usage: 'lab-agent jupyter ls [--active] [--limit N] [--json]',
+    json: true,
+    options: { active: { type: 'boolean' }, limit: { type: 'string' } },
+    async run({ options, env, out }) {
+      const limit = options.limit ? Number(options.limit) : 20;
+      if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('--limit takes a positive whole number');
+      const rows = await withUserStore(env, (store) => store.listSessions(limit, Boolean(options.active)));
+      out.data(rows, sessionsTable);
+    },
+  },
+  {
+    name: 'jupyter url',
+    summary: "a running Jupyter server's link, token included (keep it to yourself)",
+    usage: 'lab-agent jupyter url <session> [--json]',
+    json: true,
+    async run({ args, env, out }) {
+      const id = sessionArg(args);
+      const s = await withUserStore(env, (store) => findSession(store, id));
+      if (s.status !== 'running' || !s.url) {
+        throw new CliFailure(`Jupyter session ${s.session_id} is ${s.status}${s.error_message ? `: ${s.error_message}` : ''}; it has no link now`);
+      }
+      out.data({ session_id: s.session_id, url: s.url, port: s.port, host: s.run_host }, (v: { url: string }) => v.url);
+    },
+  },
+];
