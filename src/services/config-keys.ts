@@ -1,7 +1,7 @@
 // Every configuration key: its default, meaning and check. The README's table and
 // `lab-agent config` both come from this list, so they cannot drift apart.
 
-export type KeyKind = 'string' | 'int' | 'bool' | 'url' | 'uuid' | 'ip' | 'email' | 'enum' | 'path';
+export type KeyKind = 'string' | 'int' | 'number' | 'bool' | 'url' | 'uuid' | 'ip' | 'email' | 'enum' | 'path';
 
 export interface KeySpec {
   key: string;
@@ -45,6 +45,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_DATA_DIR', kind: 'path', default: (c) => `${c.home}/.local/share/lab-job-agent`, description: 'Local state: embedded database, session, locks' },
   { key: 'LAB_LOG_DIR', kind: 'path', default: (c) => `${c.home}/lab_job_logs`, description: 'Job logs: <dir>/<job_id>/stdout.log, stderr.log' },
   { key: 'LAB_LOG_LEVEL', kind: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], description: 'Agent log level' },
+  { key: 'LAB_LOG_MAX_MB', kind: 'number', default: '10', min: 0.001, max: 10000, description: 'Size in MB at which agent.log is rotated (fractions allowed)' },
+  { key: 'LAB_LOG_KEEP', kind: 'int', default: '5', min: 1, max: 100, description: 'Rotated agent logs kept (agent.log.1 … agent.log.N)' },
   { key: 'LAB_HOST', kind: 'string', default: (c) => c.hostname, description: 'This server\'s name, matched against a job\'s target host' },
   { key: 'LAB_PYTHON', kind: 'path', default: '', description: 'Python for every .py job; empty = the script\'s venv, else python3 on your login PATH' },
   { key: 'LAB_JUPYTER', kind: 'path', default: '', description: 'jupyter executable; empty = the notebook\'s venv, else your login PATH' },

@@ -67,6 +67,14 @@ function checkValue(spec: KeySpec, value: string): string | null {
       if (spec.max !== undefined && n > spec.max) return `${spec.key}=${value} is above ${spec.max}: use a value from ${spec.min ?? 0} to ${spec.max}`;
       return null;
     }
+    case 'number': {
+      // Like int, but fractions allowed (LAB_LOG_MAX_MB=0.5).
+      if (!/^\d+(\.\d+)?$/.test(value)) return `${spec.key}=${value} is not a number: write e.g. ${spec.key}=${defaultOf(spec)}`;
+      const n = Number(value);
+      if (spec.min !== undefined && n < spec.min) return `${spec.key}=${value} is below ${spec.min}: use a value from ${spec.min}${spec.max !== undefined ? ` to ${spec.max}` : ' up'}`;
+      if (spec.max !== undefined && n > spec.max) return `${spec.key}=${value} is above ${spec.max}: use a value from ${spec.min ?? 0} to ${spec.max}`;
+      return null;
+    }
     case 'bool':
       return /^(true|false|1|0|yes|no)$/i.test(value) ? null : `${spec.key}=${value} is not true or false: write ${spec.key}=true or ${spec.key}=false`;
     case 'url':

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../config.js';
 import { tryLock } from '../file-lock.js';
-import { createLogger, fileDestination, type Logger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
+import { RotatingFile, rotationOptions } from '../rotating-file.js';
 import { openStore } from '../store/open-store.js';
 import { createAgentContext, type AgentContext } from './context.js';
 
@@ -21,7 +22,9 @@ export function lockHolder(config: Config): number | null {
 export function agentLogger(config: Config, opts: { toFile?: boolean } = {}): Logger {
   const pretty = Boolean(process.stderr.isTTY);
   if (opts.toFile === false) return createLogger({ level: config.logLevel, pretty: false });
-  return createLogger({ level: config.logLevel, destination: fileDestination(join(config.agentDir, 'agent.log')), pretty });
+  // Bounded: rotated at LAB_LOG_MAX_MB, LAB_LOG_KEEP old files kept (the original grew forever).
+  const destination = new RotatingFile(join(config.agentDir, 'agent.log'), rotationOptions(config.values));
+  return createLogger({ level: config.logLevel, destination, pretty });
 }
 
 export interface AgentProcess {
@@ -51,6 +54,8 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
     }
     return { ctx, release };
   } catch (err) {
+    // Also in the agent log: under cron, stderr goes nowhere anyone reads.
+    log.error({ err }, 'the agent could not start');
     release();
     throw err;
   }

@@ -1,0 +1,135 @@
+// Doctor checks of the configuration, the database and who the agent acts for.
+import { existsSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { CONFIG_KEYS } from '../config-keys.js';
+import { ConfigError, loadConfig, maskedValues, type Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { LabStore } from '../store/lab-store.js';
+import { serverRoot } from '../store/local-postgres.js';
+import { dbStatus, expectedVersion } from '../store/migrate.js';
+import { openStore, pgConnection, sessionFile } from '../store/open-store.js';
+import { result, tildify, withTimeout, type CheckResult } from './types.js';
+
+export function checkConfig(env: NodeJS.ProcessEnv): { check: CheckResult; config: Config | null } {
+  let config: Config;
+  try {
+    config = loadConfig({ env });
+  } catch (err) {
+    const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+    return { check: result('config', 'configuration', 'fail', problems.join('; '), 'edit the .env (see `lab-agent config --doc` for every key)', { problems }), config: null };
+  }
+  const envFile = join(config.agentDir, '.env');
+  let mode: number | null = null;
+  try {
+    mode = statSync(envFile).mode & 0o777;
+  } catch {
+    /* no .env: defaults and the environment */
+  }
+  const data = { mode: config.mode, envFile, envFileMode: mode === null ? null : mode.toString(8), values: maskedValues(config), sources: config.sources };
+  const where = mode === null ? 'no .env (defaults and environment)' : `${tildify(envFile, config.home)} (mode ${mode.toString(8)})`;
+  const detail = `${config.mode} mode, user ${config.user}; ${where}`;
+  if (mode !== null && mode & 0o077) {
+    const secretInFile = CONFIG_KEYS.some((k) => k.secret && config.sources[k.key] === '.env');
+    return {
+      check: result('config', 'configuration', secretInFile ? 'fail' : 'warn', `${detail}: others can read it${secretInFile ? ', and it holds secrets' : ''}`, `chmod 600 ${envFile}`, data),
+      config,
+    };
+  }
+  return { check: result('config', 'configuration', 'ok', detail, undefined, data), config };
+}
+
+const describeDb = (config: Config) =>
+  config.mode === 'local' ? `local database (${tildify(config.dataDir, config.home)})` : config.mode === 'postgres' ? 'LAB_DATABASE_URL' : `Supabase ${config.supabase.url}`;
+
+async function checkPgDatabase(config: Config, log: Logger): Promise<CheckResult> {
+  const where = describeDb(config);
+  const fixConnect = config.mode === 'local'
+    ? `see ${join(serverRoot(config.dataDir), 'postgres.log')}`
+    : 'check host, port, user and password in LAB_DATABASE_URL; for Supabase use the session-mode string (port 5432)';
+  let client: pg.Client | null = null;
+  try {
+    // Local mode starts the embedded server here if it is not running, as the agent would.
+    const connection = await withTimeout(pgConnection(config, log), 90_000, where);
+    client = new pg.Client({ ...connection, connectionTimeoutMillis: 5000 });
+    await withTimeout(client.connect(), 10_000, where);
+    const status = await dbStatus(client);
+    const data = { where, expected: status.expected, applied: status.applied.at(-1) ?? null, missing: status.missing };
+    if (!status.upToDate) {
+      return result('database', 'database', 'fail', `${where} reachable, but lacks migrations ${status.missing.join(', ')}`, 'run `lab-agent db migrate`', data);
+    }
+    return result('database', 'database', 'ok', `${where} reachable, schema ${status.expected} (up to date)`, undefined, data);
+  } catch (err) {
+    return result('database', 'database', 'fail', `${where}: ${(err as Error).message}`, fixConnect);
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
+}
+
+async function checkSupabaseDatabase(config: Config, store: LabStore | null, openError: Error | null): Promise<CheckResult> {
+  const where = describeDb(config);
+  if (!store) {
+    const notSignedIn = /not signed in|login/.test(openError?.message ?? '');
+    return result('database', 'database', 'fail', `${where}: ${openError?.message ?? 'cannot open'}`,
+      notSignedIn ? 'run `lab-agent login`' : 'check SUPABASE_URL and the key, and that this host reaches it (https)');
+  }
+  try {
+    const version = await withTimeout(store.schemaVersion(), 15_000, where);
+    const expected = expectedVersion();
+    const data = { where, expected, applied: version };
+    if (version === null) {
+      return result('database', 'database', 'warn', `${where} answers; schema version not recorded (applied with \`supabase db push\`?)`,
+        `make sure migration ${expected} is applied: \`supabase db push\``, data);
+    }
+    if (version < expected) return result('database', 'database', 'fail', `${where} answers, schema ${version} < ${expected}`, 'apply the new migrations: `supabase db push`', data);
+    return result('database', 'database', 'ok', `${where} answers, schema ${version}${version > expected ? ' (newer than this agent: update it)' : ''}`, undefined, data);
+  } catch (err) {
+    return result('database', 'database', 'fail', `${where}: ${(err as Error).message}`, 'check SUPABASE_URL and that the schema is applied (`supabase db push`)');
+  }
+}
+
+/** The database check, and the store the identity check then uses (null when it cannot open). */
+export async function checkDatabase(config: Config, log: Logger): Promise<{ check: CheckResult; store: LabStore | null; openError: Error | null }> {
+  let check: CheckResult | null = null;
+  if (config.mode !== 'supabase') {
+    check = await checkPgDatabase(config, log);
+    if (check.status === 'fail') return { check, store: null, openError: null };
+  }
+  let store: LabStore | null = null;
+  let openError: Error | null = null;
+  try {
+    store = await withTimeout(openStore(config, log), 30_000, describeDb(config));
+  } catch (err) {
+    openError = err as Error;
+  }
+  if (config.mode === 'supabase') check = await checkSupabaseDatabase(config, store, openError);
+  return { check: check!, store, openError };
+}
+
+export async function checkIdentity(config: Config, store: LabStore | null, openError: Error | null): Promise<CheckResult> {
+  const me = userInfo().username;
+  if (!store) {
+    const why = openError?.message ?? 'the database check failed';
+    return result('identity', 'identity', openError ? 'fail' : 'skip', why, openError ? (/login/.test(why) ? 'run `lab-agent login`' : 'fix the database check first') : undefined);
+  }
+  try {
+    const who = await withTimeout(store.whoami(), 15_000, 'the database');
+    const row = who.user;
+    const signedIn = Boolean(config.supabase.anonKey) && existsSync(sessionFile(config));
+    const how = config.mode !== 'supabase' ? `${config.mode} mode`
+      : signedIn ? `signed in (session in ${tildify(sessionFile(config), config.home)})` : 'service key';
+    const data = { userId: who.user_id, linuxUser: row?.linux_user ?? null, email: row?.email ?? null, osUser: me, labUser: config.user };
+    const detail = `${who.user_id}, linux_user ${row?.linux_user ?? '(no users row)'}, email ${row?.email ?? '(none)'}; ${how}`;
+    if (config.user !== me) {
+      return result('identity', 'identity', 'fail', `${detail}; LAB_USER=${config.user} but this account is ${me}`, 'remove LAB_USER from .env (it defaults to your Linux user name)', data);
+    }
+    if (!row || row.linux_user !== me) {
+      return result('identity', 'identity', 'fail', `${detail}; the users row does not name ${me}`,
+        config.userId ? `LAB_USER_ID=${config.userId} belongs to ${row?.linux_user ?? 'nobody'}: fix or remove it` : 'run `lab-agent login` again (it writes the users row)', data);
+    }
+    return result('identity', 'identity', 'ok', detail, undefined, data);
+  } catch (err) {
+    return result('identity', 'identity', 'fail', (err as Error).message, 'run `lab-agent login` (Supabase) or check LAB_USER_ID');
+  }
+}
