@@ -3,8 +3,11 @@ import { agentCommands } from './agent-commands.js';
 import type { Command } from './command.js';
 import { configCommand } from './config-command.js';
 import { dbCommands } from './db-commands.js';
+import { doctorCommand } from './doctor-command.js';
 import { inventoryCommands } from './inventory-commands.js';
 import { jobCommands } from './job-commands.js';
+import { jupyterCommands } from './jupyter-commands.js';
+import { loginCommands } from './login-commands.js';
 import { vizCommand } from './viz-command.js';
 
-export const commands: Command[] = [...jobCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, configCommand, vizCommand];
+export const commands: Command[] = [...jobCommands, ...jupyterCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, configCommand, vizCommand, ...loginCommands, doctorCommand];
