@@ -6,7 +6,7 @@ import type { LabStore } from '../services/store/lab-store.js';
 import type { JobRow } from '../services/store/types.js';
 import type { Command } from './command.js';
 import { jobDetail, jobsTable } from './job-format.js';
-import { CliFailure, UsageError } from './output.js';
+import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -89,8 +89,7 @@ export const jobCommands: Command[] = [
     json: true,
     options: { limit: { type: 'string' }, status: { type: 'string' } },
     async run({ options, env, out }) {
-      const limit = options.limit ? Number(options.limit) : 20;
-      if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('--limit takes a positive whole number');
+      const limit = positiveInt(options.limit, '--limit', 20);
       const jobs = await withUserStore(env, (store) => store.listJobs(limit, (options.status as string) ?? null));
       out.data(jobs, jobsTable);
     },

@@ -5,7 +5,7 @@ import type { LabStore } from '../services/store/lab-store.js';
 import type { SessionRow } from '../services/store/types.js';
 import type { Command } from './command.js';
 import { age } from './job-format.js';
-import { CliFailure, table, UsageError } from './output.js';
+import { CliFailure, positiveInt, table, UsageError } from './output.js';
 import { withUserStore } from './user-store.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -121,8 +121,7 @@ export const jupyterCommands: Command[] = [
     json: true,
     options: { active: { type: 'boolean' }, limit: { type: 'string' } },
     async run({ options, env, out }) {
-      const limit = options.limit ? Number(options.limit) : 20;
-      if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('--limit takes a positive whole number');
+      const limit = positiveInt(options.limit, '--limit', 20);
       const rows = await withUserStore(env, (store) => store.listSessions(limit, Boolean(options.active)));
       out.data(rows, sessionsTable);
     },

@@ -42,3 +42,11 @@ export function table(rows: string[][]): string {
     .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length))).join('  '))
     .join('\n');
 }
+
+/** A --limit style option: a positive whole number, or the default when absent. */
+export function positiveInt(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} takes a positive whole number`);
+  return n;
+}

@@ -131,7 +131,7 @@ async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, pro
     case 'finish':
       return ctx.store.finishJob(job.job_id, outcome.retcode, outcome.signal, tailArgs, outcome.finishedAt ?? undefined);
     case 'fail':
-      return ctx.store.failJob(job.job_id, outcome.error, tailArgs, outcome.retcode, outcome.signal);
+      return ctx.store.failJob(job.job_id, outcome.error, tailArgs, outcome.retcode, outcome.signal, 'concluding');
     case 'cancel':
       return ctx.store.markCancelled(job.job_id, null, null, tailArgs);
   }
@@ -178,11 +178,11 @@ export function jobActors(ctx: AgentContext) {
     ),
     failJob: fromPromise<JobRow, { job: JobRow; error: string }>(({ input }) => {
       ctx.log.warn({ job: input.job.job_id, error: input.error }, 'job failed before it started');
-      return ctx.store.failJob(input.job.job_id, input.error, { stderrTail: input.error });
+      return ctx.store.failJob(input.job.job_id, input.error, { stderrTail: input.error }, null, null, 'failing');
     }),
     releaseJob: fromPromise<JobRow, { job: JobRow; reason: string }>(({ input }) => {
       ctx.log.error({ job: input.job.job_id, reason: input.reason }, 'could not start the job; releasing it');
-      return ctx.store.releaseJob(input.job.job_id, input.reason);
+      return ctx.store.releaseJob(input.job.job_id, input.reason, 3, 'releasing');
     }),
     notifyUser: fromPromise<JobRow, { job: JobRow }>(({ input }) => notifyUser(ctx, input.job)),
   };

@@ -1,7 +1,7 @@
 // Process-group facts from /proc that the runner's process-identity.ts does not provide
 // (it owns start time / liveness; this adds parents, groups, and a server's kernels).
-import { readFileSync, readdirSync } from 'node:fs';
-import { parseProcStat } from '../runner/process-identity.js';
+import { readFileSync } from 'node:fs';
+import { parseProcStat, processIds } from '../runner/process-identity.js';
 
 export interface ProcGroupStat {
   pid: number;
@@ -36,15 +36,8 @@ export function readProcGroup(pid: number): ProcGroupStat | null {
 /** Every live (non-zombie) process on the machine. */
 export function listProcesses(): ProcGroupStat[] {
   const all: ProcGroupStat[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return all;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = readProcGroup(Number(name));
+  for (const pid of processIds()) {
+    const stat = readProcGroup(pid);
     if (stat && stat.state !== 'Z' && stat.state !== 'X') all.push(stat);
   }
   return all;

@@ -3,9 +3,9 @@
 // once spawned, pid and start time. Written before the spawn, so an agent that dies right after
 // it leaves enough behind for the next tick to find the server rather than start a second one.
 // Lives next to the session's Jupyter config, mode 0600 in a 0700 folder (it holds the token).
-import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processStartTime } from '../runner/process-identity.js';
+import { processIds, processStartTime } from '../runner/process-identity.js';
 import { defaultRuntimeDir, type JupyterAppKind } from './launch.js';
 
 export interface SessionRecord {
@@ -65,20 +65,13 @@ export function removeSessionRecord(home: string, sessionId: string): void {
 export function findServerByRuntimeDir(home: string, sessionId: string): { pid: number; startTime: string } | null {
   const marker = Buffer.from(`--config=${sessionRuntimeDir(home, sessionId)}/`);
   let found: { pid: number; startTime: string } | null = null;
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
+  for (const name of processIds()) {
     try {
       if (!readFileSync(`/proc/${name}/cmdline`).includes(marker)) continue;
     } catch {
       continue; // gone, or not ours
     }
-    const pid = Number(name);
+    const pid = name;
     const startTime = processStartTime(pid);
     // The oldest match is the server (a kernel never carries the server's --config).
     if (startTime && (!found || BigInt(startTime) < BigInt(found.startTime))) found = { pid, startTime };

@@ -57,6 +57,15 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Every pid in /proc (empty where /proc cannot be read). */
+export function processIds(): number[] {
+  try {
+    return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Pids of this user's processes whose environment holds `name=value` (e.g. LAB_JOB_ID=<id>).
  * Finds what a job started outside its process group (a Jupyter kernel runs in its own
@@ -68,14 +77,7 @@ export function findProcessesWithEnv(name: string, value: string): number[] {
   const entry0 = Buffer.from(`${name}=${value}\0`);
   const inner = Buffer.from(`\0${name}=${value}\0`);
   const found: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return found;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const entry of processIds()) {
     try {
       const environ = readFileSync(`/proc/${entry}/environ`);
       // whole entries only (each ends in NUL): the first one, or one after a NUL

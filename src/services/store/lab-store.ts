@@ -41,10 +41,11 @@ export class LabStore {
       p_stderr_tail: tails.stderrTail ?? null, p_finished_at: finishedAt ?? null,
     });
   }
-  failJob(jobId: string, error: string, tails: Tails = {}, retcode: number | null = null, signal: string | null = null): Promise<JobRow> {
+  /** `via`: the machine state that failed it, recorded with the event for the visualizer. */
+  failJob(jobId: string, error: string, tails: Tails = {}, retcode: number | null = null, signal: string | null = null, via: string | null = null): Promise<JobRow> {
     return this.call('job_fail', {
       p_job_id: jobId, p_error: error, p_stdout_tail: tails.stdoutTail ?? null,
-      p_stderr_tail: tails.stderrTail ?? null, p_retcode: retcode, p_signal: signal,
+      p_stderr_tail: tails.stderrTail ?? null, p_retcode: retcode, p_signal: signal, p_via: via,
     });
   }
   requestCancel(jobId: string): Promise<JobRow> {
@@ -59,8 +60,8 @@ export class LabStore {
   markStopping(jobId: string, reason: string): Promise<JobRow> {
     return this.call('job_mark_stopping', { p_job_id: jobId, p_reason: reason });
   }
-  releaseJob(jobId: string, reason: string, maxClaims = 3): Promise<JobRow> {
-    return this.call('job_release', { p_job_id: jobId, p_reason: reason, p_max_claims: maxClaims });
+  releaseJob(jobId: string, reason: string, maxClaims = 3, via: string | null = null): Promise<JobRow> {
+    return this.call('job_release', { p_job_id: jobId, p_reason: reason, p_max_claims: maxClaims, p_via: via });
   }
   beginNotify(jobId: string, agentId: string, leaseS = 120): Promise<JobRow | null> {
     return this.call('job_notify_begin', { p_job_id: jobId, p_agent_id: agentId, p_lease_s: leaseS });

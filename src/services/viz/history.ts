@@ -106,6 +106,13 @@ export function shortestPath(graph: MachineGraph, from: string, target: string):
   return edges;
 }
 
+/** The shortest path from → via → to, or the direct one when there is no way through `via`. */
+function throughState(graph: MachineGraph, from: string, via: string, to: string): VizEdge[] | null {
+  const first = shortestPath(graph, from, via);
+  const second = first && shortestPath(graph, via, to);
+  return first && second ? [...first, ...second] : shortestPath(graph, from, to);
+}
+
 /** Lays each recorded event of one row onto the machine. Events must be in recorded order. */
 export function traceHistory(graph: MachineGraph, events: LifecycleEvent[]): RowHistory {
   const steps: HistoryStep[] = [];
@@ -146,7 +153,9 @@ export function traceHistory(graph: MachineGraph, events: LifecycleEvent[]): Row
       return;
     }
     if (current !== fromState.id) visit(fromState.id);
-    const edges = shortestPath(graph, fromState.id, to.id);
+    // Where the agent named the state that made the change, the path goes through it.
+    const via = typeof ev.detail?.via === 'string' ? graph.states.find((s) => s.id === ev.detail.via) : undefined;
+    const edges = via ? throughState(graph, fromState.id, via.id, to.id) : shortestPath(graph, fromState.id, to.id);
     if (edges) {
       step.edges = edges;
       for (const e of edges) {
