@@ -48,3 +48,21 @@ test('the Linux user gets one users row with a stable id', async () => {
   await a.close();
   await b.close();
 });
+
+test('fresh user on the embedded default: supervise, submit, wait, logs', async () => {
+  const hello = join(dataDir, 'hello.py');
+  (await import('node:fs')).writeFileSync(hello, 'import sys\nprint("hello", *sys.argv[1:])\n');
+  const { spawn } = await import('node:child_process');
+  const sup = spawn(process.execPath, [join(repoRoot, 'dist/index.js'), 'supervise'], { env, stdio: 'ignore' });
+  try {
+    const submitted = await run(process.execPath, [join(repoRoot, 'dist/index.js'), 'submit', hello, '--', '--n', '3'], { env });
+    const id = submitted.stdout.trim();
+    const waited = await run(process.execPath, [join(repoRoot, 'dist/index.js'), 'wait', id], { env, timeout: 30_000 });
+    assert.match(waited.stdout, /finished \(exit 0\)/);
+    const logs = await run(process.execPath, [join(repoRoot, 'dist/index.js'), 'logs', id], { env });
+    assert.equal(logs.stdout, 'hello --n 3\n');
+  } finally {
+    sup.kill('SIGTERM');
+    await new Promise((r) => sup.once('exit', r));
+  }
+});
