@@ -28,7 +28,10 @@ test('4 agents, 500 jobs: each job run exactly once', async () => {
   try {
     await eventually('all 500 jobs to finish', async () => {
       const r = await db.admin.query("select count(*) filter (where status = 'finished') as done, count(*) filter (where status = 'failed') as failed from public.jobs");
-      assert.equal(r.rows[0].failed, '0');
+      if (r.rows[0].failed !== '0') {
+        const failed = (await db.admin.query("select job_id, error, stderr_tail from public.jobs where status = 'failed' limit 3")).rows;
+        assert.fail(`jobs failed: ${JSON.stringify(failed)}`);
+      }
       return r.rows[0].done === '500';
     }, 240_000, 1000);
   } finally {

@@ -91,14 +91,14 @@ async function tails(job: JobRow): Promise<{ stdoutTail: string; stderrTail: str
 
 async function probeJob(ctx: AgentContext, job: JobRow): Promise<JobProbe> {
   const logDir = logDirOf(ctx, job);
+  // Order matters: liveness first, the exit record last. The recorder writes exit.json and only
+  // then exits, so once it is seen gone, a record it wrote is there to read. (Reading the record
+  // first could miss one written a moment later and call a finished job lost.)
+  const jobAlive = job.pid !== null && isSameProcess(job.pid, job.pid_start);
+  const rec = jobAlive ? null : await readPidRecord(logDir);
+  const recorderAlive = Boolean(rec && rec.wrapperPid > 1 && isSameProcess(rec.wrapperPid, rec.wrapperStartTime));
   const exit = await readExitRecord(logDir);
-  let alive = job.pid !== null && isSameProcess(job.pid, job.pid_start);
-  if (!alive && !exit) {
-    // The job is gone but its recorder may still be writing the exit record: not lost yet.
-    const rec = await readPidRecord(logDir);
-    alive = Boolean(rec && rec.wrapperPid > 1 && isSameProcess(rec.wrapperPid, rec.wrapperStartTime));
-  }
-  return { exit, alive, ...(await tails(job)) };
+  return { exit, alive: jobAlive || recorderAlive, ...(await tails(job)) };
 }
 
 /** Signals the job's process group, unless its pid now belongs to another process. */
