@@ -63,6 +63,13 @@ describe('install_agent.sh', { skip, timeout: 15 * 60_000 }, () => {
     assert.equal(noNode.code, 1);
     assert.match(noNode.out, /Node\.js is not on your PATH/);
     assert.match(noNode.out, /without root:[\s\S]*nvm install 20[\s\S]*nodejs\.org[\s\S]*conda/);
+    // A Node.js that is too old: a `node` that reports version 18, first on the PATH.
+    const old = join(a.cache, 'path-old-node');
+    await world.runAs(a, ['sh', '-c', `mkdir -p ${old} && printf '#!/bin/sh\\ncase "$1" in -p) echo 18;; -v|--version) echo v18.19.0;; esac\\n' > ${old}/node && chmod +x ${old}/node && ln -sf $(command -v npm) ${old}/npm`], world.env(a));
+    const oldNode = await world.runAs(a, ['/bin/bash', join(a.repo, 'install_agent.sh'), '--yes'], world.env(a, { PATH: `${old}:${bin}` }));
+    assert.equal(oldNode.code, 1, oldNode.out);
+    assert.match(oldNode.out, /Node\.js v18\.19\.0 at .* is too old: 20 or newer is needed/);
+    assert.match(oldNode.out, /nvm install 20/);
     assert.ok(!existsSync(dir()), 'nothing cloned');
     assert.equal(world.crontab(a), USER_CRON, 'crontab untouched');
   });
