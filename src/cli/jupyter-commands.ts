@@ -6,28 +6,16 @@ import type { SessionRow } from '../services/store/types.js';
 import type { Command } from './command.js';
 import { age } from './job-format.js';
 import { CliFailure, positiveInt, table, UsageError } from './output.js';
-import { withUserStore } from './user-store.js';
+import { findByIdOrPrefix, idArg, withUserStore } from './user-store.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How long beyond the agent's own limits the CLI waits: a cron agent picks requests up once a minute. */
 const PICKUP_MARGIN_S = 75;
 
-function sessionArg(args: string[]): string {
-  const id = args[0];
-  if (!id) throw new UsageError('which session? give its id (or the first characters shown by `lab-agent jupyter ls`)');
-  if (args.length > 1) throw new UsageError(`one session at a time (got ${args.length})`);
-  if (!UUID.test(id) && !/^[0-9a-f-]{4,}$/i.test(id)) throw new UsageError(`"${id}" is not a session id: use at least 4 characters of it`);
-  return id;
-}
+const sessionArg = (args: string[]): string => idArg(args, 'session', 'lab-agent jupyter ls');
 
-async function findSession(store: LabStore, idOrPrefix: string): Promise<SessionRow> {
-  if (UUID.test(idOrPrefix)) return store.getSession(idOrPrefix);
-  const matches = (await store.listSessions(1000)).filter((s) => s.session_id.startsWith(idOrPrefix.toLowerCase()));
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new CliFailure(`no Jupyter session of yours starts with ${idOrPrefix}`);
-  throw new CliFailure(`${idOrPrefix} matches ${matches.length} sessions; give more characters`);
-}
+const findSession = (store: LabStore, idOrPrefix: string): Promise<SessionRow> =>
+  findByIdOrPrefix(idOrPrefix, (id) => store.getSession(id), () => store.listSessions(1000), (s) => s.session_id, { one: 'Jupyter session', many: 'sessions' });
 
 function waitSeconds(option: unknown, fallback: number): number {
   if (option === undefined) return fallback;

@@ -19,23 +19,31 @@ export async function withUserStore<T>(env: NodeJS.ProcessEnv, fn: (store: LabSt
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Checks a job argument before anything is opened: a usage error costs no database start. */
-export function jobArg(args: string[]): string {
+/**
+ * Checks an id argument before anything is opened: a usage error costs no database start.
+ * `noun` is what it names (job, session); `lister` the command that shows the ids.
+ */
+export function idArg(args: string[], noun: string, lister: string): string {
   const id = args[0];
-  if (!id) throw new UsageError('which job? give its id (or the first characters shown by `lab-agent ls`)');
-  if (args.length > 1) throw new UsageError(`one job at a time (got ${args.length})`);
-  if (!UUID.test(id) && !/^[0-9a-f-]{4,}$/i.test(id)) throw new UsageError(`"${id}" is not a job id: use at least 4 characters of it`);
+  if (!id) throw new UsageError(`which ${noun}? give its id (or the first characters shown by \`${lister}\`)`);
+  if (args.length > 1) throw new UsageError(`one ${noun} at a time (got ${args.length})`);
+  if (!UUID.test(id) && !/^[0-9a-f-]{4,}$/i.test(id)) throw new UsageError(`"${id}" is not a ${noun} id: use at least 4 characters of it`);
   return id;
 }
 
-/** A full id, or the first characters of one of my recent jobs' ids (as `ls` shows them). */
-export async function findJob(store: LabStore, idOrPrefix: string): Promise<JobRow> {
-  if (UUID.test(idOrPrefix)) return store.getJob(idOrPrefix);
-  const matches = (await store.listJobs(1000)).filter((j) => j.job_id.startsWith(idOrPrefix.toLowerCase()));
+/** A full id, or the first characters of one of my recent rows' ids (as the list commands show them). */
+export async function findByIdOrPrefix<T>(idOrPrefix: string, one: (id: string) => Promise<T>, recent: () => Promise<T[]>, idOf: (row: T) => string, what: { one: string; many: string }): Promise<T> {
+  if (UUID.test(idOrPrefix)) return one(idOrPrefix);
+  const matches = (await recent()).filter((row) => idOf(row).startsWith(idOrPrefix.toLowerCase()));
   if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new CliFailure(`no job of yours starts with ${idOrPrefix}`);
-  throw new CliFailure(`${idOrPrefix} matches ${matches.length} jobs; give more characters`);
+  if (matches.length === 0) throw new CliFailure(`no ${what.one} of yours starts with ${idOrPrefix}`);
+  throw new CliFailure(`${idOrPrefix} matches ${matches.length} ${what.many}; give more characters`);
 }
+
+export const jobArg = (args: string[]): string => idArg(args, 'job', 'lab-agent ls');
+
+export const findJob = (store: LabStore, idOrPrefix: string): Promise<JobRow> =>
+  findByIdOrPrefix(idOrPrefix, (id) => store.getJob(id), () => store.listJobs(1000), (j) => j.job_id, { one: 'job', many: 'jobs' });
 
 export const isEnded = (j: JobRow) => j.status === 'finished' || j.status === 'failed' || j.status === 'cancelled';
 

@@ -1,5 +1,5 @@
 // What `tick` and `supervise` share: the per-user lock, the agent log, the store, the context.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../config.js';
 import { tryLock } from '../file-lock.js';
@@ -41,7 +41,6 @@ export type LockBusy = { busy: true; holder: number | null };
 export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | 'supervise', opts: { trace?: boolean; log?: Logger } = {}): Promise<AgentProcess | LockBusy> {
   const config = loadConfig({ env });
   const log = opts.log ?? agentLogger(config);
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const release = tryLock(lockPath(config));
   if (!release) return { busy: true, holder: lockHolder(config) };

@@ -4,7 +4,7 @@ import { jobMachine, JOB_RESTING_STATES } from '../../machines/job-machine.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
-import { stepMachine } from './machine-runner.js';
+import { provideOnce, stepMachine } from './machine-runner.js';
 
 export interface JobPassResult {
   claimed: number;
@@ -17,7 +17,7 @@ export interface JobPassResult {
 }
 
 function machineFor(ctx: AgentContext) {
-  return jobMachine.provide({ actors: jobActors(ctx) });
+  return provideOnce(ctx, jobMachine, () => jobMachine.provide({ actors: jobActors(ctx) }));
 }
 
 function input(ctx: AgentContext, job: JobRow, now: number) {

@@ -4,7 +4,7 @@ import { jupyterMachine, JUPYTER_RESTING_STATES } from '../../machines/jupyter-m
 import type { SessionRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jupyterActors } from './jupyter-actors.js';
-import { stepMachine } from './machine-runner.js';
+import { provideOnce, stepMachine } from './machine-runner.js';
 
 export interface JupyterPassResult {
   claimed: number;
@@ -19,13 +19,14 @@ function beforeClaim(row: SessionRow): SessionRow {
   return { ...row, status: 'pending', agent_id: null, run_host: null };
 }
 
+
 async function step(ctx: AgentContext, session: SessionRow, claimed: boolean, others: SessionRow[]): Promise<string> {
   const now = Date.now();
   const events = claimed ? [{ type: 'CLAIMED', session }, { type: 'TICK', now }] : [{ type: 'TICK', now }];
   const cfg = ctx.config;
   try {
     return await stepMachine({
-      machine: jupyterMachine.provide({ actors: jupyterActors(ctx) }),
+      machine: provideOnce(ctx, jupyterMachine, () => jupyterMachine.provide({ actors: jupyterActors(ctx) })),
       input: {
         session: claimed ? beforeClaim(session) : session, now, others, max: cfg.jupyter.max,
         startTimeoutMs: cfg.jupyter.startTimeoutS * 1000, killGraceMs: cfg.killGraceS * 1000, emailOn: Boolean(cfg.email),

@@ -17,6 +17,17 @@ export interface StepOptions {
   timeoutMs?: number;
 }
 
+// provide() builds a new machine: build it once per owner (an agent process's context) and
+// machine, not for every row on every tick.
+const provided = new WeakMap<object, Map<AnyStateMachine, AnyStateMachine>>();
+export function provideOnce<M extends AnyStateMachine>(owner: object, machine: M, make: () => M): M {
+  let byMachine = provided.get(owner);
+  if (!byMachine) provided.set(owner, (byMachine = new Map()));
+  let made = byMachine.get(machine) as M | undefined;
+  if (!made) byMachine.set(machine, (made = make()));
+  return made;
+}
+
 const stateName = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value));
 
 export async function stepMachine(opts: StepOptions): Promise<string> {

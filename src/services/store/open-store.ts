@@ -12,16 +12,23 @@ import { StoreError } from './types.js';
 
 export const sessionFile = (config: Config): string => join(config.dataDir, 'supabase-session.json');
 
+/** The local database migrates itself; any other must have been migrated with `db migrate`. */
+async function ensureSchema(admin: pg.ClientBase, config: Config, log: Logger): Promise<void> {
+  const status = await dbStatus(admin);
+  if (status.upToDate) return;
+  if (config.mode !== 'local') {
+    throw new StoreError(`the database at LAB_DATABASE_URL lacks migrations ${status.missing.join(', ')}: run \`lab-agent db migrate\``);
+  }
+  log.info({ applied: (await migrate(admin)).applied }, 'local database migrated');
+}
+
 /** The embedded database, started on demand and migrated automatically. */
 async function localConnection(config: Config, log: Logger): Promise<pg.PoolConfig> {
   const { connection } = await ensureLocalPostgres({ dataDir: config.dataDir, log });
   const admin = new pg.Client(connection);
   await admin.connect();
   try {
-    if (!(await dbStatus(admin)).upToDate) {
-      const r = await migrate(admin);
-      log.info({ applied: r.applied }, 'local database migrated');
-    }
+    await ensureSchema(admin, config, log);
   } finally {
     await admin.end();
   }
@@ -67,13 +74,7 @@ async function openPg(config: Config, log: Logger): Promise<LabStore> {
   await admin.connect();
   let userId: string;
   try {
-    const status = await dbStatus(admin);
-    if (!status.upToDate) {
-      if (config.mode !== 'local') {
-        throw new StoreError(`the database at LAB_DATABASE_URL lacks migrations ${status.missing.join(', ')}: run \`lab-agent db migrate\``);
-      }
-      log.info({ applied: (await migrate(admin)).applied }, 'local database migrated');
-    }
+    await ensureSchema(admin, config, log);
     userId = await resolvePgUser(admin, config);
   } finally {
     await admin.end();
