@@ -66,6 +66,10 @@ alter table public.jobs
   add column if not exists log_dir text,
   add column if not exists heartbeat_at timestamptz,
   add column if not exists cancel_requested_at timestamptz,
+  -- Stopping (cancel or timeout) is SIGTERM, then SIGKILL after a grace: when the SIGTERM went and
+  -- why live in the row, so whichever agent process runs the next tick knows when the grace ends.
+  add column if not exists kill_sent_at timestamptz,
+  add column if not exists stop_reason text,
   add column if not exists timeout_s int,
   add column if not exists signal text,
   add column if not exists error text,
@@ -98,6 +102,7 @@ alter table public.jupyter_sessions
   add column if not exists pid_start text,
   add column if not exists log_path text,
   add column if not exists stop_requested_at timestamptz,
+  add column if not exists stopping_at timestamptz,           -- when the SIGTERM went (grace counts from here)
   add column if not exists started_at timestamptz,
   add column if not exists stopped_at timestamptz,
   add column if not exists notified_at timestamptz;

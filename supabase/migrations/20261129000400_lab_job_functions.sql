@@ -142,9 +142,12 @@ begin
 end
 $$;
 
+-- p_via (here and in job_release): the machine state that made the change (claimed → failed
+-- can come from bad input while starting or from the agent giving up), kept in the event's detail
+-- so the visualizer draws the path the job really took.
 create or replace function public.job_fail(p_job_id uuid, p_error text, p_stdout_tail text default null,
   p_stderr_tail text default null, p_retcode int default null, p_signal text default null,
-  p_user_id uuid default null) returns jsonb
+  p_user_id uuid default null, p_via text default null) returns jsonb
   language plpgsql security definer set search_path = '' as $$
 declare v_uid uuid := lab_private.acting_user(p_user_id); j public.jobs;
 begin
@@ -155,7 +158,8 @@ begin
   if j.status not in ('pending', 'claimed', 'running') then
     perform lab_private.wrong_state('job', p_job_id, j.status, 'fail', 'pending, claimed or running');
   end if;
-  perform lab_private.set_event_detail(jsonb_build_object('error', p_error, 'retcode', p_retcode, 'signal', p_signal));
+  perform lab_private.set_event_detail(jsonb_strip_nulls(jsonb_build_object(
+    'error', p_error, 'retcode', p_retcode, 'signal', p_signal, 'via', p_via)));
   update public.jobs set status = 'failed', error = p_error, finished_at = now(),
     retcode = coalesce(p_retcode, retcode), signal = coalesce(p_signal, signal),
     stdout_tail = coalesce(p_stdout_tail, stdout_tail), stderr_tail = coalesce(p_stderr_tail, stderr_tail)
@@ -207,15 +211,35 @@ begin
 end
 $$;
 
+-- Cancel or timeout of a running job: records that SIGTERM went (once), not a change of status.
+create or replace function public.job_mark_stopping(p_job_id uuid, p_reason text, p_user_id uuid default null) returns jsonb
+  language plpgsql security definer set search_path = '' as $$
+declare v_uid uuid := lab_private.acting_user(p_user_id); j public.jobs;
+begin
+  if coalesce(p_reason, '') = '' then
+    raise exception 'lab: stopping a job needs a reason' using errcode = '22023';
+  end if;
+  j := lab_private.locked_job(p_job_id, v_uid);
+  if j.status <> 'running' then perform lab_private.wrong_state('job', p_job_id, j.status, 'stop', 'running'); end if;
+  if j.kill_sent_at is null then
+    -- Not a change of status: the event is written here rather than by the trigger.
+    insert into public.lifecycle_events (user_id, subject, subject_id, from_status, to_status, detail)
+      values (j.user_id, 'job', j.job_id, 'running', 'running', jsonb_build_object('action', 'stopping', 'reason', p_reason));
+    update public.jobs set kill_sent_at = now(), stop_reason = p_reason where job_id = p_job_id returning * into j;
+  end if;
+  return to_jsonb(j);
+end
+$$;
+
 -- Recovery of a claim that never started: back to the queue, or failed after p_max_claims tries.
 create or replace function public.job_release(p_job_id uuid, p_reason text, p_max_claims int default 3,
-  p_user_id uuid default null) returns jsonb
+  p_user_id uuid default null, p_via text default null) returns jsonb
   language plpgsql security definer set search_path = '' as $$
 declare v_uid uuid := lab_private.acting_user(p_user_id); j public.jobs;
 begin
   j := lab_private.locked_job(p_job_id, v_uid);
   if j.status <> 'claimed' then perform lab_private.wrong_state('job', p_job_id, j.status, 'release', 'claimed'); end if;
-  perform lab_private.set_event_detail(jsonb_build_object('reason', p_reason, 'claims', j.claim_count));
+  perform lab_private.set_event_detail(jsonb_strip_nulls(jsonb_build_object('reason', p_reason, 'claims', j.claim_count, 'via', p_via)));
   if j.claim_count >= p_max_claims then
     update public.jobs set status = 'failed', finished_at = now(),
       error = format('could not be started after %s tries: %s', j.claim_count, p_reason)

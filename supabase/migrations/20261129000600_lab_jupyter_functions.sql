@@ -96,7 +96,8 @@ begin
     perform lab_private.wrong_state('Jupyter session', p_session_id, s.status, 'begin stopping', 'starting or running');
   end if;
   perform lab_private.set_event_detail(jsonb_build_object('reason', p_reason));
-  update public.jupyter_sessions set status = 'stopping' where session_id = p_session_id returning * into s;
+  update public.jupyter_sessions set status = 'stopping', stopping_at = coalesce(stopping_at, now())
+    where session_id = p_session_id returning * into s;
   perform lab_private.set_event_detail(null);
   return to_jsonb(s);
 end

@@ -96,7 +96,7 @@ begin
     select p.oid::regprocedure as sig from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where n.nspname = 'public' and p.proname in (
       'job_submit', 'job_claim', 'job_start', 'job_heartbeat', 'job_finish', 'job_fail', 'job_request_cancel',
-      'job_mark_cancelled', 'job_release', 'job_notify_begin', 'job_mark_notified', 'job_notify_failed',
+      'job_mark_cancelled', 'job_mark_stopping', 'job_release', 'job_notify_begin', 'job_mark_notified', 'job_notify_failed',
       'agent_register', 'agent_heartbeat', 'user_ensure', 'scripts_sync',
       'jupyter_request', 'jupyter_claim', 'jupyter_mark_running', 'jupyter_request_stop', 'jupyter_begin_stop',
       'jupyter_mark_stopped', 'jupyter_fail', 'jupyter_mark_notified',
