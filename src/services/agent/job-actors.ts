@@ -9,6 +9,7 @@ import type { JobOutcome, JobProbe } from '../../machines/job-machine.js';
 import { renderJobEmail } from '../job-email.js';
 import { nextNotifyAttempt } from '../notify-backoff.js';
 import { JobInputError } from '../runner/errors.js';
+import { checkLogFolder, isNoSpace, noSpaceError } from '../runner/log-folder.js';
 import { AlreadyLaunchedError, killJobGroup, killJobStragglers, launchDetached, readExitRecord, readPidRecord, type PidRecord } from '../runner/launch.js';
 import { prepareJob } from '../runner/prepare.js';
 import { isSameProcess } from '../runner/process-identity.js';
@@ -62,8 +63,19 @@ async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   if (!job.script_path) {
     throw new JobInputError(`The job names no script${job.script_id ? ` (script_id ${job.script_id} is not in your inventory)` : ''}: submit it with a script path.`);
   }
+  try {
+    return await launchNew(ctx, job, job.script_path);
+  } catch (err) {
+    // A disk that filled up while starting: say so once (retrying cannot help), never "ENOSPC" thrice.
+    if (isNoSpace(err)) throw noSpaceError(ctx.config.logDir, ctx.config.home, null);
+    throw err;
+  }
+}
+
+async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Promise<JobRow> {
+  await checkLogFolder(ctx.config.logDir, ctx.config.home);
   const prepared = await prepareJob({
-    jobId: job.job_id, scriptPath: job.script_path, args: job.args, home: ctx.config.home, logRoot: ctx.config.logDir,
+    jobId: job.job_id, scriptPath, args: job.args, home: ctx.config.home, logRoot: ctx.config.logDir,
     env: await ctx.loginEnv(), labPython: ctx.config.python || undefined, labJupyter: ctx.config.jupyter.executable || undefined,
   });
   await noteForJob(prepared.logDir, [`command: ${JSON.stringify(prepared.argv)}`, `cwd: ${prepared.cwd}`, ...prepared.notes]);

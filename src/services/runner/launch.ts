@@ -3,7 +3,7 @@ import { openSync, closeSync, existsSync, statSync } from 'node:fs';
 import { mkdir, chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { wrapperScript, EXIT_FILE, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
+import { wrapperArgv, EXIT_FILE, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
 import { readTail } from './tail.js';
 import { JobInputError } from './errors.js';
 import { findProcessesWithEnv } from './process-identity.js';
@@ -74,7 +74,8 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
   const err = openSync(stderrPath, 'a', 0o600);
   let child;
   try {
-    child = spawn('/bin/sh', ['-c', wrapperScript(), 'lab-job-wrapper', logDir, ...argv], {
+    const [shell, ...shellArgs] = wrapperArgv(logDir, argv);
+    child = spawn(shell, shellArgs, {
       cwd: opts.cwd,
       env: opts.env,
       detached: true, // setsid(): the wrapper leaves the agent's session and process group

@@ -69,6 +69,11 @@ exec "$@"
 `;
 }
 
+/** The wrapper's own exec: the program and argv that launchDetached spawns for a job. */
+export function wrapperArgv(logDir: string, argv: string[]): [string, ...string[]] {
+  return ['/bin/sh', '-c', wrapperScript(), 'lab-job-wrapper', logDir, ...argv];
+}
+
 /** The wrapper: $1 log dir, then the job's argv. */
 export function wrapperScript(): string {
   const { setsid, mv, date } = systemTools();
