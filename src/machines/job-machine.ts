@@ -22,7 +22,7 @@ export interface JobProbe {
 export type JobOutcome =
   | { kind: 'finish'; retcode: number | null; signal: string | null; finishedAt: string | null }
   | { kind: 'fail'; error: string; retcode: number | null; signal: string | null }
-  | { kind: 'cancel' };
+  | { kind: 'cancel'; retcode: number | null; signal: string | null };
 
 export interface JobMachineInput {
   job: JobRow;
@@ -66,9 +66,13 @@ export function isNotifyDue(job: JobRow, now: number): boolean {
   return next === null || next <= now;
 }
 
-/** Pure: the outcome once the process has ended, or vanished without a record. */
+/**
+ * Pure: the outcome once the process has ended, or vanished without a record. A job the agent
+ * stopped (stop_reason, recorded before the signal) ends by that stop whatever its exit code:
+ * a cancelled job that exits 0 on SIGTERM is cancelled, a timed-out one failed.
+ */
 export function outcomeOf(job: JobRow, probe: JobProbe | null): JobOutcome {
-  if (job.status === 'claimed') return { kind: 'cancel' };
+  if (job.status === 'claimed') return { kind: 'cancel', retcode: null, signal: null };
   const exit = probe?.exit;
   if (!exit) {
     return {
@@ -76,7 +80,8 @@ export function outcomeOf(job: JobRow, probe: JobProbe | null): JobOutcome {
       error: 'lost: the process is gone and left no exit record (the machine restarted, or the job was killed together with its recorder)',
     };
   }
-  if (job.stop_reason && job.stop_reason !== 'cancel') return { kind: 'fail', error: job.stop_reason, retcode: exit.code, signal: exit.signal };
+  if (job.stop_reason === 'cancel') return { kind: 'cancel', retcode: exit.code, signal: exit.signal };
+  if (job.stop_reason) return { kind: 'fail', error: job.stop_reason, retcode: exit.code, signal: exit.signal };
   return { kind: 'finish', retcode: exit.code, signal: exit.signal, finishedAt: exit.endedAt };
 }
 

@@ -12,7 +12,7 @@ import { JobInputError } from '../runner/errors.js';
 import { checkLogFolder, isNoSpace, noSpaceError } from '../runner/log-folder.js';
 import { AlreadyLaunchedError, killJobGroup, killJobStragglers, launchDetached, readExitRecord, readPidRecord, type PidRecord } from '../runner/launch.js';
 import { prepareJob } from '../runner/prepare.js';
-import { isSameProcess } from '../runner/process-identity.js';
+import { isAlive, isSameProcess } from '../runner/process-identity.js';
 import { readTail } from '../runner/tail.js';
 import { STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
 import type { JobRow } from '../store/types.js';
@@ -82,6 +82,7 @@ async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Pr
   const note: LaunchNote = { argv: prepared.argv, interpreter: prepared.interpreter, ...(prepared.tempDir ? { tempDir: prepared.tempDir } : {}) };
   await writeFile(join(prepared.logDir, 'command.json'), JSON.stringify(note), { mode: 0o600 });
   let launched: PidRecord;
+  faultPoint('launch');
   try {
     launched = await launchDetached({ jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env });
   } catch (err) {
@@ -120,12 +121,34 @@ function signalJob(ctx: AgentContext, job: JobRow, signal: NodeJS.Signals): void
   ctx.log.info({ job: job.job_id, pid: job.pid, signal }, 'job signalled');
 }
 
-/** SIGKILL the group, then anything of the job's that left it (a notebook kernel has its own session). */
-async function killJob(ctx: AgentContext, job: JobRow): Promise<void> {
-  signalJob(ctx, job, 'SIGKILL');
+/**
+ * The job's session id while it is still the job's. A pid is not reused while any process of its
+ * session lives, so the id can only name someone else's session once the session has emptied and
+ * a new process took the pid: then its leader is alive and is not the job's process.
+ */
+function jobSession(job: JobRow): number {
+  if (job.pid === null || (isAlive(job.pid) && !isSameProcess(job.pid, job.pid_start))) return 0;
+  return job.pid;
+}
+
+/**
+ * Signals everything of a stopped job: its group, then what left it (found by LAB_JOB_ID or by
+ * its session: a daemonised child, a notebook's kernel). Every stop path uses it: SIGTERM, SIGKILL
+ * after the grace, and the end of a stopped job, whose main process may be gone already.
+ */
+async function stopEverything(ctx: AgentContext, job: JobRow, signal: NodeJS.Signals): Promise<void> {
+  signalJob(ctx, job, signal);
   const rec = await readPidRecord(logDirOf(ctx, job));
-  const stragglers = killJobStragglers(job.job_id, rec?.wrapperPid ?? 0);
-  if (stragglers.length) ctx.log.info({ job: job.job_id, pids: stragglers }, 'killed processes that left the job\'s group');
+  const hit = killJobStragglers(job.job_id, rec?.wrapperPid ?? 0, signal, jobSession(job));
+  if (hit.length) ctx.log.info({ job: job.job_id, pids: hit, signal }, 'signalled processes that left the job\'s group');
+}
+
+/** Cancel or timeout: the stop is recorded before the signal goes, so a crash in between never reads as a plain finish. */
+async function signalStop(ctx: AgentContext, job: JobRow, reason: string): Promise<JobRow> {
+  const row = await ctx.store.markStopping(job.job_id, reason);
+  faultPoint('stopping');
+  await stopEverything(ctx, row, 'SIGTERM');
+  return row;
 }
 
 /** Removes what the job needed only while it ran (a kernel's socket folder under the temp dir). */
@@ -137,6 +160,8 @@ async function cleanUp(ctx: AgentContext, job: JobRow): Promise<void> {
 async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, probe: JobProbe | null): Promise<JobRow> {
   const t = probe ?? (await tails(job));
   const tailArgs = { stdoutTail: t.stdoutTail, stderrTail: t.stderrTail };
+  // A stopped job's main process has ended: nothing it started may outlive it.
+  if (job.kill_sent_at) await stopEverything(ctx, job, 'SIGKILL');
   await cleanUp(ctx, job).catch(() => undefined);
   faultPoint('before-finish');
   switch (outcome.kind) {
@@ -145,7 +170,7 @@ async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, pro
     case 'fail':
       return ctx.store.failJob(job.job_id, outcome.error, tailArgs, outcome.retcode, outcome.signal, 'concluding');
     case 'cancel':
-      return ctx.store.markCancelled(job.job_id, null, null, tailArgs);
+      return ctx.store.markCancelled(job.job_id, outcome.retcode, outcome.signal, tailArgs);
   }
 }
 
@@ -180,11 +205,8 @@ export function jobActors(ctx: AgentContext) {
         stderrTail: probe.stderrTail !== (job.stderr_tail ?? '') ? probe.stderrTail : null,
       });
     }),
-    signalStop: fromPromise<JobRow, { job: JobRow; reason: string }>(async ({ input }) => {
-      signalJob(ctx, input.job, 'SIGTERM');
-      return ctx.store.markStopping(input.job.job_id, input.reason);
-    }),
-    killJob: fromPromise<void, { job: JobRow }>(({ input }) => killJob(ctx, input.job)),
+    signalStop: fromPromise<JobRow, { job: JobRow; reason: string }>(({ input }) => signalStop(ctx, input.job, input.reason)),
+    killJob: fromPromise<void, { job: JobRow }>(({ input }) => stopEverything(ctx, input.job, 'SIGKILL')),
     concludeJob: fromPromise<JobRow, { job: JobRow; outcome: JobOutcome; probe: JobProbe | null }>(({ input }) =>
       conclude(ctx, input.job, input.outcome, input.probe),
     ),

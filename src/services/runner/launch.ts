@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { wrapperArgv, EXIT_FILE, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
 import { readTail } from './tail.js';
 import { JobInputError } from './errors.js';
-import { findProcessesWithEnv } from './process-identity.js';
+import { findProcessesInSession, findProcessesWithEnv } from './process-identity.js';
 
 export interface LaunchOptions {
   jobId: string;
@@ -180,15 +180,17 @@ export function killJobGroup(pgid: number, signal: NodeJS.Signals | number = 'SI
 }
 
 /**
- * Signals the job's processes that left its process group, found by LAB_JOB_ID=<jobId> in their
- * environment (prepareJob sets it), sparing the wrapper (it still has to write exit.json) and
- * this process. Use after killJobGroup when cancelling: a Jupyter kernel runs in a session of its
- * own, and while it normally exits within a second of losing nbconvert, one killed during its
- * startup can miss that and live on. Returns the pids signalled.
+ * Signals the job's processes that left its process group: found by LAB_JOB_ID=<jobId> in their
+ * environment (prepareJob sets it: a daemon that forked and called setsid keeps it) and, when
+ * `session` is the job's session id (its pid), by session (a child that moved to a group of its
+ * own and dropped its environment stays in the session). Spares the wrapper (it still has to
+ * write exit.json) and this process. Use on every stop, with the group's signal: a Jupyter kernel
+ * runs in a session of its own too. Returns the pids signalled.
  */
-export function killJobStragglers(jobId: string, wrapperPid: number, signal: NodeJS.Signals = 'SIGKILL'): number[] {
+export function killJobStragglers(jobId: string, wrapperPid: number, signal: NodeJS.Signals = 'SIGKILL', session = 0): number[] {
   const hit: number[] = [];
-  for (const pid of findProcessesWithEnv('LAB_JOB_ID', jobId)) {
+  const pids = new Set([...findProcessesWithEnv('LAB_JOB_ID', jobId), ...findProcessesInSession(session)]);
+  for (const pid of pids) {
     if (pid === wrapperPid || pid === process.pid || pid <= 1) continue;
     try {
       process.kill(pid, signal);
