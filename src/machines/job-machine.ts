@@ -11,7 +11,7 @@ import type { JobRow } from '../services/store/types.js';
 /** What an agent sees of a job's process from its log folder and /proc. */
 export interface JobProbe {
   /** The wrapper's exit record, once the process has ended. */
-  exit: { code: number | null; signal: string | null; endedAt: string } | null;
+  exit: { code: number | null; signal: string | null; endedAt: string; diskFull?: boolean } | null;
   /** The process (pid and start time as recorded) is still there. */
   alive: boolean;
   stdoutTail: string;
@@ -82,6 +82,12 @@ export function outcomeOf(job: JobRow, probe: JobProbe | null): JobOutcome {
   }
   if (job.stop_reason === 'cancel') return { kind: 'cancel', retcode: exit.code, signal: exit.signal };
   if (job.stop_reason) return { kind: 'fail', error: job.stop_reason, retcode: exit.code, signal: exit.signal };
+  if (exit.diskFull) {
+    // Its output was cut short whatever its exit code says; the folder is the one the member set (LAB_LOG_DIR).
+    const folder = (job.log_dir ?? '').replace(/\/[^/]+\/?$/, '') || 'the log disk';
+    const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+    return { kind: 'fail', retcode: exit.code, signal: exit.signal, error: `no space left on ${folder}: the disk filled up while the job ran (${how}), so its logs are cut short` };
+  }
   return { kind: 'finish', retcode: exit.code, signal: exit.signal, finishedAt: exit.endedAt };
 }
 

@@ -42,7 +42,10 @@ export interface MailMessage {
   subject: string;
   text: string;
   html: string;
+  /** A fixed Message-ID (messageIdFor): a resend after a crash is then the same message, which mail systems drop. */
+  messageId?: string;
 }
+
 
 export interface Mailer {
   send(msg: MailMessage): Promise<{ messageId: string }>;
@@ -167,7 +170,7 @@ export function createMailer(opts: MailerOptions = {}): Mailer {
 
   return {
     async send(msg) {
-      const mail = { from, to: msg.to, subject: msg.subject, text: msg.text, html: msg.html };
+      const mail = { from, to: msg.to, subject: msg.subject, text: msg.text, html: msg.html, ...(msg.messageId ? { messageId: msg.messageId } : {}) };
       try {
         let info;
         try {

@@ -14,10 +14,11 @@ import { AlreadyLaunchedError, killJobGroup, killJobStragglers, launchDetached, 
 import { prepareJob } from '../runner/prepare.js';
 import { isAlive, isSameProcess } from '../runner/process-identity.js';
 import { readTail } from '../runner/tail.js';
-import { STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
+import { EXIT_RESERVE, STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { faultPoint } from './fault-points.js';
+import { messageIdFor, sendRecorded } from './send-recorded.js';
 
 const logDirOf = (ctx: AgentContext, job: JobRow) => job.log_dir ?? join(ctx.config.logDir, job.job_id);
 
@@ -151,9 +152,11 @@ async function signalStop(ctx: AgentContext, job: JobRow, reason: string): Promi
   return row;
 }
 
-/** Removes what the job needed only while it ran (a kernel's socket folder under the temp dir). */
+/** Removes what the job needed only while it ran: the unused exit-record reserve, a kernel's socket folder under the temp dir. */
 async function cleanUp(ctx: AgentContext, job: JobRow): Promise<void> {
-  const note = await readLaunchNote(logDirOf(ctx, job));
+  const logDir = logDirOf(ctx, job);
+  await rm(join(logDir, EXIT_RESERVE), { force: true }); // the exit record's room, unused
+  const note = await readLaunchNote(logDir);
   if (note?.tempDir && note.tempDir.startsWith(tmpdir() + '/')) await rm(note.tempDir, { recursive: true, force: true });
 }
 
@@ -180,17 +183,16 @@ async function notifyUser(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   const mailer = await ctx.mailer();
   if (!mailer) return ctx.store.markNotified(job.job_id); // LAB_EMAIL empty: nothing to send
   const mail = renderJobEmail({ ...lease, script_path: lease.script_path ?? '(no script)', status: lease.status as 'finished' }, { host: ctx.host, linuxUser: ctx.config.user });
-  try {
-    await mailer.send({ to: ctx.config.email, ...mail });
-  } catch (err) {
-    const attempts = lease.notify_attempts + 1;
-    const next = nextNotifyAttempt(attempts, new Date(lease.finished_at ?? Date.now()), new Date());
-    const retryAt = 'retryAt' in next ? next.retryAt : null;
-    ctx.log.warn({ job: job.job_id, attempts, retryAt, err: (err as Error).message }, retryAt ? 'email not sent; will retry' : 'email not sent; giving up after a day');
-    return ctx.store.notifyFailed(job.job_id, (err as Error).message, retryAt);
-  }
-  faultPoint('after-email');
-  return ctx.store.markNotified(job.job_id);
+  // notified_at is written first and committed the moment the SMTP server accepts the message:
+  // only an agent dying between those two lines sends it again (with the same Message-ID).
+  const message = { to: ctx.config.email, ...mail, messageId: messageIdFor('job', job.job_id) };
+  const done = await sendRecorded(mailer, message, (send) => ctx.store.markNotifiedOnSend(job.job_id, send), () => faultPoint('after-email'));
+  if (done.sent) return done.row;
+  const attempts = lease.notify_attempts + 1;
+  const next = nextNotifyAttempt(attempts, new Date(lease.finished_at ?? Date.now()), new Date());
+  const retryAt = 'retryAt' in next ? next.retryAt : null;
+  ctx.log.warn({ job: job.job_id, attempts, retryAt, err: done.error.message }, retryAt ? 'email not sent; will retry' : 'email not sent; giving up after a day');
+  return ctx.store.notifyFailed(job.job_id, done.error.message, retryAt);
 }
 
 /** Implementations for jobMachine.provide({ actors }). */

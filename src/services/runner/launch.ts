@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, existsSync, statSync } from 'node:fs';
+import { openSync, closeSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { wrapperArgv, EXIT_FILE, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
+import { wrapperArgv, EXIT_FILE, EXIT_RESERVE, EXIT_RESERVE_BYTES, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
 import { readTail } from './tail.js';
 import { JobInputError } from './errors.js';
 import { findProcessesInSession, findProcessesWithEnv } from './process-identity.js';
@@ -42,6 +42,8 @@ export interface ExitRecord {
   /** E.g. "SIGTERM", "SIGKILL"; null when it exited by itself. */
   signal: string | null;
   endedAt: string;
+  /** The recorder found no room for a new file and wrote the record into its reserve: the disk was full. */
+  diskFull?: boolean;
 }
 
 export class AlreadyLaunchedError extends Error {
@@ -68,6 +70,8 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
   await chmod(logDir, 0o700); // it may have existed (a notebook's parameterized copy is written first)
   if (existsSync(join(logDir, PID_FILE))) throw new AlreadyLaunchedError(await readPidRecord(logDir), logDir);
 
+  // The exit record's room, taken now while there is some (ENOSPC here means nothing was started).
+  writeFileSync(join(logDir, EXIT_RESERVE), `${' '.repeat(EXIT_RESERVE_BYTES - 1)}\n`, { mode: 0o600 });
   const stdoutPath = join(logDir, STDOUT_FILE);
   const stderrPath = join(logDir, STDERR_FILE);
   const out = openSync(stdoutPath, 'a', 0o600);
@@ -130,6 +134,7 @@ export async function readExitRecord(logDir: string): Promise<ExitRecord | null>
     code: typeof r.code === 'number' ? r.code : null,
     signal: typeof r.signal === 'string' ? r.signal : null,
     endedAt: typeof r.endedAt === 'string' ? r.endedAt : '',
+    ...(r.diskFull === true ? { diskFull: true } : {}),
   };
 }
 

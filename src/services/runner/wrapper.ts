@@ -17,6 +17,12 @@ import { isExecutableFile, whichIn } from './interpreter.js';
 // on fd 3 (a pipe the agent reads) and in <logDir>/pid. exec keeps the pid and start time.
 
 export const EXIT_FILE = 'exit.json';
+/**
+ * Room for the exit record, written by the agent before the job starts: on a disk the job has
+ * filled, the wrapper writes the record into it in place instead of into a new file.
+ */
+export const EXIT_RESERVE = '.exit.reserve';
+export const EXIT_RESERVE_BYTES = 512;
 export const PID_FILE = 'pid';
 export const STDOUT_FILE = 'stdout.log';
 export const STDERR_FILE = 'stderr.log';
@@ -35,11 +41,11 @@ function tool(name: string): string {
   return found;
 }
 
-let tools: { setsid: string; mv: string; date: string } | undefined;
+let tools: { setsid: string; mv: string; date: string; rm: string } | undefined;
 
 /** Absolute paths, so neither script depends on the job's PATH. */
-function systemTools(): { setsid: string; mv: string; date: string } {
-  tools ??= { setsid: tool('setsid'), mv: tool('mv'), date: tool('date') };
+function systemTools(): { setsid: string; mv: string; date: string; rm: string } {
+  tools ??= { setsid: tool('setsid'), mv: tool('mv'), date: tool('date'), rm: tool('rm') };
   return tools;
 }
 
@@ -76,7 +82,7 @@ export function wrapperArgv(logDir: string, argv: string[]): [string, ...string[
 
 /** The wrapper: $1 log dir, then the job's argv. */
 export function wrapperScript(): string {
-  const { setsid, mv, date } = systemTools();
+  const { setsid, mv, date, rm } = systemTools();
   return `
 log=$1; shift
 trap : HUP INT TERM
@@ -90,6 +96,12 @@ esac
 ended=$(${shq(date)} -u +%Y-%m-%dT%H:%M:%S.%3NZ 2>/dev/null)
 case $ended in *N*|'') ended=$(${shq(date)} -u +%Y-%m-%dT%H:%M:%SZ);; esac
 tmp="$log/.exit.json.$$"
-printf '{"code":%s,"signal":%s,"endedAt":"%s"}\\n' "$code" "$sig" "$ended" > "$tmp" && ${shq(mv)} -f "$tmp" "$log/${EXIT_FILE}"
+rec="{\\"code\\":$code,\\"signal\\":$sig,\\"endedAt\\":\\"$ended\\""
+if ! { printf '%s}\\n' "$rec" > "$tmp" && ${shq(mv)} -f "$tmp" "$log/${EXIT_FILE}"; } 2>/dev/null; then
+  # No room for a new file: overwrite the reserve in place (its blocks are already allocated; the
+  # spaces left after the record are JSON whitespace) and say the disk was full.
+  ${shq(rm)} -f "$tmp"
+  printf '%s,"diskFull":true}' "$rec" 1<> "$log/${EXIT_RESERVE}" && ${shq(mv)} -f "$log/${EXIT_RESERVE}" "$log/${EXIT_FILE}"
+fi
 `;
 }

@@ -54,23 +54,39 @@ export class PgTransport implements Transport {
     this.claims = JSON.stringify({ sub: opts.userId, role: 'authenticated' });
   }
 
-  async rpc<T>(fn: string, args: Record<string, unknown>): Promise<T> {
+  rpc<T>(fn: string, args: Record<string, unknown>): Promise<T> {
+    return this.transaction<T>(fn, args);
+  }
+
+  rpcCommittedAfter<T>(fn: string, args: Record<string, unknown>, action: (result: T) => Promise<void>): Promise<T> {
+    return this.transaction<T>(fn, args, action);
+  }
+
+  /** One call in one transaction as the acting user; `action` runs before the commit. */
+  private async transaction<T>(fn: string, args: Record<string, unknown>, action?: (result: T) => Promise<void>): Promise<T> {
     const { text, values } = rpcSql(fn, args);
     const client = await this.pool.connect().catch((err) => {
       throw toStoreError(err);
     });
+    let actionFailed = false;
     try {
       await client.query('begin');
       await client.query(
         "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
         [this.claims],
       );
-      const result = await client.query(text, values);
+      const result = (await client.query(text, values)).rows[0]?.r as T;
+      if (action) {
+        await action(result).catch((err: unknown) => {
+          actionFailed = true;
+          throw err;
+        });
+      }
       await client.query('commit');
-      return result.rows[0]?.r as T;
+      return result;
     } catch (err) {
       await client.query('rollback').catch(() => undefined);
-      throw toStoreError(err);
+      throw actionFailed ? err : toStoreError(err);
     } finally {
       client.release();
     }
