@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../config.js';
 import { tryLock } from '../file-lock.js';
 import { createLogger, type Logger } from '../logger.js';
 import { RotatingFile, rotationOptions } from '../rotating-file.js';
+import { DatabaseUnreachableError } from '../store/db-errors.js';
 import { openStore } from '../store/open-store.js';
 import { createAgentContext, type AgentContext } from './context.js';
 
@@ -19,8 +20,8 @@ export function lockHolder(config: Config): number | null {
   }
 }
 
-export function agentLogger(config: Config, opts: { toFile?: boolean } = {}): Logger {
-  const pretty = Boolean(process.stderr.isTTY);
+export function agentLogger(config: Config, opts: { toFile?: boolean; quiet?: boolean } = {}): Logger {
+  const pretty = Boolean(process.stderr.isTTY) && !opts.quiet; // quiet: the file only
   if (opts.toFile === false) return createLogger({ level: config.logLevel, pretty: false });
   // Bounded: rotated at LAB_LOG_MAX_MB, LAB_LOG_KEEP old files kept (the original grew forever).
   const destination = new RotatingFile(join(config.agentDir, 'agent.log'), rotationOptions(config.values));
@@ -53,8 +54,9 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
     }
     return { ctx, release };
   } catch (err) {
-    // Also in the agent log: under cron, stderr goes nowhere anyone reads.
-    log.error({ err }, 'the agent could not start');
+    // Also in the agent log: under cron, stderr goes nowhere anyone reads. (An unreachable
+    // database is logged by the CLI with the one line it prints.)
+    if (!(err instanceof DatabaseUnreachableError)) log.error({ err }, 'the agent could not start');
     release();
     throw err;
   }

@@ -31,6 +31,10 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     timer = setTimeout(() => void tick(), ms);
   };
 
+  // After a failed tick (the database away), try again soon, then less often: a local database
+  // comes back within a second or two, and the jobs' results wait for it.
+  let failures = 0;
+
   const tick = async (): Promise<void> => {
     if (stopping) return;
     if (running) {
@@ -39,12 +43,15 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     }
     running = true;
     let busy = false;
+    let retryMs: number | null = null;
     try {
       const result = await agentTick(ctx, { claim: true, backgroundSync: true });
       busy = result.busy;
       again ||= result.more; // a slot freed up during the pass and jobs wait: fill it now
+      failures = 0;
     } catch (err) {
-      ctx.log.error({ err: (err as Error).message }, 'tick failed; will try again');
+      retryMs = Math.min(idleMs, busyMs * 2 ** Math.min(failures++, 10));
+      ctx.log.error({ err: (err as Error).message, retryMs }, 'tick failed; will try again');
     } finally {
       running = false;
     }
@@ -53,7 +60,7 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
       again = false;
       schedule(0);
     } else {
-      schedule(busy ? busyMs : idleMs);
+      schedule(retryMs ?? (busy ? busyMs : idleMs));
     }
   };
 

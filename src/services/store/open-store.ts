@@ -5,7 +5,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { LabStore } from './lab-store.js';
-import { ensureLocalPostgres } from './local-postgres.js';
+import { openError } from './db-errors.js';
+import { ensureLocalPostgres, serverRoot } from './local-postgres.js';
 import { dbStatus, isSupabaseDatabase, migrate } from './migrate.js';
 import { PgTransport } from './pg-transport.js';
 import { StoreError } from './types.js';
@@ -38,7 +39,7 @@ async function localConnection(config: Config, log: Logger): Promise<pg.PoolConf
 /** Connection settings of the database a pg-based mode talks to (local starts it on demand). */
 export async function pgConnection(config: Config, log: Logger = silentLogger): Promise<pg.PoolConfig> {
   if (config.databaseUrl) return { connectionString: config.databaseUrl };
-  if (config.mode === 'local') return localConnection(config, log);
+  if (config.mode === 'local') return localConnection(config, log).catch((err: unknown) => Promise.reject(openError(config, serverRoot(config.dataDir), err)));
   throw new StoreError('Supabase mode has no direct database connection: set LAB_DATABASE_URL to the project\'s session-mode connection string');
 }
 
@@ -79,7 +80,9 @@ async function openPg(config: Config, log: Logger): Promise<LabStore> {
   } finally {
     await admin.end();
   }
-  return new LabStore(new PgTransport({ connection, userId, kind: config.mode === 'local' ? 'local' : 'postgres', log }), userId);
+  // The agent owns the local database: it starts it again when it finds it gone.
+  const revive = config.databaseUrl ? undefined : async () => (await ensureLocalPostgres({ dataDir: config.dataDir, log })).startedNow;
+  return new LabStore(new PgTransport({ connection, userId, kind: config.mode === 'local' ? 'local' : 'postgres', log, revive }), userId);
 }
 
 async function openSupabase(config: Config, log: Logger): Promise<LabStore> {
@@ -112,5 +115,9 @@ async function openSupabase(config: Config, log: Logger): Promise<LabStore> {
 }
 
 export async function openStore(config: Config, log: Logger = silentLogger): Promise<LabStore> {
-  return config.mode === 'supabase' ? openSupabase(config, log) : openPg(config, log);
+  try {
+    return await (config.mode === 'supabase' ? openSupabase(config, log) : openPg(config, log));
+  } catch (err) {
+    throw openError(config, serverRoot(config.dataDir), err); // one line naming the database, when it cannot be reached
+  }
 }

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { isServerGone, pgCallError } from './db-errors.js';
 import { StoreError, type Transport, type WakeEvent } from './types.js';
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
@@ -15,6 +16,11 @@ export interface PgTransportOptions {
   log?: Logger;
   /** Pool size; an agent needs few connections. */
   max?: number;
+  /**
+   * Local mode: starts the embedded server again (true when it did) when a call finds it gone,
+   * e.g. its main process was killed. PostgreSQL recovers from its own crash on that start.
+   */
+  revive?: () => Promise<boolean>;
 }
 
 export function toStoreError(err: unknown): StoreError {
@@ -62,15 +68,31 @@ export class PgTransport implements Transport {
     return this.transaction<T>(fn, args, action);
   }
 
-  /** One call in one transaction as the acting user; `action` runs before the commit. */
-  private async transaction<T>(fn: string, args: Record<string, unknown>, action?: (result: T) => Promise<void>): Promise<T> {
+  /**
+   * One call in one transaction as the acting user; `action` runs before the commit. When the
+   * server is gone, a local one is started again; the call is repeated only if nothing of it had
+   * reached the server (a broken connection at connect or `begin`), never once the call was sent.
+   */
+  private async transaction<T>(fn: string, args: Record<string, unknown>, action?: (result: T) => Promise<void>, retried = false): Promise<T> {
     const { text, values } = rpcSql(fn, args);
-    const client = await this.pool.connect().catch((err) => {
-      throw toStoreError(err);
-    });
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      if (!retried && (await this.revived(err))) return this.transaction(fn, args, action, true);
+      throw this.callError(err);
+    }
+    let begun = false;
     let actionFailed = false;
+    let broken: unknown = null;
+    // A checked-out client has no listener of the pool's: a server that dies between two queries
+    // (e.g. during the action) would raise an unhandled 'error' and end the agent.
+    let lost: unknown = null;
+    const onLost = (err: unknown) => (lost = err);
+    client.on('error', onLost);
     try {
       await client.query('begin');
+      begun = true;
       await client.query(
         "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
         [this.claims],
@@ -84,12 +106,43 @@ export class PgTransport implements Transport {
       }
       await client.query('commit');
       return result;
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw actionFailed ? err : toStoreError(err);
+    } catch (caught) {
+      const err = lost ?? caught; // "not queryable" says less than what broke it
+      if (isServerGone(err)) broken = err;
+      else await client.query('rollback').catch(() => undefined);
+      if (actionFailed) throw caught; // the action's own error, as it was thrown
+      if (broken && (await this.revived(err)) && !begun && !retried) {
+        client.release(true);
+        broken = 'released';
+        return this.transaction(fn, args, action, true);
+      }
+      throw this.callError(err);
     } finally {
-      client.release();
+      client.off('error', onLost);
+      if (broken !== 'released') client.release(broken ? true : undefined); // a broken client leaves the pool
     }
+  }
+
+  private callError(err: unknown): StoreError {
+    return toStoreError(pgCallError(this.opts.connection, this.kind, err));
+  }
+
+  private reviving: Promise<boolean> | null = null;
+
+  /** Starts a gone local server again (once for all the calls that found it gone); false if it cannot. */
+  private async revived(err: unknown): Promise<boolean> {
+    if (!this.opts.revive || !isServerGone(err)) return false;
+    this.reviving ??= this.opts.revive().then(
+      (started) => {
+        if (started) this.log.warn({ err: (err as Error).message }, 'the local database had stopped; started it again');
+        return true;
+      },
+      (e: Error) => {
+        this.log.warn({ err: e.message }, 'the local database has stopped and could not be started again yet');
+        return false;
+      },
+    ).finally(() => (this.reviving = null));
+    return this.reviving;
   }
 
   async listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>> {
