@@ -8,19 +8,20 @@
 //            the inner sh, mv, date, and python itself) minus python's own share, measured as a
 //            bare `python3 noop.py` in the same run (the reference)
 //   database the embedded PostgreSQL's processes (postmaster, reaped and live backends)
-// Run: npm run build && node --import tsx bench/overhead.ts [--jobs 400] [--profile]
+// Run: npm run build && node --import tsx bench/overhead.ts [--jobs 400] [--profile] [--no-email]
 // --profile writes a CPU profile of the supervisor (node --cpu-prof) and prints where its time went.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuSeconds, timed } from './lib/proc.js';
+import { rssMiB, timed } from './lib/proc.js';
 import { round } from './lib/stats.js';
 import { summarizeProfile } from './lib/cpu-profile.js';
 
 const arg = (name: string, def: number) => Number(process.argv[process.argv.indexOf(name) + 1] || def) || def;
 const jobs = arg('--jobs', 400);
 const profile = process.argv.includes('--profile');
+const noEmail = process.argv.includes('--no-email'); // to see what the email costs
 const python = '/usr/bin/python3';
 
 // A database server of the bench's own, so that other work on the machine does not count.
@@ -58,9 +59,11 @@ const smtp = await startSmtp();
 const db = await freshDatabase();
 const a = new AgentEnv(db, 'bench', {
   LAB_MAX_PARALLEL: '8', LAB_LOG_LEVEL: 'warn', LAB_PYTHON: python,
-  LAB_EMAIL: 'bench@lab.example', SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port),
+  LAB_EMAIL: noEmail ? '' : 'bench@lab.example', SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port),
 });
 const script = a.write('noop.py', 'pass\n');
+// Count the SQL function calls (pg_stat_user_functions): how many of each a job costs.
+await db.admin.query(`alter database ${db.name} set track_functions = 'all'`); // lint-allow-identifier: a test database's generated name
 await a.cli(['ls']); // creates the users row
 const userId = (await db.admin.query("select user_id from public.users where linux_user = 'bench'")).rows[0].user_id as string;
 const postmaster = Number(readFileSync(join(serverRoot(process.env.LAB_TEST_PG_DIR), 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -88,9 +91,14 @@ await eventually(`${jobs} jobs finished and emailed`, async () => {
 }, 600_000, 20);
 const wallS = (performance.now() - t0) / 1000;
 const agent1 = times(sup.pid!);
+const agentRss = rssMiB(sup.pid!);
 const db1 = databaseCpu(postmaster);
 sup.kill('SIGTERM');
 await exited(sup);
+// The supervisor's sessions have ended, so their statistics are flushed; the warm-up job is in them too.
+await new Promise((r) => setTimeout(r, 1500));
+const calls = (await db.admin.query("select funcname, calls from pg_stat_user_functions where schemaname = 'public' order by calls desc")).rows
+  .map((r: { funcname: string; calls: string }) => `${r.funcname} ${round(Number(r.calls) / (jobs + 1), 2)}`);
 
 const agentMs = ((agent1.self - agent0.self) / jobs) * 1000;
 const childrenMs = ((agent1.children - agent0.children) / jobs) * 1000;
@@ -101,12 +109,14 @@ const result = {
   chain_cpu_ms_per_job: round(childrenMs - pythonCpuMs),
   python_cpu_ms_per_job: round(pythonCpuMs),
   database_cpu_ms_per_job: round(((db1 - db0) / jobs) * 1000),
+  agent_rss_mib: round(agentRss),
   emails: smtp.received.length - 1,
   wall_s: round(wallS, 2),
   load_avg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   node_e_0_cpu_ms: round((await timed(process.execPath, ['-e', '0'], a.env)).cpuS * 1000),
 };
 console.log(JSON.stringify(result));
+console.log(`SQL function calls per job: ${calls.join(', ')}`);
 if (profile) {
   const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
   if (file) console.log(summarizeProfile(JSON.parse(readFileSync(join(profileDir, file), 'utf8'))));
@@ -115,5 +125,4 @@ if (profile) {
 await db.drop();
 await smtp.close();
 if (ownServer) await stopLocalPostgres(process.env.LAB_TEST_PG_DIR);
-void cpuSeconds;
 process.exit(0);

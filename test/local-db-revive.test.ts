@@ -13,6 +13,7 @@ import pg from 'pg';
 import { cliPath, eventually, exited, sleep } from './helpers/agent-env.js';
 import { serverRoot, stopLocalPostgres } from '../src/services/store/local-postgres.js';
 import { isAlive } from '../src/services/runner/process-identity.js';
+import { readExitRecord } from '../src/services/runner/launch.js';
 
 const home = mkdtempSync(join(tmpdir(), 'lab-revive-'));
 const dataDir = join(home, 'data');
@@ -73,7 +74,7 @@ test('supervise: the postmaster killed while a job runs; the result is in the ro
     await eventually('the postmaster gone', async () => !isAlive(killed), 10_000, 50);
     const exitFile = join(String(running.log_dir), 'exit.json');
     await eventually('the job to end', async () => existsSync(exitFile), 30_000, 50);
-    const endedAt = Date.parse(JSON.parse(readFileSync(exitFile, 'utf8')).endedAt);
+    const endedAt = Date.parse((await readExitRecord(String(running.log_dir)))!.endedAt);
     const done = await eventually('the result in the row', async () => {
       assert.equal(sup.exitCode, null, `the supervisor exited:\n${output}`);
       const j = await peek(id);

@@ -60,6 +60,29 @@ export function isTimedOut(c: Pick<JobContext, 'job' | 'defaultTimeoutS' | 'now'
   return limit > 0 && started !== null && c.now - started >= limit * 1000;
 }
 
+type Timing = Pick<JobContext, 'job' | 'now' | 'killGraceMs' | 'heartbeatMs' | 'defaultTimeoutS'>;
+
+/** A cancel or a timeout that has not been signalled yet. */
+export function mustSignal(c: Timing): boolean {
+  return c.job.kill_sent_at === null && (c.job.cancel_requested_at !== null || isTimedOut(c));
+}
+
+/** SIGTERM went long enough ago: SIGKILL is due. */
+export function isGraceOver(c: Timing): boolean {
+  const sent = ms(c.job.kill_sent_at);
+  return sent !== null && c.now - sent >= c.killGraceMs;
+}
+
+const heartbeatDue = (c: Timing): boolean => c.now - (ms(c.job.heartbeat_at) ?? 0) >= c.heartbeatMs;
+
+/**
+ * Pure: a running job whose process is still alive has nothing for a step to do: no stop to
+ * signal, no grace over, no tails due. The driver then skips its step (no probe, no machine).
+ */
+export function isQuiet(c: Timing): boolean {
+  return c.job.status === 'running' && !mustSignal(c) && !isGraceOver(c) && !heartbeatDue(c);
+}
+
 export function isNotifyDue(job: JobRow, now: number): boolean {
   if (job.notified_at) return false;
   const next = ms(job.notify_next_at);
@@ -136,16 +159,12 @@ export const jobMachine = setup({
       const p = (event as { output?: JobProbe }).output;
       return Boolean(p && (p.exit || !p.alive));
     },
-    mustSignal: ({ context }) => context.job.kill_sent_at === null && (context.job.cancel_requested_at !== null || isTimedOut(context)),
-    graceOver: ({ context }) => {
-      const sent = ms(context.job.kill_sent_at);
-      return sent !== null && context.now - sent >= context.killGraceMs;
-    },
+    mustSignal: ({ context }) => mustSignal(context),
+    graceOver: ({ context }) => isGraceOver(context),
     tailsDue: ({ context, event }) => {
       const p = (event as { output?: JobProbe }).output;
       const changed = Boolean(p && (p.stdoutTail !== (context.job.stdout_tail ?? '') || p.stderrTail !== (context.job.stderr_tail ?? '')));
-      const last = ms(context.job.heartbeat_at) ?? 0;
-      return changed && context.now - last >= context.heartbeatMs;
+      return changed && heartbeatDue(context);
     },
     notifyDue: ({ context }) => context.notifyTriedAt !== context.now && isNotifyDue(context.job, context.now),
   },

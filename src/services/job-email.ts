@@ -211,7 +211,17 @@ export function jupyterUrl(host: string, port: number, token: string, legacy = f
   return `http://${h}:${port}/${legacy ? 'tree' : 'lab'}?token=${encodeURIComponent(token)}`;
 }
 
+// Building an Intl.DateTimeFormat costs about a millisecond (ICU); an email formats four times.
+const formats = new Map<string, Intl.DateTimeFormat>();
+
 function dateFormat(timeZone: string | undefined): Intl.DateTimeFormat {
+  const key = timeZone ?? '';
+  let fmt = formats.get(key);
+  if (!fmt) formats.set(key, (fmt = newDateFormat(timeZone)));
+  return fmt;
+}
+
+function newDateFormat(timeZone: string | undefined): Intl.DateTimeFormat {
   const options: Intl.DateTimeFormatOptions = {
     hourCycle: 'h23',
     year: 'numeric',

@@ -85,7 +85,9 @@ async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Pr
   let launched: PidRecord;
   faultPoint('launch');
   try {
-    launched = await launchDetached({ jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env });
+    launched = await launchDetached({
+      jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env, onEnded: () => ctx.jobEnded(),
+    });
   } catch (err) {
     if (!(err instanceof AlreadyLaunchedError) || !err.record) throw err;
     launched = err.record;

@@ -1,6 +1,7 @@
-// Continuous mode: ticks when woken (NOTIFY / Realtime), every 0.5 s while jobs run (so an end is
-// reported within a second), and on the polling interval otherwise, which always runs as the
-// fallback for lost wake-ups. SIGTERM/SIGINT: stop claiming, finish the tick, leave jobs running.
+// Continuous mode: ticks when woken (NOTIFY / Realtime, or a job it started ending), every 0.5 s
+// while jobs run (so the end of an adopted job is reported within a second), and on the polling
+// interval otherwise, which always runs as the fallback for lost wake-ups. SIGTERM/SIGINT: stop
+// claiming, finish the tick, leave jobs running.
 import type { WakeEvent } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { agentTick, syncInFlight } from './tick.js';
@@ -64,6 +65,8 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     }
   };
 
+  // A job started here reports its end through its recorder's pipe: conclude it now, not at the next poll.
+  ctx.jobEnded = () => void tick();
   const unlisten = await ctx.store.listen((e) => {
     if (isWorkWake(e)) void tick();
   });

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, existsSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, chmod, readFile } from 'node:fs/promises';
+import { mkdir, chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { wrapperArgv, EXIT_FILE, EXIT_RESERVE, EXIT_RESERVE_BYTES, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
 import { readTail } from './tail.js';
@@ -16,6 +17,11 @@ export interface LaunchOptions {
   argv: string[];
   cwd: string;
   env: Record<string, string>;
+  /**
+   * Called once the job has ended and its exit record is written (the recorder closed the start
+   * pipe). Only while this process lives: an agent started later finds the end by polling.
+   */
+  onEnded?: () => void;
 }
 
 export interface LaunchedJob {
@@ -100,7 +106,8 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
       clearTimeout(timer);
       pipe.removeAllListeners();
       pipe.on('error', () => {}); // late EPIPE/ECONNRESET after we stop listening
-      pipe.destroy();
+      if (e || !opts.onEnded) pipe.destroy();
+      else listenForEnd(pipe as Socket, opts.onEnded);
       if (e) reject(e);
       else resolve(value);
     };
@@ -125,15 +132,25 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
   return { pid, pgid: pid, startTime, wrapperPid: wrapperPid ?? 0, wrapperStartTime: wrapperStartTime ?? '', stdoutPath, stderrPath };
 }
 
+/** Keeps the start pipe open, without holding this process alive, to hear the recorder close it. */
+function listenForEnd(pipe: Socket, onEnded: () => void): void {
+  pipe.once('close', onEnded);
+  pipe.resume(); // nothing more is written; reading is what notices the end of file
+  pipe.unref();
+}
+
 /** The exit record, or null while the job runs (or if its wrapper was killed: check isSameProcess on wrapperPid). */
 export async function readExitRecord(logDir: string): Promise<ExitRecord | null> {
-  const parsed = await readJson(join(logDir, EXIT_FILE));
+  const file = join(logDir, EXIT_FILE);
+  const parsed = await readJson(file);
   if (!parsed || typeof parsed !== 'object') return null;
   const r = parsed as Record<string, unknown>;
+  // The recorder writes no time of its own (that would cost a date(1) per job): the file's is the end.
+  const endedAt = typeof r.endedAt === 'string' ? r.endedAt : await stat(file).then((st) => st.mtime.toISOString(), () => '');
   return {
     code: typeof r.code === 'number' ? r.code : null,
     signal: typeof r.signal === 'string' ? r.signal : null,
-    endedAt: typeof r.endedAt === 'string' ? r.endedAt : '',
+    endedAt,
     ...(r.diskFull === true ? { diskFull: true } : {}),
   };
 }
@@ -165,7 +182,7 @@ async function readJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as unknown;
   } catch {
-    return null; // missing, or (never expected: it is renamed into place) incomplete
+    return null; // missing, or still being written
   }
 }
 

@@ -15,6 +15,8 @@ import { isExecutableFile, whichIn } from './interpreter.js';
 // The job is a *foreground* child of the wrapper, so its pid cannot come from `$!`: the first
 // thing the child does, before exec'ing the real program, is report its own pid and start time
 // on fd 3 (a pipe the agent reads) and in <logDir>/pid. exec keeps the pid and start time.
+// The wrapper keeps its end of that pipe until the exit record is written: the agent that started
+// the job hears the end at once (end of file), without polling.
 
 export const EXIT_FILE = 'exit.json';
 /**
@@ -41,11 +43,11 @@ function tool(name: string): string {
   return found;
 }
 
-let tools: { setsid: string; mv: string; date: string; rm: string } | undefined;
+let tools: { setsid: string; mv: string } | undefined;
 
 /** Absolute paths, so neither script depends on the job's PATH. */
-function systemTools(): { setsid: string; mv: string; date: string; rm: string } {
-  tools ??= { setsid: tool('setsid'), mv: tool('mv'), date: tool('date'), rm: tool('rm') };
+function systemTools(): { setsid: string; mv: string } {
+  tools ??= { setsid: tool('setsid'), mv: tool('mv') };
   return tools;
 }
 
@@ -61,15 +63,21 @@ function signalCases(): string {
   return lines.join('\n');
 }
 
-/** Runs in the job's own process just before exec: $1 log dir, then the job's argv. */
-function innerScript(mv: string): string {
+/**
+ * Runs in the job's own process just before exec: $1 log dir, then the job's argv. Shell builtins
+ * only (no subshell, no helper program): every fork here is paid by every job.
+ */
+function innerScript(): string {
   return `
-st() { read -r s < "/proc/$1/stat" || return 1; s=\${s##*) }; set -- $s; printf %s "\${20}"; }
+st() { read -r s < "/proc/$1/stat" || return 1; s=\${s##*) }; set -- $s; st=\${20}; }
 log=$1; shift
-me=$(st $$); w=$(st $PPID)
-printf '{"pid":%s,"pgid":%s,"startTime":"%s","wrapperPid":%s,"wrapperStartTime":"%s"}\\n' $$ $$ "$me" $PPID "$w" > "$log/.pid.tmp" && ${shq(mv)} -f "$log/.pid.tmp" "$log/${PID_FILE}"
-# a subshell, so that if the agent is already gone the SIGPIPE ends only the subshell
-( trap '' PIPE; printf '%s %s %s\\n' $$ "$me" "$w" >&3 ) 2>/dev/null
+st $$; me=$st; st $PPID; w=$st
+# Written in one write: a reader that finds it incomplete treats it as absent (readPidRecord).
+printf '{"pid":%s,"pgid":%s,"startTime":"%s","wrapperPid":%s,"wrapperStartTime":"%s"}\\n' $$ $$ "$me" $PPID "$w" > "$log/${PID_FILE}"
+# If the agent is already gone, the write fails (EPIPE) instead of killing the job before it starts.
+trap '' PIPE
+printf '%s %s %s\\n' $$ "$me" "$w" >&3 2>/dev/null
+trap - PIPE
 exec 3>&-
 exec "$@"
 `;
@@ -82,26 +90,25 @@ export function wrapperArgv(logDir: string, argv: string[]): [string, ...string[
 
 /** The wrapper: $1 log dir, then the job's argv. */
 export function wrapperScript(): string {
-  const { setsid, mv, date, rm } = systemTools();
+  const { setsid, mv } = systemTools();
   return `
 log=$1; shift
 trap : HUP INT TERM
-${shq(setsid)} /bin/sh -c ${shq(innerScript(mv))} lab-job "$log" "$@"
+${shq(setsid)} /bin/sh -c ${shq(innerScript())} lab-job "$log" "$@"
 rc=$?
-exec 3>&-
 code=$rc; sig=null
 case $rc in
 ${signalCases()}
 esac
-ended=$(${shq(date)} -u +%Y-%m-%dT%H:%M:%S.%3NZ 2>/dev/null)
-case $ended in *N*|'') ended=$(${shq(date)} -u +%Y-%m-%dT%H:%M:%SZ);; esac
-tmp="$log/.exit.json.$$"
-rec="{\\"code\\":$code,\\"signal\\":$sig,\\"endedAt\\":\\"$ended\\""
-if ! { printf '%s}\\n' "$rec" > "$tmp" && ${shq(mv)} -f "$tmp" "$log/${EXIT_FILE}"; } 2>/dev/null; then
-  # No room for a new file: overwrite the reserve in place (its blocks are already allocated; the
-  # spaces left after the record are JSON whitespace) and say the disk was full.
-  ${shq(rm)} -f "$tmp"
+# The record's time is the file's own (readExitRecord): no date(1) to start. Written in place: a
+# reader checks this recorder is gone before it trusts a record it cannot parse to be missing.
+rec="{\\"code\\":$code,\\"signal\\":$sig"
+if ! printf '%s}\\n' "$rec" 2>/dev/null > "$log/${EXIT_FILE}"; then
+  # No room: overwrite the reserve in place (its blocks are already allocated; the spaces left
+  # after the record are JSON whitespace), say the disk was full, and put it in the record's place.
   printf '%s,"diskFull":true}' "$rec" 1<> "$log/${EXIT_RESERVE}" && ${shq(mv)} -f "$log/${EXIT_RESERVE}" "$log/${EXIT_FILE}"
 fi
+# Last: closing the start pipe tells an agent still listening that the record is there.
+exec 3>&-
 `;
 }

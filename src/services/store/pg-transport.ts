@@ -69,58 +69,73 @@ export class PgTransport implements Transport {
   }
 
   /**
-   * One call in one transaction as the acting user; `action` runs before the commit. When the
-   * server is gone, a local one is started again; the call is repeated only if nothing of it had
-   * reached the server (a broken connection at connect or `begin`), never once the call was sent.
+   * One call as the acting user: a single statement (its own transaction), or with `action`
+   * begin, call, action, commit. When the server is gone, a local one is started again; the call
+   * is repeated only if nothing of it had reached the server (the connection failed, or its first
+   * statement, the session set-up), never once the call itself was sent.
    */
   private async transaction<T>(fn: string, args: Record<string, unknown>, action?: (result: T) => Promise<void>, retried = false): Promise<T> {
     const { text, values } = rpcSql(fn, args);
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await this.checkout();
     } catch (err) {
       if (!retried && (await this.revived(err))) return this.transaction(fn, args, action, true);
       throw this.callError(err);
     }
-    let begun = false;
     let actionFailed = false;
-    let broken: unknown = null;
     // A checked-out client has no listener of the pool's: a server that dies between two queries
     // (e.g. during the action) would raise an unhandled 'error' and end the agent.
     let lost: unknown = null;
     const onLost = (err: unknown) => (lost = err);
     client.on('error', onLost);
+    let broken = false;
     try {
+      if (!action) return (await client.query(text, values)).rows[0]?.r as T;
       await client.query('begin');
-      begun = true;
-      await client.query(
-        "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
-        [this.claims],
-      );
       const result = (await client.query(text, values)).rows[0]?.r as T;
-      if (action) {
-        await action(result).catch((err: unknown) => {
-          actionFailed = true;
-          throw err;
-        });
-      }
+      await action(result).catch((err: unknown) => {
+        actionFailed = true;
+        throw err;
+      });
       await client.query('commit');
       return result;
     } catch (caught) {
       const err = lost ?? caught; // "not queryable" says less than what broke it
-      if (isServerGone(err)) broken = err;
-      else await client.query('rollback').catch(() => undefined);
+      broken = isServerGone(err);
+      if (broken) await this.revived(err);
+      else if (action) await client.query('rollback').catch(() => undefined);
       if (actionFailed) throw caught; // the action's own error, as it was thrown
-      if (broken && (await this.revived(err)) && !begun && !retried) {
-        client.release(true);
-        broken = 'released';
-        return this.transaction(fn, args, action, true);
-      }
       throw this.callError(err);
     } finally {
       client.off('error', onLost);
-      if (broken !== 'released') client.release(broken ? true : undefined); // a broken client leaves the pool
+      client.release(broken ? true : undefined); // a broken client leaves the pool
     }
+  }
+
+  /** A pooled connection, set up to act as the user. */
+  private async checkout(): Promise<pg.PoolClient> {
+    const client = await this.pool.connect();
+    try {
+      await this.actAsUser(client);
+      return client;
+    } catch (err) {
+      client.release(true);
+      throw err;
+    }
+  }
+
+  private readonly sessions = new WeakSet<pg.PoolClient>();
+
+  /**
+   * Every connection of this pool acts for the one user, as PostgREST does per request: role
+   * authenticated, the user's id in request.jwt.claims. Set once per connection (session level,
+   * as the pool never serves another user), so that a call is one statement, not four.
+   */
+  private async actAsUser(client: pg.PoolClient): Promise<void> {
+    if (this.sessions.has(client)) return;
+    await client.query("select set_config('role', 'authenticated', false), set_config('request.jwt.claims', $1, false)", [this.claims]);
+    this.sessions.add(client);
   }
 
   private callError(err: unknown): StoreError {
