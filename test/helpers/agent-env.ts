@@ -37,6 +37,9 @@ export class AgentEnv {
       LAB_KILL_GRACE_S: '1',
       LAB_EMAIL: '',
       LAB_LOG_LEVEL: 'debug',
+      // Tests run as root in CI, where the agent refuses to run without it (trust-host.test.ts
+      // checks the refusal itself).
+      ...(process.getuid?.() === 0 ? { LAB_ALLOW_ROOT: '1' } : {}),
       ...extra,
     };
   }

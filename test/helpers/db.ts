@@ -19,7 +19,7 @@ function schemaHash(): string {
 }
 
 export async function testServer(): Promise<pg.PoolConfig> {
-  return (await ensureLocalPostgres({ dataDir: testPgDir, fast: true, database: 'postgres' })).connection;
+  return (await ensureLocalPostgres({ dataDir: testPgDir, fast: true, database: 'postgres', allowRoot: true })).connection;
 }
 
 async function ensureTemplate(server: pg.PoolConfig): Promise<string> {
