@@ -332,18 +332,20 @@ $$;
 -- The role goes (its open connections are ended); the member's rows stay.
 create or replace function lab_private.member_remove(p_role text) returns jsonb
   language plpgsql set search_path = '' as $$
-declare v_uid uuid; v_ended int := 0;
+declare v_uid uuid; v_ended int := 0; v_pid int;
 begin
   delete from lab_private.member_roles m where m.role_name = p_role returning m.user_id into v_uid;
   if v_uid is null then
     raise exception 'lab: % is not a lab member role', p_role using errcode = 'P0002';
   end if;
-  begin
-    select count(*) into v_ended from pg_catalog.pg_stat_activity a
-      where a.usename = p_role and pg_catalog.pg_terminate_backend(a.pid);
-  exception when insufficient_privilege then
-    v_ended := 0;
-  end;
+  -- One by one (a WHERE clause may call the terminate before it filters on the role).
+  for v_pid in select a.pid from pg_catalog.pg_stat_activity a where a.usename = p_role loop
+    begin
+      if pg_catalog.pg_terminate_backend(v_pid) then v_ended := v_ended + 1; end if;
+    exception when insufficient_privilege then
+      null;
+    end;
+  end loop;
   execute format('drop owned by %I', p_role);
   execute format('drop role %I', p_role);
   return jsonb_build_object('role', p_role, 'user_id', v_uid, 'connections_ended', v_ended);
