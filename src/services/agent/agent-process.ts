@@ -6,6 +6,7 @@ import { tryLock } from '../file-lock.js';
 import { createLogger, type Logger } from '../logger.js';
 import { RotatingFile, rotationOptions } from '../rotating-file.js';
 import { isRoot, preflight, ROOT_WARNING, usePrivateUmask } from '../process-safety.js';
+import { sharedWarning } from '../store/identity.js';
 import { openStore } from '../store/open-store.js';
 import { createAgentContext, type AgentContext } from './context.js';
 
@@ -66,11 +67,4 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
     release();
     throw err;
   }
-}
-
-/** What a credential that can act as any member means, said once per agent process (and by doctor). */
-export function sharedWarning(config: Config): string {
-  return config.mode === 'supabase'
-    ? 'running with SUPABASE_SERVICE_KEY: anyone holding this key can act as any lab member; prefer SUPABASE_ANON_KEY with `lab-agent login`'
-    : 'LAB_DATABASE_URL is shared (its role is no lab member role): anyone holding it can act as any lab member; ask the database administrator for your own role (`lab-agent db add-member`)';
 }

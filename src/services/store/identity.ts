@@ -85,3 +85,10 @@ export async function resolvePgIdentity(client: pg.ClientBase, config: Config): 
   const userId = await dataFolderId(config, client);
   return { userId, proof: 'data-folder', detail: `the id in ${userIdFile(config)}${shared ? `, over role ${conn.role}` : ''}`, shared };
 }
+
+/** What a credential that can act as any member means: said once per agent process, and by doctor. */
+export function sharedWarning(config: Config): string {
+  return config.mode === 'supabase'
+    ? 'running with SUPABASE_SERVICE_KEY: anyone holding this key can act as any lab member; prefer SUPABASE_ANON_KEY with `lab-agent login`'
+    : 'LAB_DATABASE_URL is shared (its role is no lab member role): anyone holding it can act as any lab member; ask the database administrator for your own role (`lab-agent db add-member`)';
+}

@@ -97,7 +97,7 @@ export class LabStore {
   markJupyterRunning(m: MarkSessionRunning): Promise<SessionRow> {
     return this.call('jupyter_mark_running', {
       p_session_id: m.sessionId, p_port: m.port, p_token: m.token, p_pid: m.pid, p_pid_start: m.pidStart,
-      p_url: m.url, p_log_path: m.logPath ?? null, p_app: m.app ?? null,
+      p_url: m.url, p_log_path: m.logPath ?? null, p_app: m.app ?? null, p_tunnel: m.tunnel ?? null,
     });
   }
   requestJupyterStop(sessionId: string): Promise<SessionRow> {
