@@ -18,6 +18,7 @@ const env = { ...process.env, LAB_DATA_DIR: dataDir, LAB_USER: 'carol', LAB_EMAI
 
 after(async () => {
   await stopLocalPostgres(dataDir);
+  rmSync(serverRoot(dataDir), { recursive: true, force: true }); // outside dataDir when root runs it
   rmSync(dataDir, { recursive: true, force: true });
 });
 

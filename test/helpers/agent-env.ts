@@ -66,6 +66,23 @@ export class AgentEnv {
     });
   }
 
+  /** Runs the CLI with `input` on its stdin (answers to its questions); never throws on a non-zero exit. */
+  cliWithInput(args: string[], input: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [cliPath, ...args], { env: { ...this.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d) => (stdout += d));
+      child.stderr!.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, signal, stdout, stderr });
+      });
+      child.stdin!.end(input);
+    });
+  }
+
   /** Starts a long-running CLI command (supervise); output is collected. */
   spawn(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: () => string } {
     const child = spawn(process.execPath, [cliPath, ...args], { env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
