@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { freshDatabase, killLeftoverJupyter, type TestDb } from './helpers/db.js';
 import { AgentEnv, eventually, exited, sleep, type CliResult } from './helpers/agent-env.js';
 import { hasLegacyJupyter, hasTestJupyter, requirePart, testJupyter } from './helpers/required.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
@@ -30,15 +30,7 @@ before(async () => {
   smtp = await startSmtp();
 });
 after(async () => {
-  // Whatever a failed test left running.
-  const { rows } = await db.admin.query("select pid from public.jupyter_sessions where pid is not null and status in ('starting', 'running', 'stopping')");
-  for (const r of rows) {
-    try {
-      process.kill(-r.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
+  await killLeftoverJupyter(db); // whatever a failed test left running
   await db.drop();
 });
 

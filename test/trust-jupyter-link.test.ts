@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { AgentEnv, eventually, sleep, type CliResult } from './helpers/agent-env.js';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { freshDatabase, killLeftoverJupyter, type TestDb } from './helpers/db.js';
 import { which } from './helpers/install-env.js';
 import { hasLegacyJupyter, requirePart } from './helpers/required.js';
 import { freePort, readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
@@ -87,14 +87,7 @@ describe('another local user listening on the Jupyter port', { skip, timeout: 24
     listener?.kill('SIGKILL');
     await sleep(200);
     execFileSync('userdel', ['--force', attacker], { stdio: 'ignore' });
-    const { rows } = await db.admin.query("select pid from public.jupyter_sessions where pid is not null and status in ('starting', 'running', 'stopping')");
-    for (const r of rows) {
-      try {
-        process.kill(-r.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    await killLeftoverJupyter(db);
     await db.drop();
   });
 

@@ -95,3 +95,15 @@ export async function makeUser(db: TestDb, linuxUser: string): Promise<string> {
 export function storeAs(db: TestDb, userId: string, max = 4): LabStore {
   return new LabStore(new PgTransport({ connection: db.connection, userId, max }), userId);
 }
+
+/** Jupyter servers a failed test left running (their process groups), before the database goes. */
+export async function killLeftoverJupyter(db: TestDb): Promise<void> {
+  const { rows } = await db.admin.query("select pid from public.jupyter_sessions where pid is not null and status in ('starting', 'running', 'stopping')");
+  for (const r of rows) {
+    try {
+      process.kill(-r.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
