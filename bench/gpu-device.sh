@@ -19,7 +19,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/lab-gpu-device.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 say() { printf '%s\n' "$*"; }
-fail() { printf 'gpu-device: %s\n' "$*" >&2; exit "${2:-1}"; }
+fail() { printf 'gpu-device: %s\n' "$1" >&2; exit "${2:-1}"; }
 section() { printf '\n### %s\n\n' "$*"; }
 fenced() { printf '```\n'; "$@" 2>&1 || printf '(exit %s)\n' "$?"; printf '```\n'; }
 

@@ -2,12 +2,15 @@
 // (test/bin/nvidia-smi: THIS MACHINE HAS NO GPU, the stand-in reports the GPUs the test describes).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeGpus, listGpus } from '../src/services/gpu/probe.js';
 import { APPS_QUERY_ARGS, GPU_QUERY_ARGS } from '../src/services/gpu/nvidia-smi-output.js';
 import { FakeGpus } from './helpers/fake-gpus.js';
+import { repoRoot, requirePart } from './helpers/required.js';
+import { which } from './helpers/install-env.js';
 
 const fakes: FakeGpus[] = [];
 const fake = (spec: ConstructorParameters<typeof FakeGpus>[0]) => {
@@ -99,4 +102,21 @@ test('a hung nvidia-smi is killed at the time limit and reported', async () => {
   assert.ok(Date.now() - started < 10_000, 'the probe returned at its time limit');
   assert.deepEqual([view.status, view.gpus.length], ['timeout', 0]);
   assert.match(view.problem!, /did not answer within 1\.5 s/);
+});
+
+const deviceScript = join(repoRoot, 'bench', 'gpu-device.sh');
+
+test('bench/gpu-device.sh passes shellcheck', { skip: requirePart('shellcheck', which('shellcheck'), 'apt-get install shellcheck') }, () => {
+  execFileSync('shellcheck', [deviceScript], { stdio: 'pipe' });
+});
+
+test('bench/gpu-device.sh on a machine without a GPU stops at once with exit 2 and says why', () => {
+  try {
+    execFileSync('bash', [deviceScript], { env: { ...process.env, NVIDIA_SMI: '/nonexistent/nvidia-smi' }, encoding: 'utf8', stdio: 'pipe', timeout: 30_000 });
+    assert.fail('it ran without a GPU');
+  } catch (err) {
+    const e = err as { status: number; stderr: string };
+    assert.equal(e.status, 2);
+    assert.match(e.stderr, /^gpu-device: no nvidia-smi on this machine \(PATH=.*\): it has no NVIDIA GPU or driver; run this on a GPU machine\n$/);
+  }
 });

@@ -7,11 +7,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requirePart } from './helpers/required.js';
+import { which } from './helpers/install-env.js';
 import { addLinuxUser, deleteLinuxUser, killUserProcesses, type LinuxUser } from './helpers/linux-users.js';
-import { hasSlurm, runAsUser, useLocalSlurm, type LocalSlurm } from './helpers/slurm.js';
+import { hasSlurm, runAsUser, slurmScript, useLocalSlurm, type LocalSlurm } from './helpers/slurm.js';
 
 const skip =
   requirePart('Slurm (slurmctld, slurmd, munged and the client commands)', hasSlurm(), 'as root: apt-get install -y slurm-wlm munge (as .ci/run does)') ||
@@ -47,6 +49,31 @@ code=$?
 echo "$code" > "$PWD/exit_code.tmp" && mv "$PWD/exit_code.tmp" "$PWD/exit_code"
 exit "$code"
 `;
+
+test('scripts/slurm-local.sh passes shellcheck', { skip: requirePart('shellcheck', which('shellcheck'), 'apt-get install shellcheck') }, () => {
+  execFileSync('shellcheck', [slurmScript], { stdio: 'pipe' });
+});
+
+test('scripts/slurm-local.sh installs nothing: without Slurm it says which packages to install', () => {
+  // A PATH with nothing but `id`: no munged, no slurmctld. (As a non-root user it stops earlier, at root.)
+  const bin = mkdtempSync(join(tmpdir(), 'lab-noslurm-'));
+  symlinkSync(execFileSync('sh', ['-c', 'command -v id'], { encoding: 'utf8' }).trim(), join(bin, 'id'));
+  try {
+    execFileSync('/bin/bash', [slurmScript, 'start', '--accounting'], { env: { PATH: bin, LAB_SLURM_DIR: join(bin, 'cluster') }, encoding: 'utf8', stdio: 'pipe' });
+    assert.fail('start succeeded without Slurm');
+  } catch (err) {
+    const e = err as { status: number; stderr: string };
+    assert.equal(e.status, 1);
+    if (process.getuid?.() === 0) {
+      assert.match(e.stderr, /missing munged mungekey slurmctld .* slurmdbd .*: this script installs nothing; on Debian\/Ubuntu run \(as root\) apt-get install -y --no-install-recommends slurm-wlm munge slurmdbd mariadb-server-core mariadb-client-core/);
+    } else {
+      assert.match(e.stderr, /needs root: slurmd starts each job as the user who submitted it/);
+    }
+    assert.ok(!existsSync(join(bin, 'cluster')), 'it wrote nothing');
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+});
 
 describe('one-node Slurm (scripts/slurm-local.sh)', { skip, timeout: 5 * 60_000 }, () => {
   let slurm: LocalSlurm;
