@@ -126,7 +126,11 @@ describe('one-node Slurm (scripts/slurm-local.sh)', { skip, timeout: 5 * 60_000 
   after(async () => {
     for (const u of [alice, mallory]) {
       if (!u) continue;
-      execFileSync('scancel', ['-u', u.name], { env: { ...process.env, SLURM_CONF: slurm.conf }, stdio: 'ignore' });
+      try {
+        execFileSync('scancel', ['-u', u.name], { env: { ...process.env, SLURM_CONF: slurm.conf }, stdio: 'ignore' });
+      } catch {
+        /* the cluster is gone already */
+      }
       killUserProcesses(u.name);
     }
     await sleep(300);

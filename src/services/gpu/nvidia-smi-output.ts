@@ -4,7 +4,7 @@
 // rows are ", "-separated and unquoted; a value the driver cannot give reads "[N/A]",
 // "[Not Supported]", "[Insufficient Permissions]", "[Unknown Error]" or "[GPU requires reset]".
 // nvidia-smi prints its error lines on stdout or stderr depending on the driver, so both are read.
-import type { GpuHealth, LostGpu, MigMode } from './types.js';
+import type { GpuDevice, LostGpu, MigMode } from './types.js';
 
 export const GPU_FIELDS = [
   'index', 'uuid', 'name', 'pci.bus_id', 'memory.total', 'memory.used', 'memory.free',
@@ -18,22 +18,9 @@ const CSV = '--format=csv,noheader,nounits';
 export const GPU_QUERY_ARGS = [`--query-gpu=${GPU_FIELDS.join(',')}`, CSV];
 export const APPS_QUERY_ARGS = [`--query-compute-apps=${APP_FIELDS.join(',')}`, CSV];
 
-/** One query-gpu row, values as the driver gave them (null where it gave none). */
-export interface GpuRow {
-  index: number;
-  uuid: string;
-  model: string;
-  busId: string | null;
-  memoryTotalMiB: number | null;
-  memoryUsedMiB: number | null;
-  memoryFreeMiB: number | null;
-  utilizationPct: number | null;
-  temperatureC: number | null;
-  mig: MigMode;
-  health: GpuHealth;
-  /** The first error token seen in the row, for the member ("[GPU requires reset]"). */
-  healthDetail: string | null;
-}
+/** One query-gpu row, values as the driver gave them (null where it gave none): a GpuDevice before
+ * its processes and verdict are known, with the first error token seen (for the member's message). */
+export type GpuRow = Omit<GpuDevice, 'processes' | 'unusable'> & { healthDetail: string | null };
 
 export interface AppRow {
   gpuUuid: string;
