@@ -215,7 +215,7 @@ wait_until() {
   shift
   until "$@" >/dev/null 2>&1; do
     if [ "$SECONDS" -ge "$deadline" ]; then
-      say "gave up waiting ${WAIT_S}s for: $what; the logs:"
+      say "gave up waiting ${WAIT_S}s for: $what; the logs:" >&2
       tail -n 20 "$DIR"/log/*.log "$DIR/munge/munged.log" 2>/dev/null >&2 || true
       exit 1
     fi
@@ -238,6 +238,7 @@ start() {
   stop_daemons quiet
   mkdir -p "$DIR"/{state,spool,run,log}
   chmod 0755 "$DIR"
+  chmod 0700 "$DIR/log" # the daemons' logs name every member's jobs
   write_conf
   start_munge
   if [ "$ACCOUNTING" = yes ]; then start_accounting; else rm -f "$DIR/slurmdbd.conf"; fi
