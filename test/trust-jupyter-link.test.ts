@@ -4,13 +4,13 @@
 // user does exactly that; the link must reach the real server, and the listener nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { AgentEnv, eventually, sleep, type CliResult } from './helpers/agent-env.js';
 import { freshDatabase, killLeftoverJupyter, type TestDb } from './helpers/db.js';
 import { which } from './helpers/install-env.js';
+import { addLinuxUser, deleteLinuxUser, killUserProcesses } from './helpers/linux-users.js';
 import { hasLegacyJupyter, requirePart } from './helpers/required.js';
 import { freePort, readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
 import { jupyterLink } from '../src/services/jupyter/link.js';
@@ -73,20 +73,13 @@ describe('another local user listening on the Jupyter port', { skip, timeout: 24
   before(async () => {
     db = await freshDatabase();
     smtp = await startSmtp();
-    attacker = `labx${randomBytes(3).toString('hex')}`;
-    execFileSync('useradd', ['--no-create-home', '--shell', '/bin/sh', attacker]);
+    attacker = addLinuxUser('labx').name;
   });
   after(async () => {
-    for (const pid of execFileSync('ps', ['-u', attacker, '-o', 'pid='], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
     listener?.kill('SIGKILL');
+    killUserProcesses(attacker);
     await sleep(200);
-    execFileSync('userdel', ['--force', attacker], { stdio: 'ignore' });
+    deleteLinuxUser(attacker);
     await killLeftoverJupyter(db);
     await db.drop();
   });
