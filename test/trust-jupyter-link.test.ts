@@ -5,8 +5,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import { AgentEnv, eventually, sleep, type CliResult } from './helpers/agent-env.js';
 import { freshDatabase, killLeftoverJupyter, type TestDb } from './helpers/db.js';
 import { which } from './helpers/install-env.js';
@@ -14,6 +16,7 @@ import { addLinuxUser, deleteLinuxUser, killUserProcesses } from './helpers/linu
 import { hasLegacyJupyter, requirePart } from './helpers/required.js';
 import { freePort, readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
 import { jupyterLink } from '../src/services/jupyter/link.js';
+import { sessionRuntimeDir } from '../src/services/jupyter/session-record.js';
 import { canonical, listeningAddresses, receives } from '../src/services/jupyter/listening.js';
 import type { SessionRow } from '../src/services/store/types.js';
 
@@ -128,6 +131,12 @@ describe('another local user listening on the Jupyter port', { skip, timeout: 24
     const host = lan.publicHost.includes(':') ? `[${lan.publicHost}]` : lan.publicHost;
     assert.ok(s.url!.startsWith(`http://127.0.0.1:${port}/tree?token=`), s.url!);
     assert.equal(s.tunnel, `ssh -N -L ${port}:127.0.0.1:${port} linkuser@${lan.publicHost}`);
+
+    // Its runtime folder, config (the token) and log are the member's alone, whatever the umask.
+    const runtime = sessionRuntimeDir(a.home, s.session_id);
+    assert.equal(statSync(runtime).mode & 0o777, 0o700);
+    for (const f of readdirSync(runtime)) assert.equal(statSync(join(runtime, f)).mode & 0o777, 0o600, f);
+    assert.equal(statSync(s.log_path!).mode & 0o777, 0o600);
 
     // The click: it reaches Jupyter itself.
     const click = await get(s.url!);
