@@ -16,6 +16,7 @@ import { readTail } from '../runner/tail.js';
 import { STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
+import { withMemberUmask } from '../process-safety.js';
 import { faultPoint } from './fault-points.js';
 
 const logDirOf = (ctx: AgentContext, job: JobRow) => job.log_dir ?? join(ctx.config.logDir, job.job_id);
@@ -71,7 +72,8 @@ async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   await writeFile(join(prepared.logDir, 'command.json'), JSON.stringify(note), { mode: 0o600 });
   let launched: PidRecord;
   try {
-    launched = await launchDetached({ jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env });
+    // The agent's own files are private (umask 077); what the job writes follows the member's umask.
+    launched = await launchDetached({ jobId: job.job_id, logDir: prepared.logDir, argv: withMemberUmask(prepared.argv), cwd: prepared.cwd, env: prepared.env });
   } catch (err) {
     if (!(err instanceof AlreadyLaunchedError) || !err.record) throw err;
     launched = err.record;
@@ -142,7 +144,7 @@ async function notifyUser(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   if (!lease) return ctx.store.getJob(job.job_id); // another agent has it, or it is not due
   const mailer = await ctx.mailer();
   if (!mailer) return ctx.store.markNotified(job.job_id); // LAB_EMAIL empty: nothing to send
-  const mail = renderJobEmail({ ...lease, script_path: lease.script_path ?? '(no script)', status: lease.status as 'finished' }, { host: ctx.host, linuxUser: ctx.config.user });
+  const mail = renderJobEmail({ ...lease, script_path: lease.script_path ?? '(no script)', status: lease.status as 'finished' }, { host: ctx.host });
   try {
     await mailer.send({ to: ctx.config.email, ...mail });
   } catch (err) {
