@@ -389,6 +389,16 @@ if [ -n "$(setting SUPABASE_ANON_KEY "")" ]; then
   else
     NEXT+=("lab-agent login     (sign in to Supabase, so the agent acts as you)")
   fi
+elif [ -n "$(setting SUPABASE_SERVICE_KEY "")" ] && [ -z "$(setting LAB_USER_ID "")" ]; then
+  # The service key can act as anyone: the agent acts only for the id written in .env, never a guess.
+  if [ "$NO_LOGIN" = 0 ] && [ "$YES" = 0 ] && [ -n "$ASK_FD" ]; then
+    printf '\nWith the service key the agent needs your account id (LAB_USER_ID). Find it by your verified email now (lab-agent login)? [Y/n] '
+    IFS= read -r yn <&"$ASK_FD" || yn=n
+    if [[ "$yn" =~ ^([Yy].*)?$ ]] && "$WRAPPER" login <&"$ASK_FD"; then did "LAB_USER_ID written to $DIR/.env"
+    else NEXT+=("lab-agent login     (finds your account by your verified email and writes LAB_USER_ID; the agent does not start without it)"); fi
+  else
+    NEXT+=("lab-agent login     (finds your account by your verified email and writes LAB_USER_ID; the agent does not start without it)")
+  fi
 fi
 NEXT+=("lab-agent doctor    (checks database, identity, Python, Jupyter, email, cron, ports, logs)")
 NEXT+=("lab-agent submit ~/your_script.py -- --your args   then: lab-agent ls, lab-agent logs <id>")

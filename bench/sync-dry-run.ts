@@ -70,7 +70,7 @@ async function writeStats(admin: pg.Client, db: string): Promise<{ calls: number
 const synth = await createSyntheticHome();
 const work = mkdtempSync(join(tmpdir(), 'lab-bench-sync-'));
 const pgDir = join(tmpdir(), 'lab-agent-bench-pg');
-const server = await ensureLocalPostgres({ dataDir: pgDir, fast: true, database: 'postgres' });
+const server = await ensureLocalPostgres({ dataDir: pgDir, fast: true, database: 'postgres', allowRoot: true });
 const dbName = `bench_sync_${process.pid}`;
 const root = new pg.Client(server.connection);
 await root.connect();

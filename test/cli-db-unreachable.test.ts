@@ -30,7 +30,7 @@ function member(extra: NodeJS.ProcessEnv): { home: string; env: NodeJS.ProcessEn
   homes.push(home);
   const script = join(home, 'x.py');
   writeFileSync(script, 'print(1)\n');
-  return { home, script, env: { PATH: process.env.PATH, HOME: home, USER: 'pat', LAB_USER: 'pat', LAB_HOST: 'testhost', LAB_EMAIL: '', SUPABASE_URL: '', ...extra } };
+  return { home, script, env: { PATH: process.env.PATH, HOME: home, USER: 'pat', LAB_USER: 'pat', LAB_HOST: 'testhost', LAB_EMAIL: '', SUPABASE_URL: '', ...(process.getuid?.() === 0 ? { LAB_ALLOW_ROOT: '1' } : {}), ...extra } };
 }
 
 function assertOneLine(r: CliResult, what: string, database: RegExp, check: RegExp): void {

@@ -60,11 +60,18 @@ describe('doctor', () => {
     const { code, report, by } = await doctor(env);
     assert.equal(code, 0, JSON.stringify(report.checks.filter((c) => c.status === 'fail'), null, 2));
     assert.equal(report.ok, true);
-    assert.deepEqual(report.checks.map((c) => c.id), ['config', 'database', 'identity', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'service-key']);
+    assert.deepEqual(report.checks.map((c) => c.id), ['config', 'account', 'database', 'identity', 'credentials', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'jupyter-link']);
     assert.equal(by.database!.status, 'ok');
     assert.match(by.database!.detail, /up to date/);
     assert.equal(by.identity!.status, 'ok');
     assert.equal(by.identity!.data!.linuxUser, me);
+    assert.equal(by.identity!.data!.proof, 'data-folder');
+    assert.match(by.identity!.detail, /^acts for [0-9a-f-]{36}; proof: the id in .*user-id, over role lab/);
+    // One URL for everyone: anyone holding it can act as any member. Said, without failing.
+    assert.equal(by.credentials!.status, 'warn');
+    assert.match(by.credentials!.detail, /anyone holding it can act as any lab member/);
+    assert.match(by.credentials!.fix!, /db add-member/);
+    assert.equal(by['jupyter-link']!.status, 'skip');
     assert.equal(by.python!.status, 'ok');
     assert.equal(by.smtp!.status, 'ok');
     assert.equal(by.ports!.status, 'ok');
@@ -80,7 +87,7 @@ describe('doctor', () => {
     assert.equal(text.code, 0);
     const lines = text.stdout.trim().split('\n');
     assert.match(lines[0]!, /^lab-agent doctor: .*postgres mode$/);
-    for (const title of ['configuration', 'database', 'identity', 'Python', 'SMTP', 'cron / systemd', 'Jupyter ports', 'log folders', 'JUPYTER_IP']) {
+    for (const title of ['configuration', 'Linux account', 'database', 'identity', 'credentials', 'Python', 'SMTP', 'cron / systemd', 'Jupyter ports', 'log folders', 'JUPYTER_IP']) {
       assert.ok(lines.some((l) => /^[✔!-] /.test(l) && l.includes(title)), `a line for ${title}:\n${text.stdout}`);
     }
     assert.match(lines.at(-1)!, /^all checks passed/);
@@ -173,20 +180,26 @@ describe('doctor', () => {
   test('warnings: JUPYTER_IP=0.0.0.0 and the service key (which can act as anyone), without failing', async () => {
     const db = await freshDatabase();
     dbs.push(db);
-    const fake = await startFakeSupabase();
-    const env = await member(db, { LAB_DATABASE_URL: '', SUPABASE_URL: fake.url, SUPABASE_SERVICE_KEY: 'service-key-for-tests', JUPYTER_IP: '0.0.0.0' });
-    fake.user = { user_id: fake.userId, linux_user: me, email: `${me}@lab.example` };
+    const fake = await startFakeSupabase(`${me}@lab.example`);
+    const env = await member(db, { LAB_DATABASE_URL: '', SUPABASE_URL: fake.url, SUPABASE_SERVICE_KEY: 'service-key-for-tests', LAB_USER_ID: fake.userId, JUPYTER_IP: '0.0.0.0' });
     const { code, by } = await doctor(env);
     assert.equal(code, 0, JSON.stringify(by, null, 2));
     assert.equal(by['jupyter-ip']!.status, 'warn');
     assert.match(by['jupyter-ip']!.fix!, /JUPYTER_IP=127\.0\.0\.1/);
-    assert.equal(by['service-key']!.status, 'warn');
-    assert.match(by['service-key']!.detail, /act as any lab member/);
-    assert.match(by['service-key']!.fix!, /lab-agent login/);
+    assert.equal(by.credentials!.status, 'warn');
+    assert.match(by.credentials!.detail, /act as any lab member/);
+    assert.match(by.credentials!.fix!, /lab-agent login/);
     assert.equal(by.database!.status, 'ok');
-    assert.equal(by.identity!.status, 'ok');
-    assert.match(by.identity!.detail, /service key/);
-    // The service key is looked up the original agent's way: users by linux_user.
-    assert.ok(fake.requests('/rest/v1/users').some((s) => s.path.includes(`linux_user=eq.${me}`)));
+    assert.equal(by.identity!.status, 'ok', by.identity!.detail);
+    assert.match(by.identity!.detail, new RegExp(`acts for ${fake.userId} \\(${me}@lab\\.example\\); proof: LAB_USER_ID in \\.env, with the service key, = LAB_EMAIL`));
+    // Never the original agent's lookup of users by linux_user (any account can write its own row's).
+    assert.equal(fake.requests('/rest/v1/users').length, 0);
+    assert.ok(fake.requests('/rest/v1/rpc/').every((s) => s.body?.p_user_id === fake.userId), 'every call names LAB_USER_ID');
+
+    // The acting account's verified email is not LAB_EMAIL: someone else's id.
+    const other = await doctor(env, { LAB_EMAIL: 'someone-else@lab.example' });
+    assert.equal(other.by.identity!.status, 'fail');
+    assert.match(other.by.identity!.detail, /but LAB_EMAIL=someone-else@lab\.example: the agent may be acting for someone else's account/);
+    assert.match(other.by.identity!.fix!, /LAB_USER_ID/);
   });
 });

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { startFakeSupabase, type FakeSupabase } from './helpers/fake-supabase.js';
 import { commitTo, InstallWorld, nodeDir, which, type TestUser } from './helpers/install-env.js';
@@ -126,7 +127,7 @@ describe('install_agent.sh', { skip, timeout: 15 * 60_000 }, () => {
     const report = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { ok: boolean; mode: string; checks: { id: string; status: string; detail: string; data?: Record<string, unknown> }[] };
     const by = Object.fromEntries(report.checks.map((c) => [c.id, c]));
     assert.equal(report.mode, 'local');
-    for (const id of ['config', 'database', 'identity', 'python', 'smtp', 'ports', 'logs', 'jupyter-ip', 'service-key']) {
+    for (const id of ['config', 'account', 'database', 'identity', 'credentials', 'python', 'smtp', 'ports', 'logs', 'jupyter-ip']) {
       assert.equal(by[id]!.status, 'ok', `${id}: ${by[id]!.detail}`);
     }
     assert.equal(by.identity!.data!.linuxUser, a.name);
@@ -276,7 +277,7 @@ describe('install_agent.sh in a terminal', { skip, timeout: 10 * 60_000 }, () =>
     assert.equal(statSync(session).uid, b.uid);
     assert.equal(fake.requests('/auth/v1/otp').length, 1);
     assert.equal(fake.requests('/auth/v1/verify').length, 1);
-    assert.deepEqual(fake.requests('/rest/v1/rpc/user_ensure')[0]!.body, { p_linux_user: b.name, p_email: fake.email });
+    assert.deepEqual(fake.requests('/rest/v1/rpc/user_ensure')[0]!.body, { p_linux_user: b.name, p_email: fake.email, p_host: hostname() });
     assert.equal(ourLines(world.crontab(b)).length, 1);
   });
 });

@@ -13,7 +13,7 @@ import { AgentEnv, cliPath, type CliResult } from './helpers/agent-env.js';
 import { requirePart } from './helpers/required.js';
 import type { SyncResult } from '../src/services/inventory/sync.js';
 import { runSyncPass } from '../src/services/inventory/sync-pass.js';
-import { readSyncState, syncDue, syncLockPath } from '../src/services/inventory/sync-state.js';
+import { readSyncState, syncDue, syncLockPath, syncStatePath } from '../src/services/inventory/sync-state.js';
 import { tryLock } from '../src/services/file-lock.js';
 import type { AgentContext } from '../src/services/agent/context.js';
 import type { ScriptRow } from '../src/services/store/types.js';
@@ -104,7 +104,8 @@ describe('script inventory sync', () => {
     assert.deepEqual(dry.warnings, []);
     const w1 = await writes();
     assert.deepEqual(delta(w0, w1), NONE, 'a dry run writes nothing');
-    assert.equal(existsSync(join(a.home, '.local/share/lab-job-agent')), false, 'not even the state file');
+    // (The data folder may hold the member's id: opening the store makes it on first use.)
+    assert.equal(existsSync(syncStatePath(join(a.home, '.local/share/lab-job-agent'), 'testhost')), false, 'not even the state file');
 
     const first = await sync(a);
     assert.deepEqual([first.inserted, first.updated, first.deleted], [7, 0, 0]);

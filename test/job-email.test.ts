@@ -8,7 +8,6 @@ import {
   renderJobEmail,
   renderJobSubject,
   renderJupyterEmail,
-  jupyterUrl,
   type JobForEmail,
 } from '../src/services/job-email.js';
 
@@ -141,18 +140,18 @@ test('job email: never started, no tails, no error section', () => {
   assert.ok(!html.includes('<h3>Error</h3>'));
 });
 
-test('jupyter ready email: URL with token, port, folder, how to stop', () => {
+test('jupyter ready email: the recorded link, port, folder, how to stop; the tunnel a loopback server needs', () => {
+  const url = 'http://gpu1:8801/lab?token=tok%26en%2F%3D1';
   const session = {
     session_id: 'c0ffee00-2222-4000-8000-000000000003',
     port: 8801,
-    token: 'tok&en/=1',
+    url,
     working_dir: '/home/hana/nb',
     host: 'gpu1',
     started_at: '2025-06-01T00:00:00Z',
   };
   const { subject, text, html } = renderJupyterEmail(session, ctx);
   assert.equal(subject, '🪐 Jupyter ready on gpu1:8801');
-  const url = 'http://gpu1:8801/lab?token=tok%26en%2F%3D1';
   assert.match(text, new RegExp(`URL:\\s+${url.replace(/[.?]/g, '\\$&')}`));
   assert.match(text, /Port:\s+8801/);
   assert.match(text, /Working dir:\s+\/home\/hana\/nb/);
@@ -161,16 +160,10 @@ test('jupyter ready email: URL with token, port, folder, how to stop', () => {
   assert.ok(html.includes(`<a href="${url}">`));
   assert.ok(html.includes(`<pre>lab-agent jupyter stop ${session.session_id}</pre>`));
 
-  // a recorded URL wins; a loopback-only server gets an ssh tunnel hint
-  const local = renderJupyterEmail(
-    { ...session, url: 'http://127.0.0.1:8801/lab?token=abc', ip: '127.0.0.1' },
-    { ...ctx, linuxUser: 'hana' },
-  );
+  // A loopback-only server: its own address in the link, and the tunnel spelled out.
+  const tunnel = 'ssh -N -L 8801:127.0.0.1:8801 hana@gpu1';
+  const local = renderJupyterEmail({ ...session, url: 'http://127.0.0.1:8801/lab?token=abc', tunnel }, ctx);
   assert.match(local.text, /URL:\s+http:\/\/127\.0\.0\.1:8801\/lab\?token=abc/);
-  assert.ok(local.text.includes('ssh -N -L 8801:localhost:8801 hana@gpu1'));
-});
-
-test('jupyterUrl: legacy notebook path, IPv6 host', () => {
-  assert.equal(jupyterUrl('gpu1', 8800, 'abc', true), 'http://gpu1:8800/tree?token=abc');
-  assert.equal(jupyterUrl('fe80::1', 8800, 'abc'), 'http://[fe80::1]:8800/lab?token=abc');
+  assert.ok(local.text.includes(`open a tunnel first:\n  ${tunnel}`));
+  assert.ok(local.html.includes(`<pre>${tunnel}</pre>`));
 });

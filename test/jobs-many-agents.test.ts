@@ -24,7 +24,9 @@ test('4 agents, 500 jobs: each job run exactly once', async () => {
     `insert into public.jobs (user_id, script_path) select $1, $2 from generate_series(1, 500)`,
     [user, script],
   );
-  const agents = [1, 2, 3, 4].map((n) => a.spawn(['supervise'], { LAB_HOST: `gpu${n}`, LAB_DATA_DIR: join(a.home, `data${n}`) }));
+  // One member on four hosts over one shared URL: the same LAB_USER_ID on each (a host's data folder
+  // would otherwise keep an id of its own).
+  const agents = [1, 2, 3, 4].map((n) => a.spawn(['supervise'], { LAB_HOST: `gpu${n}`, LAB_DATA_DIR: join(a.home, `data${n}`), LAB_USER_ID: user }));
   try {
     await eventually('all 500 jobs to finish', async () => {
       const r = await db.admin.query("select count(*) filter (where status = 'finished') as done, count(*) filter (where status = 'failed') as failed from public.jobs");

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { hasLegacyJupyter, hasTestJupyter, legacyJupyter, repoRoot, requirePart, testJupyter } from './helpers/required.js';
 import { JupyterError } from '../src/services/jupyter/errors.js';
-import { buildUrl, checkHealth, waitHealthy } from '../src/services/jupyter/health.js';
+import { checkHealth, waitHealthy } from '../src/services/jupyter/health.js';
+import { jupyterLink } from '../src/services/jupyter/link.js';
 import { launchJupyter, type JupyterAppKind, type LaunchResult } from '../src/services/jupyter/launch.js';
 import { isPortFree, pickFreePort, preferredPort, waitPortFree } from '../src/services/jupyter/ports.js';
 import { stopJupyter } from '../src/services/jupyter/stop.js';
@@ -248,7 +249,7 @@ test('JupyterLab: healthy, token-protected, token never visible, kernels and the
     await checkRunningServer(s, '/lab', false);
     const stale = await get(s.port, '/api/status', { Authorization: 'token stale-env-token-0123456789' });
     assert.equal(stale.status, 403);
-    assert.equal(buildUrl({ publicHost: 'gpu1.lab', port: s.port, token: s.token, app: 'lab' }), `http://gpu1.lab:${s.port}/lab?token=${s.token}`);
+    assert.equal(jupyterLink({ ip: '0.0.0.0', publicHost: 'gpu1.lab', port: s.port, token: s.token, app: 'lab', linuxUser: 'u' }).url, `http://gpu1.lab:${s.port}/lab?token=${s.token}`);
     // Jupyter starts kernels in sessions of their own: the stop must still reach them and their children.
     const sleeper = await startSleepyKernel(s);
     const kernelPids = descendants(s.pid).map((p) => p.pid);
@@ -267,7 +268,7 @@ test('legacy Notebook 6 via /usr/bin/jupyter notebook: healthy, token-protected,
     assert.deepEqual(s.args.slice(0, 2), ['notebook', '--no-browser']);
     assert.ok(s.args.includes('--NotebookApp.port_retries=0'));
     await checkRunningServer(s, '/tree', true);
-    assert.equal(buildUrl({ publicHost: 'gpu1.lab', port: s.port, token: s.token, legacy: true, app: 'notebook' }), `http://gpu1.lab:${s.port}/tree?token=${s.token}`);
+    assert.equal(jupyterLink({ ip: '0.0.0.0', publicHost: 'gpu1.lab', port: s.port, token: s.token, app: 'notebook', linuxUser: 'u' }).url, `http://gpu1.lab:${s.port}/tree?token=${s.token}`);
     await stopAndCheck(s);
   } finally {
     await cleanup(s);
@@ -305,7 +306,7 @@ test('jupyter server on 0.0.0.0 killed from outside: unhealthy, gone, stop repor
   try {
     assert.equal(s.args[0], 'server');
     await waitHealthy({ port: s.port, token: s.token, host: '0.0.0.0', timeoutMs: HEALTHY_MS, pid: s.pid, startTime: s.startTime, logFile: s.logFile });
-    assert.equal(buildUrl({ publicHost: 'gpu1.lab', port: s.port, token: s.token, app: 'server' }), `http://gpu1.lab:${s.port}/?token=${s.token}`);
+    assert.equal(jupyterLink({ ip: '0.0.0.0', publicHost: 'gpu1.lab', port: s.port, token: s.token, app: 'server', linuxUser: 'u' }).url, `http://gpu1.lab:${s.port}/?token=${s.token}`);
     const sleeper = await startSleepyKernel(s);
     process.kill(-s.pgid, 'SIGKILL');
     const deadline = Date.now() + 10_000;

@@ -17,7 +17,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 function session(over: Partial<SessionRow> = {}): SessionRow {
   return {
     session_id: '00000000-0000-4000-8000-000000000001', user_id: 'u', status: 'starting', host: null, run_host: 'gpu1', agent_id: 'a',
-    dir: null, app: null, port: null, token: null, pid: null, pid_start: null, url: null, log_path: null, error_message: null,
+    dir: null, app: null, port: null, token: null, pid: null, pid_start: null, url: null, tunnel: null, log_path: null, error_message: null,
     stop_requested_at: null, stopping_at: null, notified_at: null, created_at: iso(NOW - 5000), started_at: null, stopped_at: null,
     updated_at: iso(NOW - 5000), ...over,
   };

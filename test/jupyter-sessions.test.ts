@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { freshDatabase, killLeftoverJupyter, type TestDb } from './helpers/db.js';
 import { AgentEnv, eventually, exited, sleep, type CliResult } from './helpers/agent-env.js';
 import { hasLegacyJupyter, hasTestJupyter, requirePart, testJupyter } from './helpers/required.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
@@ -30,15 +30,7 @@ before(async () => {
   smtp = await startSmtp();
 });
 after(async () => {
-  // Whatever a failed test left running.
-  const { rows } = await db.admin.query("select pid from public.jupyter_sessions where pid is not null and status in ('starting', 'running', 'stopping')");
-  for (const r of rows) {
-    try {
-      process.kill(-r.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
+  await killLeftoverJupyter(db); // whatever a failed test left running
   await db.drop();
 });
 
@@ -96,7 +88,9 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
 async function checkServes(s: SessionRow, uiPath: string): Promise<void> {
   const token = s.token!;
   assert.match(token, /^[0-9a-f]{64}$/, '32 random bytes, hex');
-  assert.equal(s.url, `http://gpu1.lab:${s.port}${uiPath}?token=${token}`);
+  // Bound to 127.0.0.1: the link names that address, with the tunnel from the member's computer.
+  assert.equal(s.url, `http://127.0.0.1:${s.port}${uiPath}?token=${token}`);
+  assert.match(s.tunnel ?? '', new RegExp(`^ssh -N -L ${s.port}:127\\.0\\.0\\.1:${s.port} \\w+@gpu1\\.lab$`));
   assert.equal((await get(s.port!, '/api/status', { Authorization: `token ${token}` })).status, 200);
   assert.equal((await get(s.port!, `${uiPath}?token=${token}`)).status, 200, 'the link itself opens the UI');
   const anon = await get(s.port!, '/api/status');
@@ -227,7 +221,7 @@ test('LAB_JUPYTER_MAX exceeded: the request fails naming the running session and
   assert.equal(second.status, 'failed');
   assert.match(second.error_message!, /LAB_JUPYTER_MAX is 1/);
   assert.ok(second.error_message!.includes(first.session_id), 'names the running session');
-  assert.ok(second.error_message!.includes(`http://gpu1.lab:${first.port}/tree`), 'and its link');
+  assert.ok(second.error_message!.includes(`http://127.0.0.1:${first.port}/tree`), 'and its link');
   assert.ok(!second.error_message!.includes(first.token!), 'but not its token');
   assert.equal(second.port, null, 'nothing was launched');
   await checkStopped(a, first);

@@ -18,7 +18,7 @@ import { readExitRecord } from '../src/services/runner/launch.js';
 const home = mkdtempSync(join(tmpdir(), 'lab-revive-'));
 const dataDir = join(home, 'data');
 const root = serverRoot(dataDir);
-const env = { PATH: process.env.PATH, HOME: home, USER: 'quinn', LAB_USER: 'quinn', LAB_DATA_DIR: dataDir, LAB_DATABASE_URL: '', SUPABASE_URL: '', LAB_EMAIL: '', LAB_HOST: 'testhost', LAB_KILL_GRACE_S: '1' };
+const env = { PATH: process.env.PATH, HOME: home, USER: 'quinn', LAB_USER: 'quinn', LAB_DATA_DIR: dataDir, LAB_DATABASE_URL: '', SUPABASE_URL: '', LAB_EMAIL: '', LAB_HOST: 'testhost', LAB_KILL_GRACE_S: '1', ...(process.getuid?.() === 0 ? { LAB_ALLOW_ROOT: '1' } : {}) };
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

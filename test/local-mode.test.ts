@@ -14,10 +14,11 @@ import { repoRoot } from './helpers/required.js';
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), 'lab-local-'));
-const env = { ...process.env, LAB_DATA_DIR: dataDir, LAB_USER: 'carol', LAB_EMAIL: 'carol@lab.example', SUPABASE_URL: '', LAB_DATABASE_URL: '', HOME: dataDir };
+const env = { ...process.env, LAB_DATA_DIR: dataDir, LAB_USER: 'carol', LAB_EMAIL: 'carol@lab.example', SUPABASE_URL: '', LAB_DATABASE_URL: '', HOME: dataDir, LAB_ALLOW_ROOT: '1' };
 
 after(async () => {
   await stopLocalPostgres(dataDir);
+  rmSync(serverRoot(dataDir), { recursive: true, force: true }); // outside dataDir when root runs it
   rmSync(dataDir, { recursive: true, force: true });
 });
 

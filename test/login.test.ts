@@ -61,7 +61,7 @@ describe('login with an emailed code', () => {
     assert.deepEqual({ email: verify!.body!.email, token: verify!.body!.token, type: verify!.body!.type }, { email: fake.email, token: fake.code, type: 'email' });
     const [ensure] = fake.requests('/rest/v1/rpc/user_ensure');
     assert.equal(ensure!.headers.authorization, `Bearer ${fake.tokens.at(-1)}`, 'the users row is written as the member, not with a service key');
-    assert.deepEqual(ensure!.body, { p_linux_user: me, p_email: fake.email });
+    assert.deepEqual(ensure!.body, { p_linux_user: me, p_email: fake.email, p_host: 'testhost' });
 
     assert.equal(statSync(m.session).mode & 0o777, 0o600);
     const stored = readFileSync(m.session, 'utf8');
@@ -73,8 +73,8 @@ describe('login with an emailed code', () => {
     const checks = Object.fromEntries((JSON.parse(doc.stdout) as { checks: { id: string; status: string; detail: string }[] }).checks.map((c) => [c.id, c]));
     assert.equal(checks.database!.status, 'ok', checks.database!.detail);
     assert.equal(checks.identity!.status, 'ok', checks.identity!.detail);
-    assert.match(checks.identity!.detail, /signed in/);
-    assert.equal(checks['service-key']!.status, 'ok');
+    assert.match(checks.identity!.detail, /signed in as member@lab\.example/);
+    assert.equal(checks.credentials!.status, 'ok');
   });
 
   test('--code verifies a code sent by an earlier run without asking for another', async () => {

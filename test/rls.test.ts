@@ -1,22 +1,32 @@
 // The RLS matrix: two members and anon × every table and function × select/insert/update/delete.
 // Statements run with the role and claims PostgREST would set; each in a transaction rolled back.
+// `forged`: Bob logged in with his own member role (db add-member), claiming to be Alice; `claimed
+// service`: a client that sets role authenticated but claims service_role and names Alice.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { freshDatabase, makeUser, storeAs, type TestDb } from './helpers/db.js';
+import { scramVerifier } from '../src/services/store/members.js';
 
 let db: TestDb;
 let alice: string;
 let bob: string;
+let bobRole: pg.Client;
 const ids: Record<string, string> = {};
+const roleSuffix = randomBytes(3).toString('hex');
 
-type Who = 'alice' | 'bob' | 'anon';
+type Who = 'alice' | 'bob' | 'anon' | 'forged' | 'claimed service';
 
 async function as<T = Record<string, unknown>>(who: Who, sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = db.admin;
+  const c = who === 'forged' ? bobRole : db.admin;
   await c.query('begin');
   try {
-    if (who === 'anon') {
+    if (who === 'forged') {
+      await c.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", [JSON.stringify({ sub: alice, role: 'authenticated' })]);
+    } else if (who === 'claimed service') {
+      await c.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{\"role\":\"service_role\"}', true)");
+    } else if (who === 'anon') {
       await c.query("select set_config('role', 'anon', true), set_config('request.jwt.claims', '{\"role\":\"anon\"}', true)");
     } else {
       const claims = JSON.stringify({ sub: who === 'alice' ? alice : bob, role: 'authenticated' });
@@ -35,13 +45,20 @@ const TABLES = {
   jupyter_sessions: 'session_id',
   agents: 'agent_id',
   lifecycle_events: 'event_id',
+  user_hosts: 'host',
 } as const;
 
 before(async () => {
   db = await freshDatabase();
   alice = await makeUser(db, 'alice');
   bob = await makeUser(db, 'bob');
+  // Bob's own login role, as `lab-agent db add-member bob` makes it (roles belong to the whole server: a unique name).
+  const password = randomBytes(12).toString('hex');
+  await db.admin.query('select lab_private.member_add($1, $2, $3, null, null, $4)', [`lab_bob_${roleSuffix}`, scramVerifier(password), 'bob', bob]);
+  bobRole = new pg.Client({ ...db.connection, user: `lab_bob_${roleSuffix}`, password });
+  await bobRole.connect();
   const s = storeAs(db, alice);
+  await s.ensureUser('alice', 'alice@lab.example', 'gpu1');
   await s.syncScripts([{ path: '/home/alice/a.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' }], []);
   const job = await s.submitJob({ scriptPath: '/home/alice/a.py' });
   const session = await s.requestJupyter();
@@ -52,7 +69,14 @@ before(async () => {
   ids.session = session.session_id;
   await s.close();
 });
-after(async () => db.drop());
+after(async () => {
+  await bobRole.end();
+  await db.drop();
+  const server = new pg.Client({ ...db.connection, database: 'postgres' });
+  await server.connect();
+  await server.query(`drop role if exists ${pg.escapeIdentifier(`lab_bob_${roleSuffix}`)}`);
+  await server.end();
+});
 
 describe('RLS matrix', () => {
   for (const [table, key] of Object.entries(TABLES)) {
@@ -62,13 +86,15 @@ describe('RLS matrix', () => {
       const mine = await as<{ user_id: string }>('alice', `select * from public.${table}`);
       assert.ok(mine.length > 0);
       assert.ok(mine.every((r) => r.user_id === alice));
-      const bobs = await as<{ user_id: string }>('bob', `select * from public.${table} where user_id = $1`, [alice]);
-      assert.deepEqual(bobs, []);
+      for (const other of ['bob', 'forged', 'claimed service'] as const) {
+        const theirs = await as<{ user_id: string }>(other, `select * from public.${table} where user_id = $1`, [alice]);
+        assert.deepEqual(theirs, [], `${other} reads none of alice's ${table}`);
+      }
       await assert.rejects(as('anon', `select * from public.${table}`), /permission denied/);
     });
 
     test(`${table}: nobody updates or deletes directly; anon inserts nothing`, async () => {
-      for (const who of ['alice', 'bob', 'anon'] as const) {
+      for (const who of ['alice', 'bob', 'anon', 'forged'] as const) {
         await assert.rejects(as(who, `update public.${table} set user_id = user_id`), /permission denied/, `${who} update ${table}`);
         await assert.rejects(as(who, `delete from public.${table}`), /permission denied/, `${who} delete ${table}`);
       }
@@ -84,17 +110,24 @@ describe('RLS matrix', () => {
     await assert.rejects(as('bob', 'insert into public.jupyter_sessions (user_id) values ($1)', [alice]), /row-level security/);
     await assert.rejects(as('alice', 'insert into public.scripts (path, type) values ($1, $2)', ['/x.py', 'py']), /permission denied/);
     await assert.rejects(as('bob', 'insert into public.users (user_id, linux_user) values ($1, $2)', [alice, 'mallory']), /row-level security|duplicate/);
+    await assert.rejects(as('forged', 'insert into public.jobs (user_id, script_path) values ($1, $2)', [alice, '/x.py']), /row-level security/);
+    // A forged claim does not even choose whose row a plain insert makes: the role does.
+    const [own] = await as<{ user_id: string }>('forged', "insert into public.jobs (script_path) values ('/home/bob/x.py') returning user_id");
+    assert.equal(own!.user_id, bob);
+    await assert.rejects(as('alice', 'insert into public.user_hosts (user_id, host, linux_user) values ($1, $2, $3)', [alice, 'h', 'alice']), /permission denied/);
     await assert.rejects(as('alice', 'insert into public.lifecycle_events (user_id, subject, subject_id, to_status) values ($1, $2, $3, $4)', [alice, 'job', ids.job, 'finished']), /permission denied/);
   });
 
   test('the Jupyter token is readable by its owner only', async () => {
     const [own] = await as<{ token: string }>('alice', 'select token from public.jupyter_sessions where session_id = $1', [ids.session]);
     assert.equal(own!.token, 'secret-token-of-alice');
-    assert.deepEqual(await as('bob', 'select token from public.jupyter_sessions'), []);
-    const bobCall = as('bob', 'select public.jupyter_get($1)', [ids.session]);
-    await assert.rejects(bobCall, /no Jupyter session/);
-    const bobList = await as<{ r: unknown[] }>('bob', 'select public.jupyter_list(100) as r');
-    assert.deepEqual(bobList[0]!.r, []);
+    for (const other of ['bob', 'forged'] as const) {
+      assert.deepEqual(await as(other, 'select token from public.jupyter_sessions'), []);
+      await assert.rejects(as(other, 'select public.jupyter_get($1)', [ids.session]), /no Jupyter session/);
+      const list = await as<{ r: unknown[] }>(other, 'select public.jupyter_list(100) as r');
+      assert.deepEqual(list[0]!.r, []);
+    }
+    await assert.rejects(as('claimed service', 'select public.jupyter_get($1, $2)', [ids.session, alice]), /not signed in/);
   });
 
   // Every function: bob cannot touch alice's rows; anon cannot execute any of them.
@@ -122,6 +155,7 @@ describe('RLS matrix', () => {
       const [sql, params] = make(ids);
       const before = await db.admin.query('select * from public.jobs j full join public.jupyter_sessions s on false order by 1');
       await assert.rejects(as('bob', sql, params), /no job|no Jupyter session/);
+      await assert.rejects(as('forged', sql, params), /no job|no Jupyter session/);
       await assert.rejects(as('anon', sql, params), /permission denied/);
       const after = await db.admin.query('select * from public.jobs j full join public.jupyter_sessions s on false order by 1');
       assert.deepEqual(after.rows, before.rows);
@@ -140,6 +174,38 @@ describe('RLS matrix', () => {
     await as('bob', "select public.scripts_sync('[]', '[\"/home/alice/a.py\"]')");
     assert.equal((await db.admin.query('select count(*) from public.scripts where user_id = $1', [alice])).rows[0].count, '1');
     await assert.rejects(as('bob', 'select public.job_submit($1, null, null, null, null, $2)', ['/x.py', alice]), /cannot act as/);
+  });
+
+  test('naming alice (p_user_id) gets bob, forged claims and a claimed service_role nothing', async () => {
+    const named: [string, unknown[]][] = [
+      ['select public.job_submit($1, p_user_id => $2)', ['/x.py', alice]],
+      ['select public.jupyter_request(p_user_id => $1)', [alice]],
+      ['select public.user_ensure($1, p_user_id => $2)', ['mallory', alice]],
+      ['select public.agent_wake_channel($1)', [alice]],
+      ['select public.user_verified_email($1)', [alice]],
+      ['select public.jobs_list(100, null, $1)', [alice]],
+    ];
+    for (const [sql, params] of named) {
+      await assert.rejects(as('bob', sql, params), /cannot act as/, `bob: ${sql}`);
+      await assert.rejects(as('forged', sql, params), /cannot act as/, `forged: ${sql}`);
+      await assert.rejects(as('claimed service', sql, params), /not signed in/, `claimed service: ${sql}`);
+      await assert.rejects(as('anon', sql, params), /permission denied/, `anon: ${sql}`);
+    }
+    const channels: string[] = [];
+    for (const w of ['alice', 'bob', 'forged'] as const) channels.push((await as<{ c: string }>(w, 'select public.agent_wake_channel() as c'))[0]!.c);
+    assert.notEqual(channels[0], channels[1]);
+    assert.notEqual(channels[2], channels[0], 'forged claims do not get alice\'s channel');
+    assert.equal((await as<{ c: string }>('alice', 'select public.agent_wake_channel() as c'))[0]!.c, channels[0], 'hers stays the same');
+    assert.equal((await as<{ e: string }>('forged', 'select public.user_verified_email() as e'))[0]!.e, 'bob@lab.example');
+    for (const who of ['bob', 'forged', 'anon'] as const) {
+      for (const table of ['member_roles', 'wake_channels', 'schema_migrations']) {
+        if (table === 'schema_migrations' && who !== 'anon') continue; // version numbers: readable by members
+        await assert.rejects(as(who, `select * from lab_private.${table}`), /permission denied/, `${who} reads lab_private.${table}`);
+      }
+      await assert.rejects(as(who, 'select lab_private.member_add($1, $2, $3)', [`lab_x_${roleSuffix}`, 'SCRAM-SHA-256$x', 'x']), /permission denied/);
+      await assert.rejects(as(who, 'select lab_private.member_remove($1)', [`lab_bob_${roleSuffix}`]), /permission denied/);
+      await assert.rejects(as(who, 'select lab_private.wake_channel_of($1)', [alice]), /permission denied/);
+    }
   });
 
   test('anon can execute none of the functions', async () => {

@@ -14,7 +14,7 @@ const files = process.argv.slice(2).length
   ? process.argv.slice(2)
   : readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', f));
 
-const server = await ensureLocalPostgres({ dataDir: pgDir, fast: true, database: 'postgres' });
+const server = await ensureLocalPostgres({ dataDir: pgDir, fast: true, database: 'postgres', allowRoot: true });
 console.log(`test PostgreSQL ready at ${server.connection.host} (${server.startedNow ? 'started' : 'already running'})`);
 let code = 1;
 try {

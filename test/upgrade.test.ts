@@ -88,6 +88,18 @@ test('db status reports the missing migrations, db migrate applies them, rows ke
   await store.close();
   const bobStore = storeAs(db, bob);
   assert.deepEqual((await bobStore.listSessions(10)).map((s) => s.token), ['t2']);
+
+  // Members keep their ids; linux_user is a label now: the original's unique key is gone, so a
+  // name written by one account (bob squatting "alice") blocks nobody.
+  const users = (await db.admin.query('select user_id, linux_user from public.users order by user_id')).rows;
+  assert.deepEqual(users, [{ user_id: alice, linux_user: 'alice' }, { user_id: bob, linux_user: 'bob' }]);
+  const unique = (await db.admin.query("select indexrelid::regclass::text as i from pg_index where indrelid = 'public.users'::regclass and indisunique and not indisprimary")).rows;
+  assert.deepEqual(unique, []);
+  await bobStore.ensureUser('alice', null, 'gpu1');
+  const aliceAgain = storeAs(db, alice);
+  const row = await aliceAgain.ensureUser('alice', 'alice@lab.example', 'gpu1');
+  assert.equal(row.user_id, alice);
+  await aliceAgain.close();
   await bobStore.close();
 });
 

@@ -62,7 +62,7 @@ describe('tracing: one structured line per machine transition', () => {
     const db = await freshDatabase();
     try {
       const userId = await makeUser(db, 'tracy');
-      const env = new AgentEnv(db, 'tracy');
+      const env = new AgentEnv(db, 'tracy', { LAB_USER_ID: userId });
       const store = storeAs(db, userId);
       // A script that is not there: the job fails on its first tick, with no Python needed.
       const job = await store.submitJob({ scriptPath: join(env.home, 'missing.py') });

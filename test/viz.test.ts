@@ -244,7 +244,7 @@ describe("a job's history over the machine", () => {
     db = await freshDatabase();
     const userId = await makeUser(db, 'vizzy');
     store = storeAs(db, userId);
-    env = new AgentEnv(db, 'vizzy');
+    env = new AgentEnv(db, 'vizzy', { LAB_USER_ID: userId });
   });
   after(async () => {
     await store.close();

@@ -7,7 +7,7 @@ import { serverRoot } from '../services/store/local-postgres.js';
 import { pgConnection } from '../services/store/open-store.js';
 import type { Command } from './command.js';
 
-async function withAdmin<T>(env: NodeJS.ProcessEnv, fn: (c: pg.Client, where: string) => Promise<T>): Promise<T> {
+export async function withAdmin<T>(env: NodeJS.ProcessEnv, fn: (c: pg.Client, where: string) => Promise<T>): Promise<T> {
   const config = loadConfig({ env });
   const connection = await pgConnection(config);
   const where = config.databaseUrl ? 'LAB_DATABASE_URL' : `local database (${config.dataDir})`;

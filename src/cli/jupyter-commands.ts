@@ -37,6 +37,11 @@ async function waitFor(store: LabStore, s: SessionRow, done: (s: SessionRow) => 
 
 const ended = (s: SessionRow) => s.status === 'stopped' || s.status === 'failed';
 
+/** A loopback-bound server is reached through a tunnel: said on stderr, so stdout stays the link. */
+function tellTunnel(s: SessionRow, json: boolean): void {
+  if (s.tunnel && !json) process.stderr.write(`It listens on this server's loopback address only. From your computer, open a tunnel first:\n  ${s.tunnel}\nthen open the link there.\n`);
+}
+
 function sessionsTable(rows: SessionRow[]): string {
   if (rows.length === 0) return 'no Jupyter sessions yet: start one with `lab-agent jupyter start`';
   return table([
@@ -68,6 +73,7 @@ export const jupyterCommands: Command[] = [
         return waitFor(store, requested, (s) => s.status === 'running' || ended(s), seconds);
       });
       if (row.status === 'running') {
+        tellTunnel(row, out.json);
         out.data(row, (s: SessionRow) => s.url ?? '');
         return 0;
       }
@@ -125,7 +131,8 @@ export const jupyterCommands: Command[] = [
       if (s.status !== 'running' || !s.url) {
         throw new CliFailure(`Jupyter session ${s.session_id} is ${s.status}${s.error_message ? `: ${s.error_message}` : ''}; it has no link now`);
       }
-      out.data({ session_id: s.session_id, url: s.url, port: s.port, host: s.run_host }, (v: { url: string }) => v.url);
+      tellTunnel(s, out.json);
+      out.data({ session_id: s.session_id, url: s.url, tunnel: s.tunnel, port: s.port, host: s.run_host }, (v: { url: string }) => v.url);
     },
   },
 ];

@@ -1,28 +1,68 @@
 // `lab-agent login` / `logout`: the recommended identity in Supabase mode, the member's own session
 // (row-level security applies as on the web), instead of the service key that can act as anyone.
-import { statSync } from 'node:fs';
-import { loadConfig } from '../services/config.js';
+// With only the service key, login finds the member's account by their confirmed email and, once
+// they confirm, writes its id to .env as LAB_USER_ID: the agent never guesses whom it acts for.
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../services/config.js';
+import { setEnvValue } from '../services/env-file.js';
 import { sessionFile } from '../services/store/open-store.js';
-import type { Command } from './command.js';
-import { UsageError } from './output.js';
+import type { Command, CommandContext } from './command.js';
+import { CliFailure, UsageError } from './output.js';
 import { ask, askSecret, closePrompts } from './prompt.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
+async function askEmail(config: Config, options: CommandContext['options']): Promise<string> {
+  const email = String(options.email ?? '') || config.email || (await ask('Email of your Supabase account: '));
+  if (!EMAIL.test(email)) throw new UsageError(`"${email}" is not an email address`);
+  return email;
+}
+
+/** Service-key mode: the account with this confirmed email becomes LAB_USER_ID, once the member says so. */
+async function writeServiceUserId(config: Config, options: CommandContext['options'], out: CommandContext['out']): Promise<number> {
+  const { findVerifiedAccount } = await import('../services/store/supabase-admin.js');
+  try {
+    const account = await findVerifiedAccount(config, await askEmail(config, options));
+    const envFile = join(config.agentDir, '.env');
+    process.stderr.write(`Your account: ${account.id} (${account.email}, confirmed ${account.confirmedAt}).\n`);
+    if (config.userId === account.id) {
+      out.data({ userId: account.id, email: account.email, envFile, written: false }, () => `LAB_USER_ID is already ${account.id}; nothing to change`);
+      return 0;
+    }
+    const replacing = config.userId ? ` (replacing LAB_USER_ID=${config.userId})` : '';
+    const answer = await ask(`Write LAB_USER_ID=${account.id} to ${envFile}${replacing}, so the agent acts for this account? [y/N] `);
+    if (!/^y(es)?$/i.test(answer)) throw new CliFailure('nothing written; with the service key the agent starts only once LAB_USER_ID is set');
+    mkdirSync(config.agentDir, { recursive: true, mode: 0o700 });
+    setEnvValue(envFile, 'LAB_USER_ID', account.id);
+    const data = { userId: account.id, email: account.email, envFile, written: true };
+    out.data(data, (d: typeof data) =>
+      [
+        `wrote LAB_USER_ID=${d.userId} to ${d.envFile} (mode 600)`,
+        'the service key still lets whoever reads that .env act as any member: prefer SUPABASE_ANON_KEY with `lab-agent login`',
+        'next: `lab-agent doctor`',
+      ].join('\n'),
+    );
+    return 0;
+  } finally {
+    closePrompts();
+  }
+}
+
 export const loginCommands: Command[] = [
   {
     name: 'login',
-    summary: 'sign in to Supabase (emailed code, or --password); the agent then acts as you',
+    summary: 'sign in to Supabase (emailed code, or --password); with only the service key: find your account by email and set LAB_USER_ID',
     usage: 'lab-agent login [--email you@lab] [--password] [--code 123456] [--json]',
     json: true,
     options: { email: { type: 'string' }, password: { type: 'boolean' }, code: { type: 'string' } },
     async run({ env, options, out }) {
-      const auth = await import('../services/store/supabase-auth.js');
       const config = loadConfig({ env });
+      if (config.mode === 'supabase' && !config.supabase.anonKey && config.supabase.serviceKey) return writeServiceUserId(config, options, out);
+      const auth = await import('../services/store/supabase-auth.js');
       const client = auth.authClient(config); // fails early outside Supabase mode
       try {
-        const email = String(options.email ?? '') || config.email || (await ask('Email of your Supabase account: '));
-        if (!EMAIL.test(email)) throw new UsageError(`"${email}" is not an email address`);
+        const email = await askEmail(config, options);
         let userId: string;
         if (options.password) {
           const password = await askSecret(`Password for ${email}: `);

@@ -3,6 +3,7 @@ import { agentCommands } from './agent-commands.js';
 import type { Command } from './command.js';
 import { configCommand } from './config-command.js';
 import { dbCommands } from './db-commands.js';
+import { dbMemberCommands } from './db-member-commands.js';
 import { doctorCommand } from './doctor-command.js';
 import { inventoryCommands } from './inventory-commands.js';
 import { jobCommands } from './job-commands.js';
@@ -10,4 +11,4 @@ import { jupyterCommands } from './jupyter-commands.js';
 import { loginCommands } from './login-commands.js';
 import { vizCommand } from './viz-command.js';
 
-export const commands: Command[] = [...jobCommands, ...jupyterCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, configCommand, vizCommand, ...loginCommands, doctorCommand];
+export const commands: Command[] = [...jobCommands, ...jupyterCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, ...dbMemberCommands, configCommand, vizCommand, ...loginCommands, doctorCommand];

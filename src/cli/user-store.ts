@@ -1,6 +1,7 @@
 // Opening the store for a user command, and finding a job by id or unique prefix.
 import { loadConfig, type Config } from '../services/config.js';
 import { createLogger } from '../services/logger.js';
+import { preflight } from '../services/process-safety.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import { openStore } from '../services/store/open-store.js';
 import type { JobRow } from '../services/store/types.js';
@@ -8,6 +9,8 @@ import { CliFailure, UsageError } from './output.js';
 
 export async function withUserStore<T>(env: NodeJS.ProcessEnv, fn: (store: LabStore, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig({ env });
+  // Root is refused where it would run something: the local database (local-postgres.ts).
+  preflight(config, null);
   // Warnings only, on stderr: stdout is for the command's own output.
   const store = await openStore(config, createLogger({ level: 'warn' }));
   try {

@@ -26,7 +26,7 @@ export interface DefaultContext {
 export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_USER', kind: 'string', default: (c) => c.user, original: true, description: 'Linux user name the agent acts for' },
   { key: 'LAB_EMAIL', kind: 'email', default: '', original: true, description: 'Where run results are emailed; empty = no email' },
-  { key: 'LAB_USER_ID', kind: 'uuid', default: '', original: true, description: 'Supabase Auth user id; empty = from the signed-in session, or looked up in `users` by linux_user' },
+  { key: 'LAB_USER_ID', kind: 'uuid', default: '', original: true, description: 'The member the agent acts for (Supabase Auth user id); needed with the service key or a shared Supabase URL; empty = from the signed-in session, the member role, or the id kept in LAB_DATA_DIR' },
   { key: 'SUPABASE_URL', kind: 'url', default: '', original: true, description: 'Supabase project URL; set = Supabase mode' },
   { key: 'SUPABASE_SERVICE_KEY', kind: 'string', default: '', secret: true, original: true, description: 'Service key (original mode; bypasses RLS, prefer `lab-agent login`)' },
   { key: 'SUPABASE_ANON_KEY', kind: 'string', default: '', secret: true, description: 'Publishable (anon) key, for the signed-in user-session mode' },
@@ -54,13 +54,14 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_JOB_TIMEOUT', kind: 'int', default: '0', min: 0, description: 'Default job timeout in seconds; 0 = none' },
   { key: 'LAB_KILL_GRACE_S', kind: 'int', default: '10', min: 0, max: 3600, description: 'Seconds between SIGTERM and SIGKILL when stopping a job or server' },
   { key: 'LAB_POLL_INTERVAL_S', kind: 'int', default: '30', min: 1, max: 3600, description: 'Supervisor polling interval (the fallback behind NOTIFY/Realtime)' },
-  { key: 'LAB_PUBLIC_HOST', kind: 'string', default: (c) => c.hostname, description: 'Host name put in Jupyter URLs' },
+  { key: 'LAB_PUBLIC_HOST', kind: 'string', default: (c) => c.hostname, description: 'This server\'s name for people: in Jupyter links when JUPYTER_IP is 0.0.0.0, in the SSH tunnel command when it is 127.0.0.1' },
   { key: 'LAB_JUPYTER_APP', kind: 'enum', default: '', values: ['', 'lab', 'notebook', 'server'], description: 'Jupyter app: lab, notebook or server; empty = lab (notebook when JUPYTER_LEGACY)' },
   { key: 'LAB_JUPYTER_PORT_RANGE', kind: 'int', default: '100', min: 1, max: 10000, description: 'Number of ports tried, the preferred one included (JUPYTER_BASE_PORT + uid % 100, then each next port)' },
   { key: 'LAB_JUPYTER_START_TIMEOUT', kind: 'int', default: '60', min: 1, max: 3600, description: 'Seconds for a Jupyter server to answer before it is failed' },
   { key: 'LAB_JUPYTER_MAX', kind: 'int', default: '1', min: 1, max: 100, description: 'Running Jupyter servers per user' },
   { key: 'LAB_JUPYTER_IDLE_MIN', kind: 'int', default: '720', min: 0, description: 'Idle minutes before Jupyter shuts itself down; 0 = never' },
   { key: 'LAB_SYNC_EXCLUDE', kind: 'string', default: '', description: 'Extra folders/globs left out of the script scan, comma-separated' },
+  { key: 'LAB_ALLOW_ROOT', kind: 'bool', default: 'false', description: 'true = run as root anyway (single-user containers): jobs and Jupyter then run as root; warned. The agent refuses root otherwise' },
   { key: 'LAB_SYNC_MAX_FILES', kind: 'int', default: '50000', min: 1, description: 'Most files one script scan records' },
 ];
 

@@ -34,6 +34,8 @@ export interface Config {
   jobTimeoutS: number;
   killGraceS: number;
   pollIntervalS: number;
+  /** LAB_ALLOW_ROOT: run as root (warned); otherwise every command that runs anything refuses root. */
+  allowRoot: boolean;
   /** Every key's effective value, for `lab-agent config` (print through maskedValues). */
   values: Record<string, string>;
   /** Where each value came from. */
@@ -191,6 +193,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     jobTimeoutS: int('LAB_JOB_TIMEOUT'),
     killGraceS: int('LAB_KILL_GRACE_S'),
     pollIntervalS: int('LAB_POLL_INTERVAL_S'),
+    allowRoot: truthy(v('LAB_ALLOW_ROOT')),
     values,
     sources,
   };

@@ -28,16 +28,13 @@ export interface JobForEmail {
 export interface JupyterSessionForEmail {
   session_id: string;
   port: number;
-  token: string;
-  /** Full URL when the launcher recorded one; built from host, port and token otherwise. */
-  url?: string | null;
+  /** The link as the agent recorded it (jupyter/link.ts): an address the server listens on. */
+  url: string;
+  /** The SSH tunnel a loopback-bound server needs (recorded with the link); null when none. */
+  tunnel?: string | null;
   /** Folder the server was started in. */
   working_dir?: string | null;
   host?: string | null;
-  /** Address the server listens on (JUPYTER_IP); a loopback address gets an ssh tunnel hint. */
-  ip?: string | null;
-  /** Legacy Notebook server (JUPYTER_LEGACY): /tree instead of /lab. */
-  legacy?: boolean | null;
   started_at?: When;
 }
 
@@ -46,8 +43,6 @@ export interface EmailContext {
   host: string;
   /** IANA zone for times in the email; default: the process's zone. */
   timeZone?: string;
-  /** Linux user, for the ssh tunnel hint. */
-  linuxUser?: string;
 }
 
 export interface RenderedEmail {
@@ -168,12 +163,9 @@ export function renderJobEmail(job: JobForEmail, ctx: EmailContext): RenderedEma
 
 export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailContext): RenderedEmail {
   const host = session.host || ctx.host;
-  const url = session.url || jupyterUrl(host, session.port, session.token, session.legacy ?? false);
+  const url = session.url;
   const stop = `lab-agent jupyter stop ${session.session_id}`;
-  const loopback = session.ip !== null && session.ip !== undefined && /^(127\.|::1$|localhost$)/.test(session.ip);
-  const tunnel = loopback
-    ? `ssh -N -L ${session.port}:localhost:${session.port} ${ctx.linuxUser ? `${ctx.linuxUser}@` : ''}${host}`
-    : '';
+  const tunnel = session.tunnel ?? '';
   const subject = `🪐 Jupyter ready on ${oneLine(host)}:${session.port}`;
   const rows: Array<[string, string]> = [
     ['URL', url],
@@ -204,11 +196,6 @@ export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailCo
     `<pre>${escapeHtml(stop)}</pre>`,
   ]);
   return { subject, text, html };
-}
-
-export function jupyterUrl(host: string, port: number, token: string, legacy = false): string {
-  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  return `http://${h}:${port}/${legacy ? 'tree' : 'lab'}?token=${encodeURIComponent(token)}`;
 }
 
 // Building an Intl.DateTimeFormat costs about a millisecond (ICU); an email formats four times.

@@ -37,6 +37,9 @@ export class AgentEnv {
       LAB_KILL_GRACE_S: '1',
       LAB_EMAIL: '',
       LAB_LOG_LEVEL: 'debug',
+      // Tests run as root in CI, where the agent refuses to run without it (trust-host.test.ts
+      // checks the refusal itself).
+      ...(process.getuid?.() === 0 ? { LAB_ALLOW_ROOT: '1' } : {}),
       ...extra,
     };
   }
@@ -60,6 +63,23 @@ export class AgentEnv {
         const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
         resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal ?? null, stdout, stderr });
       });
+    });
+  }
+
+  /** Runs the CLI with `input` on its stdin (answers to its questions); never throws on a non-zero exit. */
+  cliWithInput(args: string[], input: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [cliPath, ...args], { env: { ...this.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d) => (stdout += d));
+      child.stderr!.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, signal, stdout, stderr });
+      });
+      child.stdin!.end(input);
     });
   }
 

@@ -19,7 +19,7 @@ function schemaHash(): string {
 }
 
 export async function testServer(): Promise<pg.PoolConfig> {
-  return (await ensureLocalPostgres({ dataDir: testPgDir, fast: true, database: 'postgres' })).connection;
+  return (await ensureLocalPostgres({ dataDir: testPgDir, fast: true, database: 'postgres', allowRoot: true })).connection;
 }
 
 async function ensureTemplate(server: pg.PoolConfig): Promise<string> {
@@ -94,4 +94,16 @@ export async function makeUser(db: TestDb, linuxUser: string): Promise<string> {
 /** The store as the agent uses it: Postgres transport acting as the signed-in user. */
 export function storeAs(db: TestDb, userId: string, max = 4): LabStore {
   return new LabStore(new PgTransport({ connection: db.connection, userId, max }), userId);
+}
+
+/** Jupyter servers a failed test left running (their process groups), before the database goes. */
+export async function killLeftoverJupyter(db: TestDb): Promise<void> {
+  const { rows } = await db.admin.query("select pid from public.jupyter_sessions where pid is not null and status in ('starting', 'running', 'stopping')");
+  for (const r of rows) {
+    try {
+      process.kill(-r.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 }

@@ -30,6 +30,8 @@ export interface FakeSupabase {
   tokens: string[];
   /** The users row user_ensure last wrote. */
   user: Record<string, unknown> | null;
+  /** Auth accounts as the admin API lists them (the member's own, confirmed, to begin with). */
+  accounts: { id: string; email: string; email_confirmed_at: string | null }[];
   /** Answers a request before the defaults when it returns something. */
   override: ((s: Seen) => Reply | null) | null;
   requests(prefix: string): Seen[];
@@ -46,10 +48,12 @@ const authError = (status: number, code: string, msg: string): Reply => ({ statu
 
 export async function startFakeSupabase(email = 'member@lab.example'): Promise<FakeSupabase> {
   const fake: FakeSupabase = {
-    url: '', seen: [], userId: randomUUID(), email, code: '424242', password: 'correct horse', tokens: [], user: null, override: null,
+    url: '', seen: [], userId: randomUUID(), email, code: '424242', password: 'correct horse', tokens: [], user: null, override: null, accounts: [],
     requests: (prefix) => fake.seen.filter((s) => s.path.startsWith(prefix)),
     close: async () => undefined,
   };
+  fake.accounts.push({ id: fake.userId, email, email_confirmed_at: '2026-01-01T00:00:00Z' });
+  const account = (a: FakeSupabase['accounts'][number]) => ({ ...a, aud: 'authenticated', role: 'authenticated' });
   const session = (): Reply => {
     const now = Math.floor(Date.now() / 1000);
     const access = jwt({ sub: fake.userId, role: 'authenticated', aud: 'authenticated', email: fake.email, exp: now + 3600, n: fake.tokens.length });
@@ -64,7 +68,7 @@ export async function startFakeSupabase(email = 'member@lab.example'): Promise<F
   };
   const defaults = (s: Seen): Reply => {
     const body = s.body ?? {};
-    const path = s.path.split('?')[0];
+    const path = s.path.split('?')[0] ?? '';
     if (path === '/auth/v1/otp') return body.email === fake.email ? { status: 200, body: {} } : authError(422, 'otp_disabled', 'Signups not allowed for otp');
     if (path === '/auth/v1/verify') return body.token === fake.code && body.email === fake.email ? session() : authError(403, 'otp_expired', 'Token has expired or is invalid');
     if (path === '/auth/v1/token' && s.path.includes('grant_type=password')) {
@@ -78,6 +82,16 @@ export async function startFakeSupabase(email = 'member@lab.example'): Promise<F
       return { status: 200, body: fake.user };
     }
     if (path === '/rest/v1/rpc/user_whoami') return { status: 200, body: { user_id: fake.userId, user: fake.user } };
+    if (path === '/rest/v1/rpc/user_verified_email') return { status: 200, body: fake.email };
+    if (path === '/rest/v1/rpc/jupyter_list') return { status: 200, body: [] };
+    if (path === '/auth/v1/admin/users') {
+      const page = Number(new URL(s.path, 'http://x').searchParams.get('page') || 1);
+      return { status: 200, body: { users: page === 1 ? fake.accounts.map(account) : [], aud: 'authenticated' } };
+    }
+    if (path.startsWith('/auth/v1/admin/users/')) {
+      const found = fake.accounts.find((a) => a.id === path.slice('/auth/v1/admin/users/'.length));
+      return found ? { status: 200, body: account(found) } : authError(404, 'user_not_found', 'User not found');
+    }
     if (path === '/rest/v1/rpc/lab_schema_version') return { status: 200, body: expectedVersion() };
     if (path === '/rest/v1/users') {
       const row = { user_id: fake.userId };

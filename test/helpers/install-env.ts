@@ -5,9 +5,9 @@
 // their processes, each stopped by its pid.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { repoRoot } from './required.js';
+import { addLinuxUser, deleteLinuxUser, killUserProcesses } from './linux-users.js';
 
 export const nodeDir = dirname(process.execPath);
 
@@ -75,10 +75,7 @@ export class InstallWorld {
 
   makeUser(tag: string): TestUser {
     this.snapshot ??= snapshotRepo(join(this.work, 'snapshot'));
-    const name = `labi${randomBytes(3).toString('hex')}${tag}`;
-    execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', name]);
-    const home = execFileSync('sh', ['-c', `getent passwd ${name} | cut -d: -f6`], { encoding: 'utf8' }).trim();
-    const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+    const { name, home, uid } = addLinuxUser('labi', tag);
     const repo = join(this.work, `repo-${name}`);
     cpSync(this.snapshot, repo, { recursive: true });
     const cache = join(this.work, `npm-cache-${name}`);
@@ -144,23 +141,6 @@ export class InstallWorld {
     };
   }
 
-  /** Processes still owned by the user (its local database, a job), stopped one pid at a time. */
-  private stopProcesses(u: TestUser): void {
-    let pids: number[] = [];
-    try {
-      pids = execFileSync('ps', ['-u', u.name, '-o', 'pid='], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean);
-    } catch {
-      /* none */
-    }
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }
-
   async cleanup(): Promise<void> {
     for (const socket of this.tmuxSockets) {
       try {
@@ -175,18 +155,14 @@ export class InstallWorld {
       if (existsSync(stop)) {
         await this.runAs(u, [process.execPath, '-e', 'import(process.argv[1]).then((m) => m.stopLocalPostgres(process.argv[2]))', `file://${stop}`, join(u.home, '.local/share/lab-job-agent')], this.env(u), '', 30_000);
       }
-      this.stopProcesses(u);
+      killUserProcesses(u.name); // what is left (its local database, a job)
       await new Promise((r) => setTimeout(r, 200));
       try {
         execFileSync('crontab', ['-u', u.name, '-r'], { stdio: 'ignore' });
       } catch {
         /* no crontab */
       }
-      try {
-        execFileSync('userdel', ['--remove', u.name], { stdio: 'ignore' });
-      } catch {
-        execFileSync('userdel', ['--force', '--remove', u.name], { stdio: 'ignore' });
-      }
+      deleteLinuxUser(u.name);
     }
     rmSync(this.work, { recursive: true, force: true });
   }

@@ -5,6 +5,8 @@ import { loadConfig, type Config } from '../config.js';
 import { tryLock } from '../file-lock.js';
 import { createLogger, type Logger } from '../logger.js';
 import { RotatingFile, rotationOptions } from '../rotating-file.js';
+import { isRoot, preflight, ROOT_WARNING, usePrivateUmask } from '../process-safety.js';
+import { sharedWarning } from '../store/identity.js';
 import { DatabaseUnreachableError } from '../store/db-errors.js';
 import { openStore } from '../store/open-store.js';
 import { createAgentContext, type AgentContext } from './context.js';
@@ -40,8 +42,17 @@ export type LockBusy = { busy: true; holder: number | null };
  * host at a time: a second supervisor refuses to start, an overlapping cron tick leaves at once.
  */
 export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | 'supervise', opts: { trace?: boolean; log?: Logger } = {}): Promise<AgentProcess | LockBusy> {
+  usePrivateUmask(); // before anything is created, agent.log included
   const config = loadConfig({ env });
   const log = opts.log ?? agentLogger(config);
+  try {
+    preflight(config, 'the agent (your jobs, Jupyter servers and the local database)');
+  } catch (err) {
+    // Also in the agent log: under cron, stderr goes nowhere anyone reads.
+    log.error({ err: (err as Error).message }, 'the agent refuses to start');
+    throw err;
+  }
+  if (isRoot()) log.warn(ROOT_WARNING);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const release = tryLock(lockPath(config));
   if (!release) return { busy: true, holder: lockHolder(config) };
@@ -49,9 +60,8 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
     const store = await openStore(config, log);
     const ctx = createAgentContext(config, store, log, { trace: opts.trace });
     await store.registerAgent(ctx.agentId, ctx.host, ctx.version, mode, process.pid);
-    if (config.mode === 'supabase' && config.supabase.serviceKey && !config.supabase.anonKey) {
-      log.warn('running with SUPABASE_SERVICE_KEY: anyone holding this key can act as any lab member; prefer SUPABASE_ANON_KEY with `lab-agent login`');
-    }
+    const who = store.identity;
+    if (who?.shared) log.warn({ userId: who.userId, proof: who.detail }, sharedWarning(config));
     return { ctx, release };
   } catch (err) {
     // Also in the agent log: under cron, stderr goes nowhere anyone reads. (An unreachable

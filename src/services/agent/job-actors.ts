@@ -17,6 +17,7 @@ import { readTail } from '../runner/tail.js';
 import { EXIT_RESERVE, STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
+import { withMemberUmask } from '../process-safety.js';
 import { faultPoint } from './fault-points.js';
 import { messageIdFor, sendRecorded } from './send-recorded.js';
 
@@ -85,8 +86,9 @@ async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Pr
   let launched: PidRecord;
   faultPoint('launch');
   try {
+    // The agent's own files are private (umask 077); what the job writes follows the member's umask.
     launched = await launchDetached({
-      jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env, onEnded: () => ctx.jobEnded(),
+      jobId: job.job_id, logDir: prepared.logDir, argv: withMemberUmask(prepared.argv), cwd: prepared.cwd, env: prepared.env, onEnded: () => ctx.jobEnded(),
     });
   } catch (err) {
     if (!(err instanceof AlreadyLaunchedError) || !err.record) throw err;
@@ -184,7 +186,7 @@ async function notifyUser(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   if (!lease) return ctx.store.getJob(job.job_id); // another agent has it, or it is not due
   const mailer = await ctx.mailer();
   if (!mailer) return ctx.store.markNotified(job.job_id); // LAB_EMAIL empty: nothing to send
-  const mail = renderJobEmail({ ...lease, script_path: lease.script_path ?? '(no script)', status: lease.status as 'finished' }, { host: ctx.host, linuxUser: ctx.config.user });
+  const mail = renderJobEmail({ ...lease, script_path: lease.script_path ?? '(no script)', status: lease.status as 'finished' }, { host: ctx.host });
   // notified_at is written first and committed the moment the SMTP server accepts the message:
   // only an agent dying between those two lines sends it again (with the same Message-ID).
   const message = { to: ctx.config.email, ...mail, messageId: messageIdFor('job', job.job_id) };

@@ -9,7 +9,8 @@ import type { LaunchInfo, ServerProbe } from '../../machines/jupyter-machine.js'
 import { renderJupyterEmail } from '../job-email.js';
 import { messageIdFor, sendRecorded } from './send-recorded.js';
 import { JupyterError, scrubbedTail } from '../jupyter/errors.js';
-import { buildUrl, checkHealth, waitHealthy } from '../jupyter/health.js';
+import { checkHealth, waitHealthy } from '../jupyter/health.js';
+import { jupyterLink } from '../jupyter/link.js';
 import { launchJupyter, type JupyterAppKind } from '../jupyter/launch.js';
 import { pickFreePort } from '../jupyter/ports.js';
 import {
@@ -117,9 +118,11 @@ async function awaitHealthy(ctx: AgentContext, s: SessionRow, launch: LaunchInfo
 
 async function markRunning(ctx: AgentContext, s: SessionRow, launch: LaunchInfo): Promise<SessionRow> {
   const rec = recordOf(ctx, s);
-  const url = buildUrl({ publicHost: ctx.config.jupyter.publicHost || ctx.host, port: launch.port, token: rec.token, legacy: rec.legacy, app: rec.app });
+  const { url, tunnel } = jupyterLink({
+    ip: rec.ip, publicHost: ctx.config.jupyter.publicHost || ctx.host, port: launch.port, token: rec.token, app: rec.app, linuxUser: ctx.config.user,
+  });
   const row = await ctx.store.markJupyterRunning({
-    sessionId: s.session_id, port: launch.port, token: rec.token, pid: launch.pid, pidStart: launch.startTime, url, logPath: rec.logFile, app: rec.app,
+    sessionId: s.session_id, port: launch.port, token: rec.token, pid: launch.pid, pidStart: launch.startTime, url, tunnel, logPath: rec.logFile, app: rec.app,
   });
   ctx.log.info({ session: s.session_id, pid: launch.pid, port: launch.port, ms: Date.now() - rec.launchedAt }, 'Jupyter server healthy: session running');
   return row;
@@ -198,14 +201,13 @@ async function failSession(ctx: AgentContext, s: SessionRow, error: string): Pro
 
 async function notifyUser(ctx: AgentContext, s: SessionRow): Promise<SessionRow> {
   const mailer = await ctx.mailer();
-  if (!mailer || s.port === null || !s.token) return s;
-  const rec = readSessionRecord(home(ctx), s.session_id);
+  if (!mailer || s.port === null || !s.token || !s.url) return s;
   const mail = renderJupyterEmail(
     {
-      session_id: s.session_id, port: s.port, token: s.token, url: s.url, working_dir: workDir(ctx, s), host: ctx.config.jupyter.publicHost || ctx.host,
-      ip: rec?.ip ?? ctx.config.jupyter.ip, legacy: rec?.legacy ?? ctx.config.jupyter.legacy, started_at: s.started_at,
+      session_id: s.session_id, port: s.port, url: s.url, tunnel: s.tunnel, working_dir: workDir(ctx, s), host: ctx.config.jupyter.publicHost || ctx.host,
+      started_at: s.started_at,
     },
-    { host: ctx.host, linuxUser: ctx.config.user },
+    { host: ctx.host },
   );
   // As for jobs: notified_at committed the moment the message is accepted, one Message-ID per session.
   const message = { to: ctx.config.email, ...mail, messageId: messageIdFor('jupyter', s.session_id) };

@@ -1,5 +1,5 @@
 // Doctor checks of this machine: Python and Jupyter as a job would find them (the login PATH, not
-// cron's), the mail server, the Jupyter port window, the log folders, and the two warnings.
+// cron's), the mail server, the Jupyter port window, the log folders, and the JUPYTER_IP warning.
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -134,16 +134,7 @@ export function checkJupyterIp(config: Config): CheckResult {
   const ip = config.jupyter.ip;
   if (ip === '0.0.0.0' || ip === '::') {
     return result('jupyter-ip', 'JUPYTER_IP', 'warn', `${ip}: Jupyter servers listen on every network, guarded by their token only`,
-      'set JUPYTER_IP=127.0.0.1 in .env and open them through `ssh -L <port>:localhost:<port> <this host>`');
+      'set JUPYTER_IP=127.0.0.1 in .env: links then name 127.0.0.1 and come with the `ssh -N -L <port>:127.0.0.1:<port>` tunnel to open them through');
   }
   return result('jupyter-ip', 'JUPYTER_IP', 'ok', `${ip}`);
-}
-
-export function checkServiceKey(config: Config): CheckResult {
-  if (config.mode !== 'supabase') return result('service-key', 'Supabase key', 'ok', `not used (${config.mode} mode)`);
-  if (!config.supabase.serviceKey) return result('service-key', 'Supabase key', 'ok', 'anon key with your own signed-in session (row-level security applies)');
-  const fix = config.supabase.anonKey
-    ? 'remove SUPABASE_SERVICE_KEY from .env: with SUPABASE_ANON_KEY and `lab-agent login` it is not needed'
-    : 'ask for the project\'s anon key, set SUPABASE_ANON_KEY, run `lab-agent login`, then remove SUPABASE_SERVICE_KEY';
-  return result('service-key', 'Supabase key', 'warn', 'SUPABASE_SERVICE_KEY is set: it bypasses row-level security, so anyone who reads this .env can act as any lab member', fix);
 }

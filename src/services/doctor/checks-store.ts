@@ -1,15 +1,14 @@
-// Doctor checks of the configuration, the database and who the agent acts for.
-import { existsSync, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
+// Doctor checks of the configuration and the database (checks-identity.ts: who the agent acts for).
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { CONFIG_KEYS } from '../config-keys.js';
 import { ConfigError, loadConfig, maskedValues, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { LabStore } from '../store/lab-store.js';
 import { serverRoot } from '../store/local-postgres.js';
 import { dbStatus, expectedVersion } from '../store/migrate.js';
-import { openStore, pgConnection, sessionFile } from '../store/open-store.js';
+import { envFileExposure } from '../process-safety.js';
+import { openStore, pgConnection } from '../store/open-store.js';
 import { result, tildify, withTimeout, type CheckResult } from './types.js';
 
 export function checkConfig(env: NodeJS.ProcessEnv): { check: CheckResult; config: Config | null } {
@@ -30,10 +29,11 @@ export function checkConfig(env: NodeJS.ProcessEnv): { check: CheckResult; confi
   const data = { mode: config.mode, envFile, envFileMode: mode === null ? null : mode.toString(8), values: maskedValues(config), sources: config.sources };
   const where = mode === null ? 'no .env (defaults and environment)' : `${tildify(envFile, config.home)} (mode ${mode.toString(8)})`;
   const detail = `${config.mode} mode, user ${config.user}; ${where}`;
-  if (mode !== null && mode & 0o077) {
-    const secretInFile = CONFIG_KEYS.some((k) => k.secret && config.sources[k.key] === '.env');
+  const exposed = envFileExposure(config);
+  if (exposed) {
+    // With a secret in it the agent refuses to start (process-safety.ts): a failure here too.
     return {
-      check: result('config', 'configuration', secretInFile ? 'fail' : 'warn', `${detail}: others can read it${secretInFile ? ', and it holds secrets' : ''}`, `chmod 600 ${envFile}`, data),
+      check: result('config', 'configuration', exposed.secrets ? 'fail' : 'warn', `${detail}: others can read it${exposed.secrets ? ', and it holds secrets' : ''}`, `chmod 600 ${envFile}`, data),
       config,
     };
   }
@@ -105,31 +105,4 @@ export async function checkDatabase(config: Config, log: Logger): Promise<{ chec
   }
   if (config.mode === 'supabase') check = await checkSupabaseDatabase(config, store, openError);
   return { check: check!, store, openError };
-}
-
-export async function checkIdentity(config: Config, store: LabStore | null, openError: Error | null): Promise<CheckResult> {
-  const me = userInfo().username;
-  if (!store) {
-    const why = openError?.message ?? 'the database check failed';
-    return result('identity', 'identity', openError ? 'fail' : 'skip', why, openError ? (/login/.test(why) ? 'run `lab-agent login`' : 'fix the database check first') : undefined);
-  }
-  try {
-    const who = await withTimeout(store.whoami(), 15_000, 'the database');
-    const row = who.user;
-    const signedIn = Boolean(config.supabase.anonKey) && existsSync(sessionFile(config));
-    const how = config.mode !== 'supabase' ? `${config.mode} mode`
-      : signedIn ? `signed in (session in ${tildify(sessionFile(config), config.home)})` : 'service key';
-    const data = { userId: who.user_id, linuxUser: row?.linux_user ?? null, email: row?.email ?? null, osUser: me, labUser: config.user };
-    const detail = `${who.user_id}, linux_user ${row?.linux_user ?? '(no users row)'}, email ${row?.email ?? '(none)'}; ${how}`;
-    if (config.user !== me) {
-      return result('identity', 'identity', 'fail', `${detail}; LAB_USER=${config.user} but this account is ${me}`, 'remove LAB_USER from .env (it defaults to your Linux user name)', data);
-    }
-    if (!row || row.linux_user !== me) {
-      return result('identity', 'identity', 'fail', `${detail}; the users row does not name ${me}`,
-        config.userId ? `LAB_USER_ID=${config.userId} belongs to ${row?.linux_user ?? 'nobody'}: fix or remove it` : 'run `lab-agent login` again (it writes the users row)', data);
-    }
-    return result('identity', 'identity', 'ok', detail, undefined, data);
-  } catch (err) {
-    return result('identity', 'identity', 'fail', (err as Error).message, 'run `lab-agent login` (Supabase) or check LAB_USER_ID');
-  }
 }

@@ -1,8 +1,9 @@
 // `lab-agent doctor`: every check in order, each bounded in time, so one hung server never hides
 // the rest. The configuration comes first: without it nothing else can be checked.
 import type { Logger } from '../logger.js';
-import { checkJupyter, checkJupyterIp, checkLogs, checkPorts, checkPython, checkServiceKey, checkSmtp } from './checks-host.js';
-import { checkConfig, checkDatabase, checkIdentity } from './checks-store.js';
+import { checkJupyter, checkJupyterIp, checkLogs, checkPorts, checkPython, checkSmtp } from './checks-host.js';
+import { checkAccount, checkCredentials, checkIdentity, checkJupyterLinks } from './checks-identity.js';
+import { checkConfig, checkDatabase } from './checks-store.js';
 import { checkScheduler } from './scheduler.js';
 import { result, type CheckResult } from './types.js';
 
@@ -12,7 +13,7 @@ export interface DoctorReport {
   checks: CheckResult[];
 }
 
-const LATER = ['database', 'identity', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'service-key'];
+const LATER = ['account', 'database', 'identity', 'credentials', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'jupyter-link'];
 
 export async function runDoctor(env: NodeJS.ProcessEnv, log: Logger): Promise<DoctorReport> {
   const { check: configCheck, config } = checkConfig(env);
@@ -32,6 +33,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, log: Logger): Promise<Do
     // Independent of each other: run together, reported in a fixed order.
     const rest = await Promise.all([
       guard('identity', 'identity', () => checkIdentity(config, db.store, db.openError)),
+      guard('credentials', 'credentials', () => checkCredentials(config, db.store)),
       guard('python', 'Python', () => checkPython(config)),
       guard('jupyter', 'Jupyter', () => checkJupyter(config)),
       guard('smtp', 'SMTP', () => checkSmtp(config)),
@@ -39,9 +41,9 @@ export async function runDoctor(env: NodeJS.ProcessEnv, log: Logger): Promise<Do
       guard('ports', 'Jupyter ports', () => checkPorts(config)),
       guard('logs', 'log folders', () => checkLogs(config)),
       guard('jupyter-ip', 'JUPYTER_IP', () => checkJupyterIp(config)),
-      guard('service-key', 'Supabase key', () => checkServiceKey(config)),
+      guard('jupyter-link', 'Jupyter links', () => checkJupyterLinks(config, db.store)),
     ]);
-    const checks = [configCheck, db.check, ...rest];
+    const checks = [configCheck, checkAccount(config), db.check, ...rest];
     return { ok: checks.every((c) => c.status !== 'fail'), mode: config.mode, checks };
   } finally {
     await db.store?.close().catch(() => undefined);

@@ -92,19 +92,3 @@ export async function waitHealthy(opts: WaitHealthyOptions): Promise<void> {
     await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
   }
 }
-
-export interface UrlOptions {
-  /** The name users reach the server by (the machine's host name, not 0.0.0.0). */
-  publicHost: string;
-  port: number;
-  token: string;
-  legacy?: boolean;
-  app: JupyterAppKind;
-}
-
-/** The link to hand the user: /lab for JupyterLab, /tree for a notebook server, / for a bare server. */
-export function buildUrl(opts: UrlOptions): string {
-  const path = opts.app === 'lab' ? '/lab' : opts.app === 'notebook' ? '/tree' : '/';
-  const host = opts.publicHost.includes(':') && !opts.publicHost.startsWith('[') ? `[${opts.publicHost}]` : opts.publicHost;
-  return `http://${host}:${opts.port}${path}?token=${encodeURIComponent(opts.token)}`;
-}

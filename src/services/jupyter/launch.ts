@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { withMemberUmask } from '../process-safety.js';
 import { JupyterError, scrubbedTail } from './errors.js';
 import { readProcGroup } from './proc.js';
 
@@ -158,7 +159,9 @@ export async function launchJupyter(opts: LaunchOptions): Promise<LaunchResult> 
   let child: ChildProcess;
   try {
     writeSync(fd, `[lab-job-agent ${new Date().toISOString()}] starting: ${[command, ...args].join(' ')}\n`);
-    const started = spawn(command, args, { cwd: resolve(opts.dir), env, detached: true, stdio: ['ignore', fd, fd] });
+    // Under the member's own umask (the agent's is 077): notebooks saved from it are theirs as usual.
+    const [exe, ...argv] = withMemberUmask([command, ...args]);
+    const started = spawn(exe!, argv, { cwd: resolve(opts.dir), env, detached: true, stdio: ['ignore', fd, fd] });
     await new Promise<void>((resolveSpawn, rejectSpawn) => {
       started.once('spawn', resolveSpawn);
       started.once('error', rejectSpawn);

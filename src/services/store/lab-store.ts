@@ -1,11 +1,13 @@
 // The store's operations, each one SQL function call through whichever transport is configured.
+import type { Identity } from './identity.js';
 import type {
   AgentRow, AgentWork, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
   StartJob, SubmitJob, Tails, Transport, WakeEvent,
 } from './types.js';
 
 export class LabStore {
-  constructor(readonly transport: Transport, readonly userId: string) {}
+  /** identity: how the agent proved whom it acts for (absent for stores made by tests and tools). */
+  constructor(readonly transport: Transport, readonly userId: string, readonly identity?: Identity) {}
 
   get kind(): Transport['kind'] {
     return this.transport.kind;
@@ -105,7 +107,7 @@ export class LabStore {
   markJupyterRunning(m: MarkSessionRunning): Promise<SessionRow> {
     return this.call('jupyter_mark_running', {
       p_session_id: m.sessionId, p_port: m.port, p_token: m.token, p_pid: m.pid, p_pid_start: m.pidStart,
-      p_url: m.url, p_log_path: m.logPath ?? null, p_app: m.app ?? null,
+      p_url: m.url, p_log_path: m.logPath ?? null, p_app: m.app ?? null, p_tunnel: m.tunnel ?? null,
     });
   }
   requestJupyterStop(sessionId: string): Promise<SessionRow> {
@@ -140,8 +142,17 @@ export class LabStore {
   heartbeatAgent(agentId: string, stopped = false): Promise<AgentRow> {
     return this.call('agent_heartbeat', { p_agent_id: agentId, p_stopped: stopped });
   }
-  ensureUser(linuxUser: string, email: string | null): Promise<{ user_id: string; linux_user: string; email: string | null }> {
-    return this.call('user_ensure', { p_linux_user: linuxUser, p_email: email });
+  /** The member's users row, and (with host) which Linux account their agent is on that host. */
+  ensureUser(linuxUser: string, email: string | null, host: string | null = null): Promise<{ user_id: string; linux_user: string; email: string | null }> {
+    return this.call('user_ensure', { p_linux_user: linuxUser, p_email: email, p_host: host });
+  }
+  /** The member's email as the account authority recorded it (Supabase Auth once confirmed, or the DB admin); null when unknown. */
+  verifiedEmail(): Promise<string | null> {
+    return this.call('user_verified_email', {});
+  }
+  /** The secret NOTIFY channel of the member (Postgres transport wake-ups). */
+  wakeChannel(): Promise<string> {
+    return this.call('agent_wake_channel', {});
   }
   whoami(): Promise<{ user_id: string; user: { linux_user: string; email: string | null } | null }> {
     return this.call('user_whoami', {});

@@ -3,16 +3,19 @@
 // a 0700 folder only (no TCP port to collide with other lab members, nobody else can connect), and
 // outlives the process that started it, so cron ticks and CLI calls share one server per user.
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, appendFileSync, chmodSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, appendFileSync, chmodSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { arch, platform, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { ConfigError } from '../config.js';
 import { withFileLock } from '../file-lock.js';
 import { LOCAL_START_FAILED } from './db-errors.js';
 import { clearStalePostmaster } from './stale-postmaster.js';
+import { rootRefusal } from '../process-safety.js';
+import { passCreatedAncestors, prepareRootServerFolders, ROOT_DB_ACCOUNT, rootDbAccount, type Account } from './root-db-account.js';
 
 export interface LocalPostgresOptions {
   dataDir: string;
@@ -20,6 +23,8 @@ export interface LocalPostgresOptions {
   /** Tests trade durability for speed (fsync off). Never for a real agent. */
   fast?: boolean;
   database?: string;
+  /** Start it as root (LAB_ALLOW_ROOT; the test harness). Without it root is refused. */
+  allowRoot?: boolean;
 }
 
 export interface LocalPostgres {
@@ -47,13 +52,9 @@ async function binaries(): Promise<Binaries> {
   }
 }
 
-/** PostgreSQL refuses to run as root: as root (CI, containers) it runs as the `postgres` user. */
-function serverUser(): { uid: number; gid: number } | null {
-  if (userInfo().uid !== 0) return null;
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
-  if (!line) throw new Error('running as root needs a `postgres` system user for the embedded database (useradd --system postgres)');
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
+/** PostgreSQL refuses to run as root: as root (LAB_ALLOW_ROOT, the test harness) it runs as its own account. */
+function serverUser(): Account | null {
+  return userInfo().uid === 0 ? rootDbAccount() : null;
 }
 
 function run(cmd: string, args: string[], as: { uid: number; gid: number } | null, detached = false): Promise<string> {
@@ -97,8 +98,8 @@ function traversable(dir: string): boolean {
 }
 
 /**
- * Where the server keeps its files. Normally <dataDir>/postgres. As root the server runs as the
- * postgres user, which cannot pass through a 0700 home such as /root: then it lives under
+ * Where the server keeps its files. Normally <dataDir>/postgres. As root the server runs as its
+ * own account, which cannot pass through a 0700 home such as /root: then it lives under
  * /var/lib/lab-job-agent instead, keyed by the data folder.
  */
 export function serverRoot(dataDir: string): string {
@@ -115,8 +116,12 @@ export async function ensureLocalPostgres(opts: LocalPostgresOptions): Promise<L
   const socketDir = join(root, 'run');
   const database = opts.database ?? 'lab';
   const connection: pg.PoolConfig = { host: socketDir, port: PORT, user: SUPERUSER, database };
-  // As root the folders must let the postgres user through; otherwise they are the user's alone.
-  mkdirSync(root, { recursive: true, mode: userInfo().uid === 0 ? 0o711 : 0o700 });
+  if (userInfo().uid === 0 && !opts.allowRoot) throw new ConfigError([rootRefusal('the local database')]);
+  const made = mkdirSync(root, { recursive: true, mode: 0o700 });
+  if (userInfo().uid === 0) {
+    passCreatedAncestors(made, root);
+    await prepareRootServerFolders(root, serverUser()!, (owner) => pgCtlStop(join(root, 'data'), owner));
+  }
   if (await canConnect(connection)) return { connection, root, startedNow: false };
 
   // Several agents and CLI calls may start at once: one starts the server, the others wait.
@@ -124,12 +129,14 @@ export async function ensureLocalPostgres(opts: LocalPostgresOptions): Promise<L
     if (await canConnect(connection)) return { connection, root, startedNow: false };
     const bin = await binaries();
     const as = serverUser();
+    if (as && !traversable(dirname(bin.postgres))) {
+      throw new Error(`the embedded PostgreSQL at ${dirname(bin.postgres)} is not reachable by the ${ROOT_DB_ACCOUNT} account it must run as (a 0700 folder above it, such as /root): install the agent elsewhere, or set LAB_DATABASE_URL`);
+    }
     for (const d of [data, socketDir]) {
       mkdirSync(d, { recursive: true, mode: 0o700 });
       chmodSync(d, 0o700);
       if (as) chownSync(d, as.uid, as.gid);
     }
-    if (as) chownSync(root, as.uid, as.gid);
     if (!existsSync(join(data, 'PG_VERSION'))) {
       log.info({ data }, 'creating the local database');
       await run(bin.initdb, [`--pgdata=${data}`, `--username=${SUPERUSER}`, '--auth=trust', '--encoding=UTF8', '--locale=C'], as);
@@ -174,9 +181,15 @@ async function ensureDatabase(connection: pg.PoolConfig, database: string): Prom
   }
 }
 
-export async function stopLocalPostgres(dataDir: string): Promise<void> {
+async function pgCtlStop(data: string, as: Account | null): Promise<void> {
   const bin = await binaries();
+  await run(bin.pg_ctl, ['stop', '-D', data, '-m', 'fast', '-w', '-s'], as);
+}
+
+export async function stopLocalPostgres(dataDir: string): Promise<void> {
   const data = join(serverRoot(dataDir), 'data');
   if (!existsSync(join(data, 'postmaster.pid'))) return;
-  await run(bin.pg_ctl, ['stop', '-D', data, '-m', 'fast', '-w', '-s'], serverUser());
+  // As root: as whoever owns the cluster (its own account, or `postgres` for an old one).
+  const owner = userInfo().uid === 0 ? { uid: statSync(data).uid, gid: statSync(data).gid } : null;
+  await pgCtlStop(data, owner);
 }

@@ -1,4 +1,4 @@
-// Opens the store for the configured mode and works out which user the agent acts for.
+// Opens the store for the configured mode and works out which user the agent acts for (identity.ts).
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Config } from '../config.js';
@@ -7,7 +7,8 @@ import { silentLogger } from '../logger.js';
 import { LabStore } from './lab-store.js';
 import { openError } from './db-errors.js';
 import { ensureLocalPostgres, serverRoot } from './local-postgres.js';
-import { dbStatus, isSupabaseDatabase, migrate } from './migrate.js';
+import { resolvePgIdentity, SERVICE_ID_HELP, type Identity } from './identity.js';
+import { dbStatus, migrate } from './migrate.js';
 import { PgTransport } from './pg-transport.js';
 import { StoreError } from './types.js';
 
@@ -25,7 +26,7 @@ async function ensureSchema(admin: pg.ClientBase, config: Config, log: Logger): 
 
 /** The embedded database, started on demand and migrated automatically. */
 async function localConnection(config: Config, log: Logger): Promise<pg.PoolConfig> {
-  const { connection } = await ensureLocalPostgres({ dataDir: config.dataDir, log });
+  const { connection } = await ensureLocalPostgres({ dataDir: config.dataDir, log, allowRoot: config.allowRoot });
   const admin = new pg.Client(connection);
   await admin.connect();
   try {
@@ -43,46 +44,36 @@ export async function pgConnection(config: Config, log: Logger = silentLogger): 
   throw new StoreError('Supabase mode has no direct database connection: set LAB_DATABASE_URL to the project\'s session-mode connection string');
 }
 
-/**
- * The user's id in a pg mode: LAB_USER_ID, or the users row of this Linux user, created (with
- * auth.users where that table exists) on first use, so the id stays the same from then on.
- */
-export async function resolvePgUser(client: pg.ClientBase, config: Config): Promise<string> {
-  if (config.userId) return config.userId;
-  const found = await client.query('select user_id from public.users where linux_user = $1', [config.user]);
-  if (found.rows[0]) return found.rows[0].user_id as string;
-  const created = await client.query(
-    `insert into public.users (user_id, linux_user, email) values (gen_random_uuid(), $1, nullif($2, ''))
-     on conflict (linux_user) do update set email = coalesce(public.users.email, excluded.email)
-     returning user_id`,
-    [config.user, config.email],
-  );
-  const id = created.rows[0].user_id as string;
-  // Only the bootstrap's minimal auth.users; Supabase's own is GoTrue's to write.
-  const auth = await client.query("select to_regclass('auth.users') is not null as present");
-  if (auth.rows[0].present && !(await isSupabaseDatabase(client))) {
-    await client.query('insert into auth.users (id, email) values ($1, nullif($2, \'\')) on conflict do nothing', [id, config.email]);
-  }
-  return id;
-}
-
 async function openPg(config: Config, log: Logger): Promise<LabStore> {
   // One admin connection does the schema check (and, locally, the migration) and finds the user.
   const connection = config.databaseUrl
     ? { connectionString: config.databaseUrl }
-    : (await ensureLocalPostgres({ dataDir: config.dataDir, log })).connection;
+    : (await ensureLocalPostgres({ dataDir: config.dataDir, log, allowRoot: config.allowRoot })).connection;
   const admin = new pg.Client(connection);
   await admin.connect();
-  let userId: string;
+  let identity: Identity;
   try {
     await ensureSchema(admin, config, log);
-    userId = await resolvePgUser(admin, config);
+    identity = await resolvePgIdentity(admin, config);
   } finally {
     await admin.end();
   }
+  const kind = config.mode === 'local' ? 'local' : 'postgres';
   // The agent owns the local database: it starts it again when it finds it gone.
-  const revive = config.databaseUrl ? undefined : async () => (await ensureLocalPostgres({ dataDir: config.dataDir, log })).startedNow;
-  return new LabStore(new PgTransport({ connection, userId, kind: config.mode === 'local' ? 'local' : 'postgres', log, revive }), userId);
+  const revive = config.databaseUrl ? undefined : async () => (await ensureLocalPostgres({ dataDir: config.dataDir, log, allowRoot: config.allowRoot })).startedNow;
+  const store = new LabStore(new PgTransport({ connection, userId: identity.userId, kind, log, revive }), identity.userId, identity);
+  await ensureOwnRow(store, config);
+  return store;
+}
+
+/** The member's users row and this host's binding, written as the member (never blocked by another account). */
+async function ensureOwnRow(store: LabStore, config: Config): Promise<void> {
+  try {
+    await store.ensureUser(config.user, config.email || null, config.host);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
 }
 
 async function openSupabase(config: Config, log: Logger): Promise<LabStore> {
@@ -95,23 +86,21 @@ async function openSupabase(config: Config, log: Logger): Promise<LabStore> {
     const client = createSupabaseClient(opts);
     const { data } = await client.auth.getSession();
     if (data.session) {
-      const store = new LabStore(new SupabaseTransport(opts, client), data.session.user.id);
-      await store.ensureUser(config.user, config.email || null);
+      const identity: Identity = { userId: data.session.user.id, proof: 'session', detail: `signed in as ${data.session.user.email ?? data.session.user.id} (session in ${sessionFile(config)})`, shared: false };
+      const store = new LabStore(new SupabaseTransport(opts, client), identity.userId, identity);
+      await ensureOwnRow(store, config);
       return store;
     }
     if (!serviceKey) throw new StoreError('not signed in to Supabase: run `lab-agent login`');
   }
-  log.warn('SUPABASE_SERVICE_KEY mode: anyone holding this key can act as any lab member; prefer SUPABASE_ANON_KEY with `lab-agent login`');
+  // The service key can act as anyone: whom for comes from the member's own .env, never from a
+  // users row (any account can write its own row's linux_user).
+  if (!config.userId) throw new StoreError(`SUPABASE_SERVICE_KEY mode needs LAB_USER_ID (your Supabase Auth user id) in .env: ${SERVICE_ID_HELP}`);
+  const identity: Identity = { userId: config.userId, proof: 'user-id', detail: 'LAB_USER_ID in .env, with the service key', shared: true };
   const probe = createSupabaseClient({ url, key: serviceKey, log });
-  let userId = config.userId;
-  if (!userId) {
-    // As the original agent did: find this Linux user's row.
-    const { data, error } = await probe.from('users').select('user_id').eq('linux_user', config.user).maybeSingle();
-    if (error) throw new StoreError(`looking up linux_user ${config.user} in users failed: ${error.message}`);
-    if (!data) throw new StoreError(`no users row with linux_user=${config.user}: set LAB_USER_ID, or use \`lab-agent login\``);
-    userId = (data as { user_id: string }).user_id;
-  }
-  return new LabStore(new SupabaseTransport({ url, key: serviceKey, serviceUserId: userId, log }, probe), userId);
+  const store = new LabStore(new SupabaseTransport({ url, key: serviceKey, serviceUserId: identity.userId, log }, probe), identity.userId, identity);
+  await ensureOwnRow(store, config);
+  return store;
 }
 
 export async function openStore(config: Config, log: Logger = silentLogger): Promise<LabStore> {

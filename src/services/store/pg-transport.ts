@@ -1,6 +1,7 @@
 // Postgres transport: each call runs in a transaction that does what PostgREST does for a signed-in
 // user (role authenticated, request.jwt.claims with the user's id), so RLS and auth.uid() behave as
-// on Supabase. Wake-ups come from LISTEN on the user's own channel.
+// on Supabase. Over a member's own login role (db add-member) the database ignores those claims and
+// takes identity from the role. Wake-ups come from LISTEN on the member's secret channel.
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -161,7 +162,9 @@ export class PgTransport implements Transport {
   }
 
   async listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>> {
-    const channel = `lab_agent:${this.opts.userId}`;
+    // Any role may LISTEN on any channel: the member's channel name is a secret the database hands
+    // to the member's own calls only, and what is sent on it names no row.
+    const channel = await this.rpc<string>('agent_wake_channel', {});
     let client: pg.Client | null = null;
     let stopped = false;
     let retryMs = 250;

@@ -76,7 +76,7 @@ export async function signInWithPassword(client: SupabaseClient, email: string, 
 export async function recordUser(config: Config, client: SupabaseClient, userId: string, email: string) {
   const store = new LabStore(new SupabaseTransport(authOptions(config), client), userId);
   try {
-    return await store.ensureUser(config.user, config.email || email);
+    return await store.ensureUser(config.user, config.email || email, config.host);
   } finally {
     await store.close();
   }

@@ -57,6 +57,8 @@ export interface SessionRow {
   pid: number | null;
   pid_start: string | null;
   url: string | null;
+  /** The SSH tunnel a loopback-bound server is reached through; null when the URL works as it is. */
+  tunnel: string | null;
   log_path: string | null;
   error_message: string | null;
   stop_requested_at: string | null;
@@ -187,6 +189,7 @@ export interface MarkSessionRunning {
   pid: number;
   pidStart: string | null;
   url: string;
+  tunnel?: string | null;
   logPath?: string;
   app?: string;
 }
