@@ -17,7 +17,7 @@ import { readTail } from '../runner/tail.js';
 import { EXIT_RESERVE, STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
-import { withMemberUmask } from '../process-safety.js';
+import { memberUmask } from '../process-safety.js';
 import { faultPoint } from './fault-points.js';
 import { messageIdFor, sendRecorded } from './send-recorded.js';
 
@@ -88,7 +88,7 @@ async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Pr
   try {
     // The agent's own files are private (umask 077); what the job writes follows the member's umask.
     launched = await launchDetached({
-      jobId: job.job_id, logDir: prepared.logDir, argv: withMemberUmask(prepared.argv), cwd: prepared.cwd, env: prepared.env, onEnded: () => ctx.jobEnded(),
+      jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env, umask: memberUmask(), onEnded: () => ctx.jobEnded(),
     });
   } catch (err) {
     if (!(err instanceof AlreadyLaunchedError) || !err.record) throw err;

@@ -22,6 +22,8 @@ export interface LaunchOptions {
    * pipe). Only while this process lives: an agent started later finds the end by polling.
    */
   onEnded?: () => void;
+  /** The umask the job runs under (octal digits), when not this process's own. */
+  umask?: string | null;
 }
 
 export interface LaunchedJob {
@@ -84,7 +86,7 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
   const err = openSync(stderrPath, 'a', 0o600);
   let child;
   try {
-    const [shell, ...shellArgs] = wrapperArgv(logDir, argv);
+    const [shell, ...shellArgs] = wrapperArgv(logDir, argv, opts.umask ?? null);
     child = spawn(shell, shellArgs, {
       cwd: opts.cwd,
       env: opts.env,

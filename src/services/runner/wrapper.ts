@@ -64,13 +64,13 @@ function signalCases(): string {
 }
 
 /**
- * Runs in the job's own process just before exec: $1 log dir, then the job's argv. Shell builtins
+ * Runs in the job's own process just before exec: $1 log dir, $2 umask or empty, then the job's argv. Shell builtins
  * only (no subshell, no helper program): every fork here is paid by every job.
  */
 function innerScript(): string {
   return `
 st() { read -r s < "/proc/$1/stat" || return 1; s=\${s##*) }; set -- $s; st=\${20}; }
-log=$1; shift
+log=$1; mask=$2; shift 2
 st $$; me=$st; st $PPID; w=$st
 # Written in one write: a reader that finds it incomplete treats it as absent (readPidRecord).
 printf '{"pid":%s,"pgid":%s,"startTime":"%s","wrapperPid":%s,"wrapperStartTime":"%s"}\\n' $$ $$ "$me" $PPID "$w" > "$log/${PID_FILE}"
@@ -79,22 +79,24 @@ trap '' PIPE
 printf '%s %s %s\\n' $$ "$me" "$w" >&3 2>/dev/null
 trap - PIPE
 exec 3>&-
+# The job's own files follow the member's umask (the agent's are private); set here, not by a shell of its own.
+[ -z "$mask" ] || umask "$mask"
 exec "$@"
 `;
 }
 
-/** The wrapper's own exec: the program and argv that launchDetached spawns for a job. */
-export function wrapperArgv(logDir: string, argv: string[]): [string, ...string[]] {
-  return ['/bin/sh', '-c', wrapperScript(), 'lab-job-wrapper', logDir, ...argv];
+/** The wrapper's own exec: the program and argv that launchDetached spawns for a job; `umask` the job's (octal), or none. */
+export function wrapperArgv(logDir: string, argv: string[], umask: string | null = null): [string, ...string[]] {
+  return ['/bin/sh', '-c', wrapperScript(), 'lab-job-wrapper', logDir, umask ?? '', ...argv];
 }
 
-/** The wrapper: $1 log dir, then the job's argv. */
+/** The wrapper: $1 log dir, $2 the job's umask or empty, then the job's argv. */
 export function wrapperScript(): string {
   const { setsid, mv } = systemTools();
   return `
-log=$1; shift
+log=$1; mask=$2; shift 2
 trap : HUP INT TERM
-${shq(setsid)} /bin/sh -c ${shq(innerScript())} lab-job "$log" "$@"
+${shq(setsid)} /bin/sh -c ${shq(innerScript())} lab-job "$log" "$mask" "$@"
 rc=$?
 code=$rc; sig=null
 case $rc in
