@@ -4,9 +4,10 @@
 // this process). Measured from /proc, before and after:
 //   agent    utime+stime of the supervisor process itself (claim, start, probes, heartbeats,
 //            conclude, email, the machine steps): the figure the goal is about
-//   chain    cutime+cstime of the supervisor (its reaped children: the /bin/sh recorder, setsid,
-//            the inner sh, mv, date, and python itself) minus python's own share, measured as a
-//            bare `python3 noop.py` in the same run (the reference)
+//   chain    the CPU of everything the agent started (the launcher shell, setsid, the /bin/sh
+//            recorder, the inner sh, and python itself: a cgroup holds them all, root only; else
+//            the supervisor's reaped children) minus python's own share, measured as a bare
+//            `python3 noop.py` in the same run (the reference)
 //   database the embedded PostgreSQL's processes (postmaster, reaped and live backends)
 // Run: npm run build && node --import tsx bench/overhead.ts [--jobs 400] [--profile] [--no-email]
 // --profile writes a CPU profile of the supervisor (node --cpu-prof) and prints where its time went.
@@ -14,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rssMiB, timed } from './lib/proc.js';
+import { cpuCgroup, rssMiB, timed } from './lib/proc.js';
 import { round } from './lib/stats.js';
 import { summarizeProfile } from './lib/cpu-profile.js';
 
@@ -74,13 +75,16 @@ const bare = await timed('/bin/sh', ['-c', loop], a.env);
 const pythonCpuMs = (bare.cpuS / jobs) * 1000;
 
 const profileDir = mkdtempSync(join(tmpdir(), 'lab-bench-profile-'));
+const group = cpuCgroup(`lab-bench-overhead-${process.pid}`);
 const sup = spawn(process.execPath, [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), cliPath, 'supervise'], { env: a.env, stdio: 'ignore' });
+group?.add(sup.pid!); // before it starts anything: its launcher and jobs are born in the group
 await eventually('supervisor up', async () => (await db.admin.query("select 1 from public.agents where mode = 'supervise' and stopped_at is null")).rowCount);
 // One job first, so start-up work (login environment, module loading, mailer) is not counted.
 await db.admin.query('insert into public.jobs (user_id, script_path) values ($1, $2)', [userId, script]);
 await eventually('the warm-up job', async () => (await db.admin.query('select 1 from public.jobs where notified_at is not null')).rowCount, 30_000, 50);
 
 const agent0 = times(sup.pid!);
+const tree0 = group?.cpuMs() ?? 0;
 const db0 = databaseCpu(postmaster);
 const t0 = performance.now();
 await db.admin.query('insert into public.jobs (user_id, script_path) select $1, $2 from generate_series(1, $3::int)', [userId, script, jobs]);
@@ -91,6 +95,7 @@ await eventually(`${jobs} jobs finished and emailed`, async () => {
 }, 600_000, 20);
 const wallS = (performance.now() - t0) / 1000;
 const agent1 = times(sup.pid!);
+const tree1 = group?.cpuMs() ?? 0;
 const agentRss = rssMiB(sup.pid!);
 const db1 = databaseCpu(postmaster);
 sup.kill('SIGTERM');
@@ -101,7 +106,8 @@ const calls = (await db.admin.query("select funcname, calls from pg_stat_user_fu
   .map((r: { funcname: string; calls: string }) => `${r.funcname} ${round(Number(r.calls) / (jobs + 1), 2)}`);
 
 const agentMs = ((agent1.self - agent0.self) / jobs) * 1000;
-const childrenMs = ((agent1.children - agent0.children) / jobs) * 1000;
+// With the cgroup: all of it minus the agent itself; without: what the agent reaped.
+const childrenMs = group ? (tree1 - tree0) / jobs - ((agent1.self - agent0.self) / jobs) * 1000 : ((agent1.children - agent0.children) / jobs) * 1000;
 const result = {
   jobs,
   jobs_per_s: round(jobs / wallS),
@@ -125,4 +131,5 @@ if (profile) {
 await db.drop();
 await smtp.close();
 if (ownServer) await stopLocalPostgres(process.env.LAB_TEST_PG_DIR);
+group?.remove();
 process.exit(0);

@@ -8,6 +8,7 @@ import { wrapperArgv, EXIT_FILE, EXIT_RESERVE, EXIT_RESERVE_BYTES, PID_FILE, STD
 import { readTail } from './tail.js';
 import { JobInputError } from './errors.js';
 import { findProcessesInSession, findProcessesWithEnv } from './process-identity.js';
+import { launcherAvailable, startThroughLauncher, type LauncherJob } from './launcher.js';
 
 export interface LaunchOptions {
   jobId: string;
@@ -24,6 +25,8 @@ export interface LaunchOptions {
   onEnded?: () => void;
   /** The umask the job runs under (octal digits), when not this process's own. */
   umask?: string | null;
+  /** How the wrapper is started: through the resident launcher (the default where `setsid -f` works), or spawned from here. */
+  via?: 'launcher' | 'spawn';
 }
 
 export interface LaunchedJob {
@@ -82,14 +85,31 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
   writeFileSync(join(logDir, EXIT_RESERVE), `${' '.repeat(EXIT_RESERVE_BYTES - 1)}\n`, { mode: 0o600 });
   const stdoutPath = join(logDir, STDOUT_FILE);
   const stderrPath = join(logDir, STDERR_FILE);
-  const out = openSync(stdoutPath, 'a', 0o600);
-  const err = openSync(stderrPath, 'a', 0o600);
+  closeSync(openSync(stdoutPath, 'a', 0o600)); // created private; the wrapper appends to them
+  closeSync(openSync(stderrPath, 'a', 0o600));
+  const job = { ...opts, umask: opts.umask ?? null, stdoutPath, stderrPath };
+  const useLauncher = opts.via === 'launcher' || (opts.via !== 'spawn' && launcherAvailable());
+  const report = await (useLauncher ? startThroughLauncher(job, opts.onEnded, HANDSHAKE_TIMEOUT_MS) : spawnWrapper(job)).catch(async (e: Error) => {
+    const tail = await readTail(stderrPath, { maxLines: 10 }).catch(() => '');
+    throw new Error(`${e.message}${tail ? `: ${tail.trim()}` : ''}`, { cause: e });
+  });
+
+  const [pidText, startTime, wrapperPidText, wrapperStartTime] = report.trim().split(' ');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 1 || !startTime) throw new Error(`job ${opts.jobId}: bad start report "${report}"`);
+  return { pid, pgid: pid, startTime, wrapperPid: Number(wrapperPidText) || 0, wrapperStartTime: wrapperStartTime ?? '', stdoutPath, stderrPath };
+}
+
+/** Without the launcher: the wrapper spawned by this process, its reports on a pipe of its own. */
+async function spawnWrapper(job: LauncherJob & { onEnded?: () => void }): Promise<string> {
+  const out = openSync(job.stdoutPath, 'a', 0o600);
+  const err = openSync(job.stderrPath, 'a', 0o600);
   let child;
   try {
-    const [shell, ...shellArgs] = wrapperArgv(logDir, argv, opts.umask ?? null);
+    const [shell, ...shellArgs] = wrapperArgv(job.jobId, job.logDir, job.argv, job.umask);
     child = spawn(shell, shellArgs, {
-      cwd: opts.cwd,
-      env: opts.env,
+      cwd: job.cwd,
+      env: job.env,
       detached: true, // setsid(): the wrapper leaves the agent's session and process group
       stdio: ['ignore', out, err, 'pipe'],
     });
@@ -98,18 +118,17 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
     closeSync(err);
   }
   child.unref();
-  const wrapperPid = child.pid;
-
-  const line = await new Promise<string>((resolve, reject) => {
+  const started = `${job.jobId} started `;
+  return new Promise<string>((resolve, reject) => {
     const pipe = child.stdio[3] as Readable;
     let text = '';
-    const timer = setTimeout(() => done(new Error(`job ${opts.jobId} did not report its start within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(() => done(new Error(`job ${job.jobId} did not report its start within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
     const done = (e: Error | null, value = ''): void => {
       clearTimeout(timer);
       pipe.removeAllListeners();
       pipe.on('error', () => {}); // late EPIPE/ECONNRESET after we stop listening
-      if (e || !opts.onEnded) pipe.destroy();
-      else listenForEnd(pipe as Socket, opts.onEnded);
+      if (e || !job.onEnded) pipe.destroy();
+      else listenForEnd(pipe as Socket, job.onEnded);
       if (e) reject(e);
       else resolve(value);
     };
@@ -117,21 +136,13 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
     pipe.on('data', (chunk: string) => {
       text += chunk;
       const nl = text.indexOf('\n');
-      if (nl >= 0) done(null, text.slice(0, nl));
+      if (nl >= 0) done(text.startsWith(started) ? null : new Error(`job ${job.jobId}: bad start report "${text.slice(0, nl)}"`), text.slice(started.length, nl));
     });
     // the pipe ends without a line when the wrapper could not start the job at all
-    pipe.on('end', () => done(new Error(`job ${opts.jobId} could not be started`)));
+    pipe.on('end', () => done(new Error(`job ${job.jobId} could not be started`)));
     pipe.on('error', (e) => done(e));
     child.on('error', (e) => done(e)); // e.g. cwd missing: spawn fails with ENOENT
-  }).catch(async (e: Error) => {
-    const tail = await readTail(stderrPath, { maxLines: 10 }).catch(() => '');
-    throw new Error(`${e.message}${tail ? `: ${tail.trim()}` : ''}`, { cause: e });
   });
-
-  const [pidText, startTime, wrapperStartTime] = line.trim().split(' ');
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 1 || !startTime) throw new Error(`job ${opts.jobId}: bad start report "${line}"`);
-  return { pid, pgid: pid, startTime, wrapperPid: wrapperPid ?? 0, wrapperStartTime: wrapperStartTime ?? '', stdoutPath, stderrPath };
 }
 
 /** Keeps the start pipe open, without holding this process alive, to hear the recorder close it. */

@@ -65,7 +65,7 @@ export async function prepareJob(input: JobInput): Promise<PreparedJob> {
     const py = findPython(script, { home, env: input.env, labPython: input.labPython });
     notes.push(`python: ${py.path} (from ${py.source})`);
     const argv = [py.path, script, ...args];
-    checkExecSize(wrapperArgv(logDir, argv), env, args);
+    checkExecSize(wrapperArgv(input.jobId, logDir, argv), env, args);
     return { argv, cwd, env, logDir, interpreter: py.path, kind, notes };
   }
   if ((input.args ?? '').trim() !== '') checkNotebookArguments('LAB_JOB_ARGS', input.args!.trim());
@@ -98,7 +98,7 @@ export async function prepareJob(input: JobInput): Promise<PreparedJob> {
   const tempDir = await kernelSocketsDir();
   if (tempDir) extra.push('--KernelManager.transport=ipc', `--KernelManager.ip=${join(tempDir, 'kernel')}`);
   const argv = [jupyter.path, 'nbconvert', '--to', 'notebook', '--execute', notebook, '--output', OUTPUT_NOTEBOOK, '--output-dir', logDir, ...extra];
-  checkExecSize(wrapperArgv(logDir, argv), env, []);
+  checkExecSize(wrapperArgv(input.jobId, logDir, argv), env, []);
   return { argv, cwd, env, logDir, interpreter: jupyter.path, kind, notes, ...(tempDir ? { tempDir } : {}) };
 }
 
