@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { AgentEnv, exited, sleep } from './agent-env.js';
 import type { TestDb } from './db.js';
+import { seededRandom } from './random.js';
 import { readMail, type TestSmtp } from './smtp-server.js';
 
 export interface ChaosOptions {
@@ -44,18 +45,6 @@ export interface ChaosResult {
   leasesExpired: number;
 }
 
-/** A small seeded generator (mulberry32): the same seed, the same run of choices. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // argv: ledger, seconds to sleep, exit code. O_APPEND writes of one short line are atomic.
 const JOB_SCRIPT = `import os, sys, time
 with open(sys.argv[1], "a") as f:
@@ -65,7 +54,7 @@ sys.exit(int(sys.argv[3]))
 `;
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
-  const rnd = random(opts.seed);
+  const rnd = seededRandom(opts.seed);
   const log = opts.log ?? (() => undefined);
   const [liveMin, liveMax] = opts.superviseMs ?? [200, 2000];
   const tickKill = opts.tickKill ?? { p: 0.5, withinMs: 1000 };

@@ -1,6 +1,7 @@
 // The job machine's actors: the I/O behind each named step. Each one is idempotent, because a
 // step may be retried by the next tick after a crash: it checks the row and the log folder before
 // acting (no second spawn when a pid record exists, no signal to a pid that was reused).
+import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { AlreadyLaunchedError, killJobGroup, killJobStragglers, launchDetached, 
 import { prepareJob } from '../runner/prepare.js';
 import { isAlive, isSameProcess } from '../runner/process-identity.js';
 import { readTail } from '../runner/tail.js';
-import { EXIT_RESERVE, STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
+import { EXIT_RESERVE, PID_FILE, STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { memberUmask } from '../process-safety.js';
@@ -56,7 +57,8 @@ async function recordStart(ctx: AgentContext, job: JobRow, rec: PidRecord, inter
 async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   const logDir = logDirOf(ctx, job);
   // A previous agent may have spawned it and died before recording the start: adopt, never respawn.
-  const earlier = await readPidRecord(logDir);
+  // (A stat first: the usual answer is "no", and a failed open costs more than a stat.)
+  const earlier = existsSync(join(logDir, PID_FILE)) ? await readPidRecord(logDir) : null;
   if (earlier) {
     ctx.log.warn({ job: job.job_id, pid: earlier.pid }, 'adopting a job started by an agent that stopped before recording it');
     const note = await readLaunchNote(logDir);
