@@ -54,7 +54,8 @@ function commandLine(job: LauncherJob, base: Record<string, string>): string {
   const wrapper = ['lab-job-wrapper', job.jobId, job.logDir, job.umask ?? '', ...job.argv].map(shqLine).join(' ');
   const fds = `3>&1 </dev/null >>${shqLine(job.stdoutPath)} 2>>${shqLine(job.stderrPath)}`;
   const id = shqLine(job.jobId);
-  return `cd -- ${shqLine(job.cwd)} && ${environment(job.env, base)}${shqLine(setsidPath())} -f /bin/sh -c "$W" ${wrapper} ${fds} || printf '%s failed\\n' ${id}\n`;
+  // Back to / after each: the launcher must not keep a job's folder (or its file system) busy.
+  return `cd -- ${shqLine(job.cwd)} && ${environment(job.env, base)}${shqLine(setsidPath())} -f /bin/sh -c "$W" ${wrapper} ${fds} || printf '%s failed\\n' ${id}; cd /\n`;
 }
 
 class Launcher {
@@ -67,7 +68,7 @@ class Launcher {
 
   constructor(readonly base: Record<string, string>) {
     this.child = spawn('/bin/sh', ['-c', launcherScript(), 'lab-job-launcher', wrapperScript()], {
-      env: base, detached: true, stdio: ['pipe', 'pipe', 'ignore'],
+      env: base, cwd: '/', detached: true, stdio: ['pipe', 'pipe', 'ignore'],
     });
     this.input = this.child.stdin!;
     const output = this.child.stdout!;
