@@ -1,6 +1,6 @@
-// Postgres transport: each call runs in a transaction that does what PostgREST does for a signed-in
-// user (role authenticated, request.jwt.claims with the user's id), so RLS and auth.uid() behave as
-// on Supabase. Over a member's own login role (db add-member) the database ignores those claims and
+// Postgres transport: each call runs as PostgREST runs a signed-in user's (role authenticated,
+// request.jwt.claims with the user's id, set once per pooled connection), so RLS and auth.uid()
+// behave as on Supabase. Over a member's own login role (db add-member) the database ignores those claims and
 // takes identity from the role. Wake-ups come from LISTEN on the member's secret channel.
 import pg from 'pg';
 import type { Logger } from '../logger.js';
