@@ -8,15 +8,17 @@ import { createServer, type Server } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { AgentEnv, databaseUrl } from './helpers/agent-env.js';
-import { freshDatabase, type TestDb } from './helpers/db.js';
-import { startFakeSupabase } from './helpers/fake-supabase.js';
+import { freshDatabase, makeUser, type TestDb } from './helpers/db.js';
+import { startSupabaseLayer, type SupabaseLayer } from './helpers/supabase/layer.js';
 import { freePort, startSmtp } from './helpers/smtp.js';
 
 const me = userInfo().username;
 const dbs: TestDb[] = [];
 const servers: Server[] = [];
+const layers: SupabaseLayer[] = [];
 after(async () => {
   for (const s of servers) s.close();
+  for (const l of layers) await l.close();
   for (const db of dbs) await db.drop();
 });
 
@@ -173,9 +175,10 @@ describe('doctor', () => {
   test('warnings: JUPYTER_IP=0.0.0.0 and the service key (which can act as anyone), without failing', async () => {
     const db = await freshDatabase();
     dbs.push(db);
-    const fake = await startFakeSupabase();
-    const env = await member(db, { LAB_DATABASE_URL: '', SUPABASE_URL: fake.url, SUPABASE_SERVICE_KEY: 'service-key-for-tests', JUPYTER_IP: '0.0.0.0' });
-    fake.user = { user_id: fake.userId, linux_user: me, email: `${me}@lab.example` };
+    const layer = await startSupabaseLayer({ connection: db.connection });
+    layers.push(layer);
+    await makeUser(db, me);
+    const env = await member(db, { LAB_DATABASE_URL: '', SUPABASE_URL: layer.url, SUPABASE_SERVICE_KEY: layer.serviceKey, JUPYTER_IP: '0.0.0.0' });
     const { code, by } = await doctor(env);
     assert.equal(code, 0, JSON.stringify(by, null, 2));
     assert.equal(by['jupyter-ip']!.status, 'warn');
@@ -187,6 +190,6 @@ describe('doctor', () => {
     assert.equal(by.identity!.status, 'ok');
     assert.match(by.identity!.detail, /service key/);
     // The service key is looked up the original agent's way: users by linux_user.
-    assert.ok(fake.requests('/rest/v1/users').some((s) => s.path.includes(`linux_user=eq.${me}`)));
+    assert.ok(layer.requests.some((r) => r.kind === 'table' && r.name === 'users' && r.path.includes(`linux_user=eq.${me}`) && r.status === 200));
   });
 });

@@ -66,6 +66,38 @@ export async function verifyCode(client: SupabaseClient, email: string, code: st
   return data.session.user.id;
 }
 
+type LinkType = 'magiclink' | 'email' | 'signup' | 'invite' | 'recovery' | 'email_change';
+
+/**
+ * What a member may paste instead of the code: the email's link (…/auth/v1/verify?token=<hash>
+ * &type=magiclink…, verified here as a token hash), or the address the browser landed on after
+ * opening it (…#access_token=…&refresh_token=…, taken over as the session). A new project's
+ * email holds only the link, so this is how login works before the template is changed.
+ */
+export async function verifyPasted(client: SupabaseClient, email: string, pasted: string): Promise<string> {
+  let url: URL;
+  try {
+    url = new URL(pasted.trim());
+  } catch {
+    throw new StoreError(`"${pasted}" is neither the code nor the link from the email`);
+  }
+  const fragment = new URLSearchParams(url.hash.replace(/^#/, ''));
+  if (fragment.get('error_code')) fail({ message: fragment.get('error_description') ?? 'the link failed', code: fragment.get('error_code') ?? undefined }, email);
+  const access = fragment.get('access_token');
+  const refresh = fragment.get('refresh_token');
+  if (access && refresh) {
+    const { data, error } = await client.auth.setSession({ access_token: access, refresh_token: refresh });
+    if (error || !data.session) fail(error ?? { message: 'no session in the answer' }, email);
+    return data.session.user.id;
+  }
+  const hash = url.searchParams.get('token_hash') ?? url.searchParams.get('token');
+  if (!hash) throw new StoreError('that link has no token in it: paste the whole link from the email, or the code');
+  const type = (url.searchParams.get('type') ?? 'magiclink') as LinkType;
+  const { data, error } = await client.auth.verifyOtp({ token_hash: hash, type });
+  if (error || !data.session) fail(error ?? { message: 'no session in the answer' }, email);
+  return data.session.user.id;
+}
+
 export async function signInWithPassword(client: SupabaseClient, email: string, password: string): Promise<string> {
   const { data, error } = await client.auth.signInWithPassword({ email, password });
   if (error || !data.session) fail(error ?? { message: 'no session in the answer' }, email);
