@@ -10,6 +10,7 @@ import type { LabStore } from '../store/lab-store.js';
 import { serverRoot } from '../store/local-postgres.js';
 import { dbStatus, expectedVersion } from '../store/migrate.js';
 import { openStore, pgConnection, sessionFile } from '../store/open-store.js';
+import { LOGIN_AGAIN } from '../store/types.js';
 import { result, tildify, withTimeout, type CheckResult } from './types.js';
 
 export function checkConfig(env: NodeJS.ProcessEnv): { check: CheckResult; config: Config | null } {
@@ -70,9 +71,9 @@ async function checkPgDatabase(config: Config, log: Logger): Promise<CheckResult
 async function checkSupabaseDatabase(config: Config, store: LabStore | null, openError: Error | null): Promise<CheckResult> {
   const where = describeDb(config);
   if (!store) {
-    const notSignedIn = /not signed in|login/.test(openError?.message ?? '');
-    return result('database', 'database', 'fail', `${where}: ${openError?.message ?? 'cannot open'}`,
-      notSignedIn ? 'run `lab-agent login`' : 'check SUPABASE_URL and the key, and that this host reaches it (https)');
+    const message = openError?.message ?? 'cannot open';
+    const fix = message.includes(LOGIN_AGAIN) ? LOGIN_AGAIN : /not signed in|login/.test(message) ? 'run `lab-agent login`' : 'check SUPABASE_URL and the key, and that this host reaches it (https)';
+    return result('database', 'database', 'fail', `${where}: ${message}`, fix);
   }
   try {
     const version = await withTimeout(store.schemaVersion(), 15_000, where);

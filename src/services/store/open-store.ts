@@ -90,13 +90,19 @@ async function openSupabase(config: Config, log: Logger): Promise<LabStore> {
     // The recommended identity: a member's own signed-in session (RLS applies as on the web).
     const opts = { url, key: anonKey, sessionFile: sessionFile(config), log };
     const client = createSupabaseClient(opts);
-    const { data } = await client.auth.getSession();
+    let { data } = await client.auth.getSession();
+    if (!data.session) {
+      // Removed by a refused refresh in some process: restored when the refusal was passing.
+      const { restoreSession, sessionEndedError } = await import('./session-recovery.js');
+      const r = await restoreSession(client, opts.sessionFile);
+      if (r.restored) ({ data } = await client.auth.getSession());
+      else if (r.hadSession || !serviceKey) throw sessionEndedError(opts.sessionFile, r);
+    }
     if (data.session) {
       const store = new LabStore(new SupabaseTransport(opts, client), data.session.user.id);
       await store.ensureUser(config.user, config.email || null);
       return store;
     }
-    if (!serviceKey) throw new StoreError('not signed in to Supabase: run `lab-agent login`');
   }
   log.warn('SUPABASE_SERVICE_KEY mode: anyone holding this key can act as any lab member; prefer SUPABASE_ANON_KEY with `lab-agent login`');
   const probe = createSupabaseClient({ url, key: serviceKey, log });

@@ -4,6 +4,7 @@
 import { rmSync } from 'node:fs';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Config } from '../config.js';
+import { dropSessionBackup } from './file-session-storage.js';
 import { LabStore } from './lab-store.js';
 import { sessionFile } from './open-store.js';
 import { createSupabaseClient, SupabaseTransport, type SupabaseTransportOptions } from './supabase-transport.js';
@@ -106,6 +107,7 @@ export async function signInWithPassword(client: SupabaseClient, email: string, 
 
 /** After signing in: this Linux user's users row (user_id from the token, linux_user, email). */
 export async function recordUser(config: Config, client: SupabaseClient, userId: string, email: string) {
+  dropSessionBackup(sessionFile(config)); // a new session: what ended the last one no longer matters
   const store = new LabStore(new SupabaseTransport(authOptions(config), client), userId);
   try {
     return await store.ensureUser(config.user, config.email || email);
@@ -122,9 +124,11 @@ export async function signOut(config: Config, client: SupabaseClient): Promise<{
   const { data } = await client.auth.getSession();
   if (!data.session) {
     rmSync(sessionFile(config), { force: true });
+    dropSessionBackup(sessionFile(config));
     return { hadSession: false, serverError: null };
   }
   const { error } = await client.auth.signOut({ scope: 'local' });
   rmSync(sessionFile(config), { force: true });
+  dropSessionBackup(sessionFile(config));
   return { hadSession: true, serverError: error ? error.message : null };
 }
