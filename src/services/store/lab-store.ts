@@ -142,6 +142,10 @@ export class LabStore {
   schemaVersion(): Promise<string | null> {
     return this.call('lab_schema_version', {});
   }
+  /** Every applied version, from the agent's history and the Supabase CLI's. */
+  schemaApplied(): Promise<string[]> {
+    return this.call('lab_schema_applied', {});
+  }
 
   listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>> {
     return this.transport.listen(onWake);
