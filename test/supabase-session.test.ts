@@ -158,4 +158,26 @@ describe('one session file, several processes', () => {
       await layer.close();
     }
   });
+
+  test('supervise starts and runs jobs while GoTrue cannot be reached, the user id being known from the session', async () => {
+    const layer = await startSupabaseLayer({ connection: db.connection });
+    try {
+      const { a } = await signedInMember(layer, 'authdown');
+      const script = a.write('ok.py', 'print("ok")\n');
+      layer.down.auth = true; // /auth/v1/* resets every connection
+      const sup = a.spawn(['supervise']);
+      try {
+        const submit = await a.cli(['submit', script, '--json']);
+        assert.equal(submit.code, 0, submit.stderr);
+        const jobId = JSON.parse(submit.stdout).job_id as string;
+        await eventually('the job ran', async () => (await db.admin.query("select 1 from public.jobs where job_id = $1 and status = 'finished'", [jobId])).rowCount, 60_000);
+        assert.match(readFileSync(a.agentLog, 'utf8'), /supervisor started/);
+      } finally {
+        sup.kill('SIGTERM');
+        await exited(sup);
+      }
+    } finally {
+      await layer.close();
+    }
+  });
 });
