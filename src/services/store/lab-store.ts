@@ -3,6 +3,16 @@ import type {
   AgentRow, AgentWork, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
   StartJob, SubmitJob, Tails, Transport, WakeEvent,
 } from './types.js';
+import type { Database } from './database.types.js';
+
+type Functions = Database['public']['Functions'];
+type ArgsOf<F extends keyof Functions> = Functions[F] extends { Args: infer A } ? A : never;
+/**
+ * A function's parameter names as generated from the SQL (database.types.ts), each required one
+ * required and nothing else allowed: a renamed or removed parameter fails `npm run typecheck`.
+ * Values are not checked against the generated types (they have no nulls); the row types are ours.
+ */
+type NamedArgs<F extends keyof Functions> = { [K in keyof ArgsOf<F>]: unknown };
 
 export class LabStore {
   constructor(readonly transport: Transport, readonly userId: string) {}
@@ -11,8 +21,8 @@ export class LabStore {
     return this.transport.kind;
   }
 
-  private call<T>(fn: string, args: Record<string, unknown> = {}): Promise<T> {
-    return this.transport.rpc<T>(fn, args);
+  private call<F extends keyof Functions, T>(fn: F, args: NamedArgs<F>): Promise<T> {
+    return this.transport.rpc<T>(fn, args as Record<string, unknown>);
   }
 
   // jobs ----------------------------------------------------------------------------------
