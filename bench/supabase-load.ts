@@ -35,6 +35,8 @@ await a.cli(['tick']); // first tick: users row, agent id, the inventory's first
 const count = (from: number, to = layer.requests.length) => layer.requests.slice(from, to);
 const byName = (rs: LayerRequest[]) => Object.fromEntries([...new Set(rs.map((r) => r.name))].map((n) => [n, rs.filter((r) => r.name === n).length]));
 
+const stage = (what: string) => process.stderr.write(`${new Date().toISOString()} ${what}\n`);
+stage('idle ticks');
 // Idle cron ticks.
 const perTick: number[] = [];
 let tickNames: Record<string, number> = {};
@@ -46,6 +48,7 @@ for (let i = 0; i < ticks; i++) {
   tickNames = byName(count(from));
 }
 
+stage('idle supervisor');
 // Idle supervisor.
 const sup = a.spawn(['supervise']);
 await eventually('supervisor up', async () => (await db.admin.query("select 1 from public.agents where mode = 'supervise' and stopped_at is null")).rowCount);
@@ -54,6 +57,7 @@ const idleFrom = layer.requests.length;
 await sleep(seconds * 1000);
 const idle = count(idleFrom);
 
+stage('jobs');
 // Jobs, one at a time, with Realtime's messages counted as row changes.
 await db.admin.query('create table public.bench_row_changes (n int)');
 await db.admin.query(`create function public.bench_count() returns trigger language plpgsql as $$ begin insert into public.bench_row_changes values (1); return null; end $$`);
@@ -70,6 +74,7 @@ for (let i = 0; i < jobs; i++) {
   const rs = count(from);
   perJob.push({ requests: rs.length, realtime: (await db.admin.query('select count(*)::int as n from public.bench_row_changes')).rows[0].n, names: byName(rs) });
 }
+stage('stopping');
 sup.kill('SIGTERM');
 await exited(sup);
 await layer.close();
