@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { repoRoot } from '../required.js';
 import { randomUUID } from 'node:crypto';
+import { listMigrations } from '../../../src/services/store/migrate.js';
 import { freshDatabase, makeUser, storeAs } from '../db.js';
 import { rpcCalls, type SupabaseStoreMode } from './store.js';
 
@@ -21,7 +22,7 @@ export async function storeContractOver(mode: SupabaseStoreMode): Promise<void> 
   await import('../../store-jobs.test.js');
   await import('../../store-sessions-agents.test.js');
   const role = mode === 'supabase-session' ? 'authenticated' : 'service_role';
-  test('job_mark_stopping (not in the contract files): SIGTERM recorded once, with its reason', async () => {
+  test('job_mark_stopping and lab_schema_applied (not in the contract files)', async () => {
     const db = await freshDatabase();
     const store = storeAs(db, await makeUser(db, 'carol'));
     try {
@@ -33,6 +34,7 @@ export async function storeContractOver(mode: SupabaseStoreMode): Promise<void> 
       assert.equal(stopping.stop_reason, 'cancel');
       assert.ok(stopping.kill_sent_at);
       assert.equal((await store.markStopping(job.job_id, 'timeout')).kill_sent_at, stopping.kill_sent_at, 'only the first SIGTERM is recorded');
+      assert.deepEqual(await store.schemaApplied(), listMigrations().map((m) => m.version), 'both histories, every version');
     } finally {
       await store.close();
       await db.drop();
