@@ -9,5 +9,6 @@ import { jobCommands } from './job-commands.js';
 import { jupyterCommands } from './jupyter-commands.js';
 import { loginCommands } from './login-commands.js';
 import { vizCommand } from './viz-command.js';
+import { webCommand } from './web-command.js';
 
-export const commands: Command[] = [...jobCommands, ...jupyterCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, configCommand, vizCommand, ...loginCommands, doctorCommand];
+export const commands: Command[] = [...jobCommands, ...jupyterCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, configCommand, vizCommand, webCommand, ...loginCommands, doctorCommand];

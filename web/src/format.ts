@@ -1,0 +1,43 @@
+// Times, durations and sizes in the page's language.
+import { duration as jobDuration } from '../../src/cli/job-format.js';
+import { lang } from './i18n.js';
+import type { JobRow } from './types.js';
+
+const locale = () => (lang.value === 'ja' ? 'ja-JP' : 'en-GB');
+
+export function absTime(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'medium' }).format(d);
+}
+
+export function relTime(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return '';
+  const s = Math.round((Date.parse(iso) - now) / 1000);
+  const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: 'auto', style: 'short' });
+  const a = Math.abs(s);
+  if (a < 45) return rtf.format(s, 'second');
+  if (a < 2700) return rtf.format(Math.round(s / 60), 'minute');
+  if (a < 64800) return rtf.format(Math.round(s / 3600), 'hour');
+  return rtf.format(Math.round(s / 86400), 'day');
+}
+
+/** Run time of a job: the CLI's own rule (started → ended, or → now while running). */
+export const duration = (j: Pick<JobRow, 'started_at' | 'finished_at'>, now = Date.now()): string =>
+  jobDuration(j as JobRow, now) === '-' ? '' : jobDuration(j as JobRow, now);
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
+export const basename = (p: string | null | undefined): string => (p ? p.slice(p.lastIndexOf('/') + 1) : '');
+export const dirname = (p: string | null | undefined): string => (p && p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+export const shortId = (id: string): string => id.slice(0, 8);

@@ -1,0 +1,28 @@
+// Boot: pick the data source this build talks to, learn who is signed in, open the live channel.
+import { effect } from '@preact/signals';
+import { render } from 'preact';
+import { App } from './app.js';
+import type { DataSource } from './data/source.js';
+import { booted, emitLive, live, me, setSource } from './state.js';
+import './styles.css';
+
+async function boot(): Promise<void> {
+  // One branch survives the build: the agent page never ships supabase-js.
+  const src: DataSource = __SOURCE__ === 'supabase'
+    ? await (await import('./data/supabase-source.js')).supabaseSourceFromConfig()
+    : (await import('./data/agent-source.js')).agentSource();
+  setSource(src);
+  me.value = await src.identity();
+  booted.value = true;
+  let unsubscribe: (() => void) | null = null;
+  effect(() => {
+    const signedIn = me.value !== null;
+    unsubscribe?.();
+    unsubscribe = signedIn ? src.subscribe(emitLive, (up) => (live.value = up)) : null;
+  });
+}
+
+render(<App />, document.getElementById('app')!);
+boot().catch((err: Error) => {
+  document.getElementById('app')!.textContent = `The page could not start: ${err.message}`;
+});
