@@ -1,5 +1,6 @@
 // Times, durations and sizes in the page's language.
 import { duration as jobDuration } from '../../src/cli/job-format.js';
+import { parseJobArgs } from '../../src/services/runner/args.js';
 import { lang } from './i18n.js';
 import type { JobRow } from './types.js';
 
@@ -41,3 +42,17 @@ export function bytes(n: number): string {
 export const basename = (p: string | null | undefined): string => (p ? p.slice(p.lastIndexOf('/') + 1) : '');
 export const dirname = (p: string | null | undefined): string => (p && p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 export const shortId = (id: string): string => id.slice(0, 8);
+
+/** One shell word, quoted only when it must be (the runner splits it back exactly). */
+export const shellWord = (s: string): string => (/^[A-Za-z0-9_.,:/=+@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** A job's args as a person types them: a JSON argv list (the CLI's form) shown as shell words. */
+export function argsText(args: string | null | undefined): string {
+  if (!args) return '';
+  if (!args.trim().startsWith('[')) return args;
+  try {
+    return parseJobArgs(args).map(shellWord).join(' ');
+  } catch {
+    return args;
+  }
+}

@@ -8,7 +8,7 @@ export const ja: Dict = {
   'theme.auto': '自動', 'theme.light': 'ライト', 'theme.dark': 'ダーク',
   'live.on': 'ライブ', 'live.off': '再接続中…', 'signout': 'サインアウト',
   'status.pending': '待機中', 'status.claimed': '受付済み', 'status.running': '実行中', 'status.finished': '完了',
-  'status.failed': '失敗', 'status.cancelled': '取り消し', 'status.starting': '起動中', 'status.stopping': '停止中', 'status.stopped': '停止',
+  'status.failed': '失敗', 'status.cancelled': '取り消し', 'status.starting': '起動中', 'status.stopping': '停止中', 'status.stopped': '停止', 'status.notified': '通知済み',
   'jobs.title': 'ジョブ一覧', 'jobs.search': 'スクリプト・引数・エラー・ID で検索', 'jobs.allHosts': 'すべてのホスト', 'jobs.allScripts': 'すべてのスクリプト',
   'jobs.status': '状態', 'jobs.script': 'スクリプト', 'jobs.args': '引数', 'jobs.host': 'ホスト', 'jobs.gpus': 'GPU', 'jobs.queued': '投入',
   'jobs.started': '開始', 'jobs.ended': '終了', 'jobs.duration': '所要時間', 'jobs.exit': '終了コード',

@@ -12,7 +12,7 @@ const en = {
   'theme.auto': 'Auto', 'theme.light': 'Light', 'theme.dark': 'Dark',
   'live.on': 'Live', 'live.off': 'Reconnecting…', 'signout': 'Sign out',
   'status.pending': 'pending', 'status.claimed': 'claimed', 'status.running': 'running', 'status.finished': 'finished',
-  'status.failed': 'failed', 'status.cancelled': 'cancelled', 'status.starting': 'starting', 'status.stopping': 'stopping', 'status.stopped': 'stopped',
+  'status.failed': 'failed', 'status.cancelled': 'cancelled', 'status.starting': 'starting', 'status.stopping': 'stopping', 'status.stopped': 'stopped', 'status.notified': 'notified',
   'jobs.title': 'Your jobs', 'jobs.search': 'Search script, arguments, error or id', 'jobs.allHosts': 'All hosts', 'jobs.allScripts': 'All scripts',
   'jobs.status': 'Status', 'jobs.script': 'Script', 'jobs.args': 'Arguments', 'jobs.host': 'Host', 'jobs.gpus': 'GPUs', 'jobs.queued': 'Queued',
   'jobs.started': 'Started', 'jobs.ended': 'Ended', 'jobs.duration': 'Duration', 'jobs.exit': 'Exit',
@@ -88,6 +88,6 @@ export function setLang(l: Lang): void {
 
 /** The text for a key in the current language, with {name} filled in. */
 export function t(key: Key, vars: Record<string, string | number> = {}): string {
-  const text = dicts[lang.value][key] ?? en[key];
+  const text: string = dicts[lang.value][key] ?? en[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? `{${k}}`));
 }

@@ -7,7 +7,7 @@ import { cancelJob, getJob, history, resubmit } from '../data/api.js';
 import { ErrorBox, Loading, Section, StatusBadge, Time } from '../components/common.js';
 import { LogView } from '../components/LogView.js';
 import { MachineChart } from '../components/MachineChart.js';
-import { basename, duration } from '../format.js';
+import { argsText, basename, duration } from '../format.js';
 import { t, type Key } from '../i18n.js';
 import { isDark, source, useLive } from '../state.js';
 import type { JobRow, LifecycleEvent } from '../types.js';
@@ -26,7 +26,7 @@ function Facts({ job }: { job: JobRow }) {
   const rows: [Key, preact.ComponentChildren][] = [
     ['job.id', <span class="mono">{job.job_id}</span>],
     ['jobs.script', <span class="mono">{job.script_path}</span>],
-    ['jobs.args', job.args ? <span class="mono">{job.args}</span> : null],
+    ['jobs.args', job.args ? <span class="mono">{argsText(job.args)}</span> : null],
     ['job.argv', job.args ? <span class="mono">{argvOf(job.args)}</span> : null],
     ['job.host', job.run_host ?? job.host ?? t('jobs.any')],
     ['job.interpreter', job.interpreter ? <span class="mono">{job.interpreter}</span> : null],

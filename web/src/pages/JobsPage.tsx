@@ -5,7 +5,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'wouter-preact';
 import { cursorAfter, jobsFacets, jobsPage, PAGE_SIZE, resubmit, type Cursor, type JobFilter } from '../data/api.js';
 import { ErrorBox, StatusBadge, Time } from '../components/common.js';
-import { basename, dirname, duration } from '../format.js';
+import { argsText, basename, dirname, duration } from '../format.js';
 import { t } from '../i18n.js';
 import { source, useLive } from '../state.js';
 import type { JobListItem, JobPage } from '../types.js';
@@ -147,7 +147,7 @@ export function JobsPage() {
               }}>
                 <td data-label={t('jobs.status')}><StatusBadge status={j.status} /></td>
                 <td data-label={t('jobs.script')} class="script"><a href={`#/jobs/${j.job_id}`} title={j.script_path ?? ''}>{basename(j.script_path) || j.job_id.slice(0, 8)}</a><span class="dir">{dirname(j.script_path)}</span></td>
-                <td data-label={t('jobs.args')} class="mono args" title={j.args ?? ''}>{j.args ?? ''}</td>
+                <td data-label={t('jobs.args')} class="mono args" title={argsText(j.args)}>{argsText(j.args)}</td>
                 <td data-label={t('jobs.host')}>{j.run_host ?? j.host ?? <span class="muted">{t('jobs.any')}</span>}</td>
                 {showGpus && <td data-label={t('jobs.gpus')}>{gpusOf(j) ?? ''}</td>}
                 <td data-label={t('jobs.queued')}><Time iso={j.created_at} /></td>

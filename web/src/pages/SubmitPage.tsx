@@ -6,13 +6,10 @@ import { parseJobArgs } from '../../../src/services/runner/args.js';
 import { agents, getJob, getScript, submitJob } from '../data/api.js';
 import { ErrorBox } from '../components/common.js';
 import { ScriptPicker } from '../components/ScriptPicker.js';
-import { shortId } from '../format.js';
+import { shellWord, shortId } from '../format.js';
 import { t } from '../i18n.js';
 import { source } from '../state.js';
 import type { NotebookParam, ScriptRow } from '../types.js';
-
-/** One shell word, quoted only when it must be (the runner splits it back exactly). */
-export const shellWord = (s: string): string => (/^[A-Za-z0-9_.,:/=+@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 function paramsText(params: NotebookParam[], values: Record<string, string>): string {
   return params
