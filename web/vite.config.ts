@@ -58,7 +58,8 @@ export default defineConfig(({ mode }) => ({
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   define: { __SOURCE__: JSON.stringify(mode === 'supabase' ? 'supabase' : 'agent') },
   build: {
-    outDir: here(`../dist/web/${mode === 'supabase' ? 'supabase' : 'agent'}`),
+    // LAB_WEB_OUT_DIR: another folder (a test's, or a deployment's)
+    outDir: process.env.LAB_WEB_OUT_DIR ?? here(`../dist/web/${mode === 'supabase' ? 'supabase' : 'agent'}`),
     emptyOutDir: true,
     target: 'es2022',
     assetsInlineLimit: 0,
