@@ -1,6 +1,7 @@
 // Renders the notification emails: a job that ended, and a Jupyter server that is ready.
 // Pure functions: no clock, no I/O. Every value that comes from a row or a log is escaped in HTML.
 import { basename } from 'node:path';
+import { dashboardLink } from './dashboard-link.js';
 
 type When = Date | string | null | undefined;
 
@@ -48,6 +49,8 @@ export interface EmailContext {
   timeZone?: string;
   /** Linux user, for the ssh tunnel hint. */
   linuxUser?: string;
+  /** LAB_DASHBOARD_URL: the email links to the job's or session's page there. */
+  dashboardUrl?: string | null;
 }
 
 export interface RenderedEmail {
@@ -138,6 +141,7 @@ export function renderJobEmail(job: JobForEmail, ctx: EmailContext): RenderedEma
     ['stderr log', job.stderr_path ?? ''],
   ];
   const shown = rows.filter(([, v]) => v !== '');
+  const page = dashboardLink(ctx.dashboardUrl, 'job', job.job_id);
   const error = job.error?.trim() ?? '';
   const tails: Array<[string, string]> = [
     ['stdout (last lines)', job.stdout_tail ?? ''],
@@ -153,6 +157,7 @@ export function renderJobEmail(job: JobForEmail, ctx: EmailContext): RenderedEma
     ...tails.flatMap(([k, v]) => ['', `--- ${k} ---`, v.trimEnd() || '(empty)']),
     '',
     `Full logs stay on ${host} under the paths above.`,
+    ...(page ? [`On your dashboard: ${page}`] : []),
     '',
   ].join('\n');
 
@@ -162,6 +167,7 @@ export function renderJobEmail(job: JobForEmail, ctx: EmailContext): RenderedEma
     error ? `<h3>Error</h3>\n<pre>${escapeHtml(error)}</pre>` : '',
     ...tails.map(([k, v]) => `<h3>${escapeHtml(k)}</h3>\n<pre>${escapeHtml(v.trimEnd() || '(empty)')}</pre>`),
     `<p style="color:#666">Full logs stay on ${escapeHtml(host)} under the paths above.</p>`,
+    page ? `<p><a href="${escapeHtml(page)}">Open it on your dashboard</a></p>` : '',
   ]);
   return { subject, text, html };
 }
@@ -170,6 +176,7 @@ export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailCo
   const host = session.host || ctx.host;
   const url = session.url || jupyterUrl(host, session.port, session.token, session.legacy ?? false);
   const stop = `lab-agent jupyter stop ${session.session_id}`;
+  const page = dashboardLink(ctx.dashboardUrl, 'session', session.session_id);
   const loopback = session.ip !== null && session.ip !== undefined && /^(127\.|::1$|localhost$)/.test(session.ip);
   const tunnel = loopback
     ? `ssh -N -L ${session.port}:localhost:${session.port} ${ctx.linuxUser ? `${ctx.linuxUser}@` : ''}${host}`
@@ -194,6 +201,7 @@ export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailCo
     'The URL carries the access token: do not share it.',
     'Stop the server when you are done:',
     `  ${stop}`,
+    ...(page ? ['', `On your dashboard: ${page}`] : []),
     '',
   ].join('\n');
   const html = htmlPage(subject, [
@@ -202,6 +210,7 @@ export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailCo
     tunnel ? `<p>It listens on the loopback address only; from your computer open a tunnel first:</p>\n<pre>${escapeHtml(tunnel)}</pre>` : '',
     '<p>The URL carries the access token: do not share it.<br>Stop the server when you are done:</p>',
     `<pre>${escapeHtml(stop)}</pre>`,
+    page ? `<p><a href="${escapeHtml(page)}">Open it on your dashboard</a> (connect, stop, past sessions)</p>` : '',
   ]);
   return { subject, text, html };
 }

@@ -204,7 +204,7 @@ async function notifyUser(ctx: AgentContext, s: SessionRow): Promise<SessionRow>
       session_id: s.session_id, port: s.port, token: s.token, url: s.url, working_dir: workDir(ctx, s), host: ctx.config.jupyter.publicHost || ctx.host,
       ip: rec?.ip ?? ctx.config.jupyter.ip, legacy: rec?.legacy ?? ctx.config.jupyter.legacy, started_at: s.started_at,
     },
-    { host: ctx.host, linuxUser: ctx.config.user },
+    { host: ctx.host, linuxUser: ctx.config.user, dashboardUrl: ctx.config.values.LAB_DASHBOARD_URL },
   );
   try {
     await mailer.send({ to: ctx.config.email, ...mail });
