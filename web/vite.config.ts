@@ -64,6 +64,8 @@ export default defineConfig(({ mode }) => ({
     target: 'es2022',
     assetsInlineLimit: 0,
     reportCompressedSize: false,
+    // The statecharts take a second or two to draw; rolldown's note about slow plugins is noise here.
+    rolldownOptions: { checks: { pluginTimings: false } },
   },
   logLevel: 'warn',
 }));

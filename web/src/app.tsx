@@ -30,7 +30,7 @@ function Header() {
   return (
     <header class="top">
       <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>{t('nav.skip')}</a>
-      <a class="brand" href="#/"><img src="./favicon.svg" alt="" width="22" height="22" />{t('app.title')}</a>
+      <a class="brand" href="#/"><svg viewBox="0 0 32 32" width="22" height="22" aria-hidden="true"><rect width="32" height="32" rx="7" fill="#1d4ed8" /><path d="M9 22V10h3v9.5h7V22z" fill="#fff" /><circle cx="23" cy="11" r="3" fill="#fde68a" /></svg>{t('app.title')}</a>
       <Nav />
       <div class="tools">
         <span class={`live ${live.value ? 'on' : 'off'}`} role="status" title={live.value ? t('live.on') : t('live.off')}>

@@ -6,16 +6,30 @@ import type { JobRow } from './types.js';
 
 const locale = () => (lang.value === 'ja' ? 'ja-JP' : 'en-GB');
 
+// Intl formatters are costly to make (a list of 50 jobs has 300 times): one per language.
+const formatters = new Map<string, { abs: Intl.DateTimeFormat; rel: Intl.RelativeTimeFormat }>();
+function fmt() {
+  let f = formatters.get(locale());
+  if (!f) {
+    f = {
+      abs: new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'medium' }),
+      rel: new Intl.RelativeTimeFormat(locale(), { numeric: 'auto', style: 'short' }),
+    };
+    formatters.set(locale(), f);
+  }
+  return f;
+}
+
 export function absTime(iso: string | null | undefined): string {
   if (!iso) return '';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'medium' }).format(d);
+  return Number.isNaN(d.getTime()) ? iso : fmt().abs.format(d);
 }
 
 export function relTime(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return '';
   const s = Math.round((Date.parse(iso) - now) / 1000);
-  const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: 'auto', style: 'short' });
+  const rtf = fmt().rel;
   const a = Math.abs(s);
   if (a < 45) return rtf.format(s, 'second');
   if (a < 2700) return rtf.format(Math.round(s / 60), 'minute');

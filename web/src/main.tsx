@@ -2,16 +2,20 @@
 import { effect } from '@preact/signals';
 import { render } from 'preact';
 import { App } from './app.js';
+import { agentSource } from './data/agent-source.js';
+import { prefetchFirstPage } from './pages/JobsPage.js';
 import type { DataSource } from './data/source.js';
 import { booted, emitLive, live, me, setSource } from './state.js';
 import './styles.css';
 
 async function boot(): Promise<void> {
-  // One branch survives the build: the agent page never ships supabase-js.
+  // One branch survives the build: the agent page never ships supabase-js (and loads no extra chunk).
   const src: DataSource = __SOURCE__ === 'supabase'
     ? await (await import('./data/supabase-source.js')).supabaseSourceFromConfig()
-    : (await import('./data/agent-source.js')).agentSource();
+    : agentSource();
   setSource(src);
+  // The job list is what opens first: ask for it beside "who am I" (a 401 just goes unused).
+  if (location.hash === '' || location.hash === '#/') prefetchFirstPage();
   me.value = await src.identity();
   booted.value = true;
   let unsubscribe: (() => void) | null = null;
