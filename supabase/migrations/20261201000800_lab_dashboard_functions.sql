@@ -14,12 +14,14 @@ $$;
 
 -- The list's filters but status, in one place: a plain SQL expression the planner inlines into
 -- both queries of jobs_page (so no search_path is set on it: it names no table or function).
-create or replace function lab_private.job_matches(j public.jobs, p_host text, p_script text, p_like text, p_q text)
+-- p_q is lower case already; strpos takes it as plain text (no wildcards to escape), and is the
+-- quickest of the ways tried (ILIKE, one concatenated column) over 10,000 rows.
+create or replace function lab_private.job_matches(j public.jobs, p_host text, p_script text, p_q text)
   returns boolean language sql immutable as $$
   select (p_host is null or coalesce(j.run_host, j.host) = p_host)
      and (p_script is null or j.script_path = p_script)
-     and (p_like is null or j.script_path ilike p_like or j.args ilike p_like or j.error ilike p_like
-          or starts_with(j.job_id::text, lower(p_q)))
+     and (p_q is null or strpos(lower(j.script_path), p_q) > 0 or strpos(lower(j.args), p_q) > 0
+          or strpos(lower(j.error), p_q) > 0 or starts_with(j.job_id::text, p_q))
 $$;
 
 -- One page of my jobs, newest first, with filters, for 10,000 jobs and more:
@@ -39,24 +41,20 @@ create or replace function public.jobs_page(p_limit int default 50, p_statuses j
 declare
   v_uid uuid := lab_private.acting_user(p_user_id);
   v_limit int := least(greatest(coalesce(p_limit, 50), 1), 500);
-  v_q text := nullif(btrim(coalesce(p_q, '')), '');
+  v_q text := lower(nullif(btrim(coalesce(p_q, '')), ''));
   v_statuses text[] := case when jsonb_typeof(p_statuses) = 'array'
     then array(select jsonb_array_elements_text(p_statuses)) end;
-  v_like text;
   v_rows jsonb;
   v_more boolean;
   v_counts jsonb;
 begin
-  -- % and _ typed by the member are literal characters, not wildcards.
-  v_like := case when v_q is null then null
-    else '%' || replace(replace(replace(v_q, '\', '\\'), '%', '\%'), '_', '\_') || '%' end;
   select jsonb_object_agg(c.status, c.n) into v_counts
   from (select j.status, count(*) as n from public.jobs j
-        where j.user_id = v_uid and lab_private.job_matches(j, p_host, p_script, v_like, v_q)
+        where j.user_id = v_uid and lab_private.job_matches(j, p_host, p_script, v_q)
         group by j.status) c;
   select coalesce(jsonb_agg(lab_private.job_list_item(p) order by p.created_at desc, p.job_id desc), '[]'::jsonb) into v_rows
   from (select j.* from public.jobs j
-        where j.user_id = v_uid and lab_private.job_matches(j, p_host, p_script, v_like, v_q)
+        where j.user_id = v_uid and lab_private.job_matches(j, p_host, p_script, v_q)
           and (v_statuses is null or j.status = any (v_statuses))
           and (p_before_created is null
                or (j.created_at, j.job_id) < (p_before_created, coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)))
@@ -159,5 +157,5 @@ end
 $$;
 revoke all on function lab_private.job_list_item(public.jobs) from public, anon;
 grant execute on function lab_private.job_list_item(public.jobs) to authenticated, service_role;
-revoke all on function lab_private.job_matches(public.jobs, text, text, text, text) from public, anon;
-grant execute on function lab_private.job_matches(public.jobs, text, text, text, text) to authenticated, service_role;
+revoke all on function lab_private.job_matches(public.jobs, text, text, text) from public, anon;
+grant execute on function lab_private.job_matches(public.jobs, text, text, text) to authenticated, service_role;
