@@ -76,7 +76,12 @@ after(async () => {
   await db?.drop();
 });
 
-const statusOnPage = (p: Page) => p.locator('h1 .badge').getAttribute('data-status');
+/** New job: the script picked from the inventory by typing part of its name. */
+async function pickScript(name: string, go = true): Promise<void> {
+  if (go) await page.goto(`${web.origin}/#/submit`);
+  await page.locator('#script').fill(name);
+  await page.getByRole('option', { name: new RegExp(name.replace('.', '\\.')) }).click();
+}
 
 test('the token link opens the job list; the token leaves the address bar; the cookie is HttpOnly and SameSite=Strict', { skip, timeout: 60_000 }, async () => {
   const started = Date.now();
@@ -93,8 +98,7 @@ test('the token link opens the job list; the token leaves the address bar; the c
 
 test('submit hello.py from the inventory with --n 3 "a b": pending, then running and finished live, ARGS in the log', { skip, timeout: 120_000 }, async () => {
   await page.getByRole('link', { name: 'New job' }).first().click();
-  await page.locator('#script').fill('hello');
-  await page.getByRole('option', { name: /hello\.py/ }).click();
+  await pickScript('hello.py', false);
   assert.match((await page.getByTestId('picked-script').textContent())!, /exp\/hello\.py$/);
   await page.locator('#args').fill('--n 3 "a b"');
   assert.deepEqual(await page.getByTestId('argv').locator('code').allTextContents(), ['--n', '3', 'a b']);
@@ -126,9 +130,7 @@ test('submit hello.py from the inventory with --n 3 "a b": pending, then running
 });
 
 test('a failing script shows its exit code and its stderr', { skip, timeout: 90_000 }, async () => {
-  await page.goto(`${web.origin}/#/submit`);
-  await page.locator('#script').fill('fail');
-  await page.getByRole('option', { name: /fail\.py/ }).click();
+  await pickScript('fail.py');
   await page.getByRole('button', { name: 'Queue job' }).click();
   await page.locator('h1 .badge[data-status="failed"]').waitFor({ timeout: 60_000 });
   assert.equal(await page.getByTestId('exit-code').textContent(), '3');
@@ -138,9 +140,7 @@ test('a failing script shows its exit code and its stderr', { skip, timeout: 90_
 });
 
 test('cancel a sleeping job from the page', { skip, timeout: 90_000 }, async () => {
-  await page.goto(`${web.origin}/#/submit`);
-  await page.locator('#script').fill('sleepy');
-  await page.getByRole('option', { name: /sleepy\.py/ }).click();
+  await pickScript('sleepy.py');
   await page.getByRole('button', { name: 'Queue job' }).click();
   await page.locator('h1 .badge[data-status="running"]').waitFor({ timeout: 60_000 });
   await page.locator('.log-text', { hasText: 'sleeping' }).waitFor();
@@ -176,9 +176,7 @@ test('the job list: live, filtered, one click to open', { skip, timeout: 60_000 
 });
 
 test('a notebook: its parameters as a form, its outputs rendered inert in a sandboxed frame', { skip, timeout: 180_000 }, async () => {
-  await page.goto(`${web.origin}/#/submit`);
-  await page.locator('#script').fill('analysis');
-  await page.getByRole('option', { name: /analysis\.ipynb/ }).click();
+  await pickScript('analysis.ipynb');
   await page.locator('#p-answer').fill('21');
   await page.locator('#p-label').fill('two words');
   assert.deepEqual(await page.getByTestId('argv').locator('code').allTextContents(), ['--answer', '21', '--label', 'two words']);

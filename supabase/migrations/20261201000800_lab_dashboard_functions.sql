@@ -143,19 +143,12 @@ create index if not exists jobs_user_script_created_idx on public.jobs (user_id,
 create index if not exists jobs_user_updated_idx on public.jobs (user_id, updated_at);
 create index if not exists jupyter_user_updated_idx on public.jupyter_sessions (user_id, updated_at);
 
-do $$
-declare f record;
-begin
-  for f in
-    select p.oid::regprocedure as sig from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-    where n.nspname = 'public' and p.proname in ('jobs_page', 'jobs_facets', 'scripts_search', 'agents_list', 'dashboard_changes')
-  loop
-    execute format('revoke all on function %s from public, anon', f.sig);
-    execute format('grant execute on function %s to authenticated, service_role', f.sig);
-  end loop;
-end
-$$;
-revoke all on function lab_private.job_list_item(public.jobs) from public, anon;
-grant execute on function lab_private.job_list_item(public.jobs) to authenticated, service_role;
-revoke all on function lab_private.job_matches(public.jobs, text, text, text) from public, anon;
-grant execute on function lab_private.job_matches(public.jobs, text, text, text) to authenticated, service_role;
+-- Execute rights: a signed-in member and the service key only, never anon or public.
+revoke all on function public.jobs_page(int, jsonb, text, text, text, timestamptz, uuid, uuid),
+  public.jobs_facets(uuid), public.scripts_search(text, int, bigint, uuid), public.agents_list(uuid),
+  public.dashboard_changes(timestamptz, uuid), lab_private.job_list_item(public.jobs),
+  lab_private.job_matches(public.jobs, text, text, text) from public, anon;
+grant execute on function public.jobs_page(int, jsonb, text, text, text, timestamptz, uuid, uuid),
+  public.jobs_facets(uuid), public.scripts_search(text, int, bigint, uuid), public.agents_list(uuid),
+  public.dashboard_changes(timestamptz, uuid), lab_private.job_list_item(public.jobs),
+  lab_private.job_matches(public.jobs, text, text, text) to authenticated, service_role;

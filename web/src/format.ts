@@ -41,17 +41,8 @@ export function relTime(iso: string | null | undefined, now = Date.now()): strin
 export const duration = (j: Pick<JobRow, 'started_at' | 'finished_at'>, now = Date.now()): string =>
   jobDuration(j as JobRow, now) === '-' ? '' : jobDuration(j as JobRow, now);
 
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
-}
+/** A size as the CLI's `scripts` shows it. */
+export { size as bytes } from '../../src/cli/output.js';
 
 export const basename = (p: string | null | undefined): string => (p ? p.slice(p.lastIndexOf('/') + 1) : '');
 export const dirname = (p: string | null | undefined): string => (p && p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
