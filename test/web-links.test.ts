@@ -52,3 +52,14 @@ test('the CLI: submit keeps its id on stdout and names the page on stderr; statu
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /LAB_DASHBOARD_URL/);
 });
+
+test('lab-agent web: bad --ip or --port is a usage error before anything starts; no option takes a token', async () => {
+  const ip = await a.cli(['web', '--ip', 'everywhere']);
+  assert.equal(ip.code, 2);
+  assert.match(ip.stderr, /--ip takes an address/);
+  const port = await a.cli(['web', '--port', '70000']);
+  assert.equal(port.code, 2);
+  assert.match(port.stderr, /--port takes a port number/);
+  const token = await a.cli(['web', '--token', 'chosen-by-me']);
+  assert.equal(token.code, 2, 'the token is always fresh and random, never from the command line');
+});
