@@ -14,8 +14,9 @@ async function boot(): Promise<void> {
     ? await (await import('./data/supabase-source.js')).supabaseSourceFromConfig()
     : agentSource();
   setSource(src);
-  // The job list is what opens first: ask for it beside "who am I" (a 401 just goes unused).
-  if (location.hash === '' || location.hash === '#/') prefetchFirstPage();
+  // The job list is what opens first: ask the agent for it beside "who am I" (a 401 goes unused).
+  // Not Supabase: there, before sign-in, it would be a call with the public key alone.
+  if (src.kind === 'agent' && (location.hash === '' || location.hash === '#/')) prefetchFirstPage();
   me.value = await src.identity();
   booted.value = true;
   let unsubscribe: (() => void) | null = null;

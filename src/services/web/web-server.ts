@@ -58,7 +58,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     securityHeaders(res);
-    const acc = access!;
+    const acc = access;
+    if (!acc) return refuse(res, 503, 'starting'); // between listen() and the cookie's name (it holds the port)
     if (!acc.hostAllowed(req)) return refuse(res, 421, 'this server answers only to its own address (Host header refused)');
     const url = new URL(req.url ?? '/', 'http://server.invalid');
     const isApi = url.pathname.startsWith('/api/');
