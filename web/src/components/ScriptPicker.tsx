@@ -51,7 +51,7 @@ export function ScriptPicker({ value, onPick }: { value: ScriptRow | null; onPic
           <span class={`type type-${value.type}`}>{value.type}</span>
           <span class="mono" data-testid="picked-script">{value.path}</span>
           {value.kernel && <span class="muted small">{t('submit.kernel', { k: value.kernel })}</span>}
-          <button type="button" class="small" onClick={() => setOpen(true)}>✎</button>
+          <button type="button" class="small" aria-label={t('submit.search')} title={t('submit.search')} onClick={() => setOpen(true)}>✎</button>
         </div>
       ) : (
         <>
