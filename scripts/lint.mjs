@@ -14,7 +14,8 @@ function walk(dir) {
   });
 }
 
-const sources = walk(join(root, 'src')).filter((f) => f.endsWith('.ts'));
+// The dashboard's page (web/src) follows the same rules as the agent's code.
+const sources = [...walk(join(root, 'src')), ...walk(join(root, 'web', 'src'))].filter((f) => /\.tsx?$/.test(f));
 const tests = walk(join(root, 'test')).filter((f) => f.endsWith('.ts'));
 
 for (const file of sources) {

@@ -206,7 +206,7 @@ async function notifyUser(ctx: AgentContext, s: SessionRow): Promise<SessionRow>
       session_id: s.session_id, port: s.port, url: s.url, tunnel: s.tunnel, working_dir: workDir(ctx, s), host: ctx.config.jupyter.publicHost || ctx.host,
       started_at: s.started_at,
     },
-    { host: ctx.host },
+    { host: ctx.host, dashboardUrl: ctx.config.values.LAB_DASHBOARD_URL },
   );
   try {
     await mailer.send({ to: ctx.config.email, ...mail });

@@ -418,6 +418,11 @@ export type Database = {
         Returns: Json
       }
       agent_wake_channel: { Args: { p_user_id?: string }; Returns: string }
+      agents_list: { Args: { p_user_id?: string }; Returns: Json }
+      dashboard_changes: {
+        Args: { p_since: string; p_user_id?: string }
+        Returns: Json
+      }
       db_connection_identity: {
         Args: Record<PropertyKey, never>
         Returns: Json
@@ -543,12 +548,26 @@ export type Database = {
         }
         Returns: Json
       }
+      jobs_facets: { Args: { p_user_id?: string }; Returns: Json }
       jobs_for_agent: {
         Args: { p_host: string; p_user_id?: string }
         Returns: Json
       }
       jobs_list: {
         Args: { p_limit?: number; p_status?: string; p_user_id?: string }
+        Returns: Json
+      }
+      jobs_page: {
+        Args: {
+          p_before_created?: string
+          p_before_id?: string
+          p_host?: string
+          p_limit?: number
+          p_q?: string
+          p_script?: string
+          p_statuses?: Json
+          p_user_id?: string
+        }
         Returns: Json
       }
       jupyter_begin_stop: {
@@ -624,6 +643,15 @@ export type Database = {
         Returns: Json
       }
       scripts_list: { Args: { p_user_id?: string }; Returns: Json }
+      scripts_search: {
+        Args: {
+          p_limit?: number
+          p_q?: string
+          p_script_id?: number
+          p_user_id?: string
+        }
+        Returns: Json
+      }
       scripts_sync: {
         Args: { p_deletes?: Json; p_upserts: Json; p_user_id?: string }
         Returns: Json
