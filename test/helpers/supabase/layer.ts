@@ -7,13 +7,18 @@
 // in request" / "Invalid API key"; GET /auth/v1/verify (the emailed link) is open.
 // PostgREST: the Authorization bearer JWT (HS256 with the project's secret) picks the role; none
 // means anon; a bad one 401 PGRST301, an expired one 401 PGRST303 (see postgrest.ts for the rest).
+// CORS for a page on another origin: the gateway answers preflights and marks every answer as
+// Supabase's does (gateway-cors.ts).
 //
 // Reuse (e.g. a dashboard's Supabase data source):
 //   const layer = await startSupabaseLayer({ connection });   // a migrated database (db.ts)
 //   createClient(layer.url, layer.anonKey) ... ; await layer.close();
+// `layer.requests` lists every request (path, status, role); with `recordSent: true` each also
+// keeps the headers and JSON body it came with, for tests that check what a client sent.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
+import { corsHeaders, isPreflight, preflightHeaders, type AnsweredBy } from './gateway-cors.js';
 import { DEFAULT_MAGIC_LINK, projectMagicLinkTemplate, type MailTemplate, type SentMail } from './gotrue-mail.js';
 import { DEFAULT_RATE_LIMITS, Gotrue, type RateLimits, type Reply } from './gotrue.js';
 import { projectKeys, verifyJwt } from './jwt.js';
@@ -33,6 +38,8 @@ export interface LayerOptions {
   rateLimits?: Partial<RateLimits>;
   emailMaxFrequencyS?: number;
   siteUrl?: string;
+  /** Keep each request's headers and JSON body on its LayerRequest (`sent`); off, only the summary is kept. */
+  recordSent?: boolean;
 }
 
 export interface LayerRequest {
@@ -40,11 +47,13 @@ export interface LayerRequest {
   method: string;
   path: string;
   status: number;
-  /** 'rpc' | 'table' | 'auth' */
+  /** 'rpc' | 'table' | 'auth', or 'preflight' (a browser's CORS OPTIONS, answered by the gateway) */
   kind: string;
   /** The function (rpc), table, or auth endpoint. */
   name: string;
   role: string | null;
+  /** Only with `recordSent`: what the client sent (the body parsed as JSON when it is JSON). */
+  sent?: { headers: IncomingHttpHeaders; body: unknown };
 }
 
 export interface SupabaseLayer {
@@ -85,8 +94,24 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function send(res: ServerResponse, r: Reply): void {
-  const headers: Record<string, string> = { 'x-supabase-api-version': '2024-01-01', ...(r.headers ?? {}) };
+/** What a path is: an auth endpoint, an rpc, or a table, and its name. */
+function classify(path: string): { isAuth: boolean; kind: string; name: string } {
+  const isAuth = path.startsWith('/auth/v1/');
+  const kind = isAuth ? 'auth' : path.startsWith('/rest/v1/rpc/') ? 'rpc' : 'table';
+  return { isAuth, kind, name: isAuth ? path.slice('/auth/v1/'.length) : path.replace(/^\/rest\/v1\/(rpc\/)?/, '') };
+}
+
+function parsedOrRaw(raw: string): unknown {
+  if (!raw) return null;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+function send(res: ServerResponse, r: Reply, cors: Record<string, string>): void {
+  const headers: Record<string, string> = { 'x-supabase-api-version': '2024-01-01', ...(r.headers ?? {}), ...cors };
   if (r.body !== undefined) headers['content-type'] = 'application/json; charset=utf-8';
   res.writeHead(r.status, headers);
   res.end(r.body === undefined ? undefined : JSON.stringify(r.body));
@@ -108,12 +133,10 @@ export async function startSupabaseLayer(opts: LayerOptions): Promise<SupabaseLa
   const requests: LayerRequest[] = [];
   const down = { auth: false, rest: false };
 
-  const route = async (req: IncomingMessage, u: URL, raw: string): Promise<Reply & { kind: string; name: string; role: string | null }> => {
+  const route = async (req: IncomingMessage, u: URL, raw: string): Promise<Reply & { role: string | null; by: AnsweredBy }> => {
     const path = u.pathname;
-    const isAuth = path.startsWith('/auth/v1/');
-    const kind = isAuth ? 'auth' : path.startsWith('/rest/v1/rpc/') ? 'rpc' : 'table';
-    const name = isAuth ? path.slice('/auth/v1/'.length) : path.replace(/^\/rest\/v1\/(rpc\/)?/, '');
-    const out = (r: Reply, role: string | null = null) => ({ ...r, kind, name, role });
+    const { isAuth, kind, name } = classify(path);
+    const out = (r: Reply, role: string | null = null, by: AnsweredBy = isAuth ? 'auth' : 'rest') => ({ ...r, role, by });
     let body: Record<string, unknown> = {};
     try {
       body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
@@ -123,8 +146,8 @@ export async function startSupabaseLayer(opts: LayerOptions): Promise<SupabaseLa
     if (isAuth && req.method === 'GET' && name === 'verify') return out(await gotrue.verifyLink(u.searchParams));
     // The gateway's key check.
     const apikey = (req.headers.apikey as string | undefined) ?? u.searchParams.get('apikey');
-    if (!apikey) return out({ status: 401, body: { message: 'No API key found in request', hint: 'No `apikey` request header or url param was found.' } });
-    if (apikey !== anonKey && apikey !== serviceKey) return out({ status: 401, body: { message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' } });
+    if (!apikey) return out({ status: 401, body: { message: 'No API key found in request', hint: 'No `apikey` request header or url param was found.' } }, null, 'gateway');
+    if (apikey !== anonKey && apikey !== serviceKey) return out({ status: 401, body: { message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' } }, null, 'gateway');
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? null;
     const checked = bearer ? verifyJwt(bearer, jwtSecret) : null;
 
@@ -145,7 +168,7 @@ export async function startSupabaseLayer(opts: LayerOptions): Promise<SupabaseLa
       return out({ status: 404, body: { code: 'not_found', message: 'Not Found' } });
     }
 
-    if (!path.startsWith('/rest/v1/')) return out({ status: 404, body: { message: 'no Route matched with those values' } });
+    if (!path.startsWith('/rest/v1/')) return out({ status: 404, body: { message: 'no Route matched with those values' } }, null, 'gateway');
     let auth: RestAuth = { role: 'anon', claims: { role: 'anon' } };
     if (checked && !checked.ok) {
       const www = `Bearer error="invalid_token", error_description="${checked.message}"`;
@@ -167,13 +190,26 @@ export async function startSupabaseLayer(opts: LayerOptions): Promise<SupabaseLa
       req.socket.destroy();
       return;
     }
+    const { kind, name } = classify(u.pathname);
+    const record = (status: number, as: string, role: string | null, raw: string) => {
+      const entry: LayerRequest = { at: Date.now(), method: req.method!, path: u.pathname + u.search, status, kind: as, name, role };
+      if (opts.recordSent) entry.sent = { headers: { ...req.headers }, body: parsedOrRaw(raw) };
+      requests.push(entry);
+    };
+    if (isPreflight(req)) {
+      record(200, 'preflight', null, '');
+      res.writeHead(200, preflightHeaders(req));
+      res.end();
+      return;
+    }
+    let raw = '';
     readBody(req)
-      .then((raw) => route(req, u, raw))
+      .then((body) => route(req, u, (raw = body)))
       .then((r) => {
-        requests.push({ at: Date.now(), method: req.method!, path: u.pathname + u.search, status: r.status, kind: r.kind, name: r.name, role: r.role });
-        send(res, r);
+        record(r.status, kind, r.role, raw);
+        send(res, r, corsHeaders(req, r.by));
       })
-      .catch((e: Error) => send(res, { status: 500, body: { code: 'XX000', message: e.message, details: null, hint: null } }));
+      .catch((e: Error) => send(res, { status: 500, body: { code: 'XX000', message: e.message, details: null, hint: null } }, corsHeaders(req, 'gateway')));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
