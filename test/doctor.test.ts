@@ -8,15 +8,17 @@ import { createServer, type Server } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { AgentEnv, databaseUrl } from './helpers/agent-env.js';
-import { freshDatabase, type TestDb } from './helpers/db.js';
-import { startFakeSupabase } from './helpers/fake-supabase.js';
+import { freshDatabase, makeUser, type TestDb } from './helpers/db.js';
+import { startSupabaseLayer, type SupabaseLayer } from './helpers/supabase/layer.js';
 import { freePort, startSmtp } from './helpers/smtp.js';
 
 const me = userInfo().username;
 const dbs: TestDb[] = [];
 const servers: Server[] = [];
+const layers: SupabaseLayer[] = [];
 after(async () => {
   for (const s of servers) s.close();
+  for (const l of layers) await l.close();
   for (const db of dbs) await db.drop();
 });
 
@@ -180,8 +182,10 @@ describe('doctor', () => {
   test('warnings: JUPYTER_IP=0.0.0.0 and the service key (which can act as anyone), without failing', async () => {
     const db = await freshDatabase();
     dbs.push(db);
-    const fake = await startFakeSupabase(`${me}@lab.example`);
-    const env = await member(db, { LAB_DATABASE_URL: '', SUPABASE_URL: fake.url, SUPABASE_SERVICE_KEY: 'service-key-for-tests', LAB_USER_ID: fake.userId, JUPYTER_IP: '0.0.0.0' });
+    const layer = await startSupabaseLayer({ connection: db.connection });
+    layers.push(layer);
+    const userId = await makeUser(db, me);
+    const env = await member(db, { LAB_DATABASE_URL: '', SUPABASE_URL: layer.url, SUPABASE_SERVICE_KEY: layer.serviceKey, LAB_USER_ID: userId, JUPYTER_IP: '0.0.0.0' });
     const { code, by } = await doctor(env);
     assert.equal(code, 0, JSON.stringify(by, null, 2));
     assert.equal(by['jupyter-ip']!.status, 'warn');
@@ -191,10 +195,10 @@ describe('doctor', () => {
     assert.match(by.credentials!.fix!, /lab-agent login/);
     assert.equal(by.database!.status, 'ok');
     assert.equal(by.identity!.status, 'ok', by.identity!.detail);
-    assert.match(by.identity!.detail, new RegExp(`acts for ${fake.userId} \\(${me}@lab\\.example\\); proof: LAB_USER_ID in \\.env, with the service key, = LAB_EMAIL`));
+    assert.match(by.identity!.detail, new RegExp(`acts for ${userId} \\(${me}@lab\\.example\\); proof: LAB_USER_ID in \\.env, with the service key, = LAB_EMAIL`));
     // Never the original agent's lookup of users by linux_user (any account can write its own row's).
-    assert.equal(fake.requests('/rest/v1/users').length, 0);
-    assert.ok(fake.requests('/rest/v1/rpc/').every((s) => s.body?.p_user_id === fake.userId), 'every call names LAB_USER_ID');
+    assert.equal(layer.requests.filter((r) => r.kind === 'table' && r.name === 'users').length, 0);
+    assert.ok(layer.requests.filter((r) => r.kind === 'rpc').every((r) => r.role === 'service_role'), 'every call is made with the service key');
 
     // The acting account's verified email is not LAB_EMAIL: someone else's id.
     const other = await doctor(env, { LAB_EMAIL: 'someone-else@lab.example' });

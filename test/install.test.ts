@@ -8,7 +8,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { startFakeSupabase, type FakeSupabase } from './helpers/fake-supabase.js';
+import { freshDatabase, type TestDb } from './helpers/db.js';
+import { startSupabaseLayer, type SupabaseLayer } from './helpers/supabase/layer.js';
 import { commitTo, InstallWorld, nodeDir, which, type TestUser } from './helpers/install-env.js';
 import { repoRoot, requirePart } from './helpers/required.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
@@ -211,19 +212,25 @@ describe('install_agent.sh source', () => {
 
 describe('install_agent.sh in a terminal', { skip, timeout: 10 * 60_000 }, () => {
   let world: InstallWorld;
-  let fake: FakeSupabase;
+  let layer: SupabaseLayer;
+  let db: TestDb;
   let smtp: TestSmtp;
   before(async () => {
     world = new InstallWorld();
     smtp = await startSmtp();
+    db = await freshDatabase();
+    layer = await startSupabaseLayer({ connection: db.connection });
   });
   after(async () => {
     await world?.cleanup();
+    await layer?.close();
+    await db?.drop();
   });
 
   test('answers typed at the prompts (each with its default and explanation, bad ones refused), then login with the emailed code', async () => {
     const b = world.makeUser('b');
-    fake = await startFakeSupabase(`${b.name}@lab.example`);
+    const email = `${b.name}@lab.example`;
+    await layer.createUser(email);
     // The README's way: clone into ~/lab_job_agent and run the installer from there (no LAB_AGENT_REPO).
     const agentDir = join(b.home, 'lab_job_agent');
     const cloned = await world.runAs(b, ['git', 'clone', '--quiet', b.repo, agentDir], world.env(b));
@@ -245,12 +252,12 @@ describe('install_agent.sh in a terminal', { skip, timeout: 10 * 60_000 }, () =>
     assert.match(screen, /LAB_EMAIL: Where run results are emailed; empty = no email/);
     term.type('not-an-email');
     await waitFor(/✖ LAB_EMAIL=not-an-email is not an email address/);
-    term.type(fake.email);
+    term.type(email);
     screen = await waitFor(/SUPABASE_URL \[empty\]: $/m);
     assert.match(screen, /SUPABASE_URL: Supabase project URL; set = Supabase mode/);
-    term.type(fake.url);
+    term.type(layer.url);
     await waitFor(/SUPABASE_ANON_KEY \[empty\]: $/m);
-    term.type('anon-key-typed-in');
+    term.type(layer.anonKey);
     await waitFor(/SMTP_HOST \[localhost\]: $/m);
     term.type('127.0.0.1');
     await waitFor(/SMTP_PORT \[25\]: $/m);
@@ -261,23 +268,28 @@ describe('install_agent.sh in a terminal', { skip, timeout: 10 * 60_000 }, () =>
     term.type(''); // Enter keeps the default
     await waitFor(/Sign in to Supabase now.*\[Y\/n\] $/m);
     term.type('');
-    await waitFor(/Code from the email: $/m);
-    term.type(fake.code);
+    await waitFor(/Code from the email \(or paste its link\): $/m);
+    term.type(layer.mail.find((m) => m.to === email)!.code!);
     screen = await waitFor(/INSTALLER-EXIT=\d+/);
     assert.match(screen, /INSTALLER-EXIT=0/, screen);
     assert.match(screen, /signed in as .*@lab\.example/);
 
     const envText = readFileSync(join(agentDir, '.env'), 'utf8');
     assert.equal(mode(join(agentDir, '.env')), '600');
-    for (const line of [`LAB_EMAIL=${fake.email}`, `SUPABASE_URL=${fake.url}`, 'SUPABASE_ANON_KEY=anon-key-typed-in', 'SMTP_HOST=127.0.0.1', `SMTP_PORT=${smtp.port}`, 'JUPYTER_IP=0.0.0.0']) {
+    for (const line of [`LAB_EMAIL=${email}`, `SUPABASE_URL=${layer.url}`, `SUPABASE_ANON_KEY=${layer.anonKey}`, 'SMTP_HOST=127.0.0.1', `SMTP_PORT=${smtp.port}`, 'JUPYTER_IP=0.0.0.0']) {
       assert.ok(envText.split('\n').includes(line), `.env has ${line}:\n${envText}`);
     }
     const session = join(b.home, '.local', 'share', 'lab-job-agent', 'supabase-session.json');
     assert.equal(mode(session), '600');
     assert.equal(statSync(session).uid, b.uid);
-    assert.equal(fake.requests('/auth/v1/otp').length, 1);
-    assert.equal(fake.requests('/auth/v1/verify').length, 1);
-    assert.deepEqual(fake.requests('/rest/v1/rpc/user_ensure')[0]!.body, { p_linux_user: b.name, p_email: fake.email, p_host: hostname() });
+    assert.equal(layer.requests.filter((r) => r.name === 'otp').length, 1);
+    assert.equal(layer.requests.filter((r) => r.name === 'verify').length, 1);
+    assert.ok(layer.requests.some((r) => r.name === 'user_ensure' && r.role === 'authenticated' && r.status === 200));
+    const row = (await db.admin.query('select u.linux_user, u.email from public.users u join auth.users a on a.id = u.user_id where a.email = $1', [email])).rows;
+    assert.deepEqual(row, [{ linux_user: b.name, email }]);
+    // The Linux name is bound per host, by the agent that runs as that Linux user.
+    const binding = (await db.admin.query('select h.host, h.linux_user from public.user_hosts h join auth.users a on a.id = h.user_id where a.email = $1', [email])).rows;
+    assert.deepEqual(binding, [{ host: hostname(), linux_user: b.name }]);
     assert.equal(ourLines(world.crontab(b)).length, 1);
   });
 });

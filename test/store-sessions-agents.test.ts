@@ -95,6 +95,12 @@ describe('agents, users and scripts', () => {
     const me = await store.whoami();
     assert.equal(me.user_id, store.userId);
     assert.equal(me.user!.linux_user, 'alice');
+    // The account authority's email (auth.users), not the one the member typed.
+    assert.equal(await store.verifiedEmail(), 'alice@lab.example');
+    // The secret wake-up channel: stable for the member, and not derived from what others can see.
+    const channel = await store.wakeChannel();
+    assert.equal(await store.wakeChannel(), channel);
+    assert.ok(channel.length >= 20 && !channel.includes(store.userId), channel);
   });
 
   test('script sync inserts, updates only what changed, deletes, and keeps ids', async () => {

@@ -9,13 +9,19 @@ import { readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentEnv } from './helpers/agent-env.js';
 import { freshDatabase, type TestDb } from './helpers/db.js';
-import { startFakeSupabase } from './helpers/fake-supabase.js';
+import { startSupabaseLayer, type SupabaseLayer } from './helpers/supabase/layer.js';
 
 let db: TestDb;
+let layer: SupabaseLayer;
 before(async () => {
   db = await freshDatabase();
+  layer = await startSupabaseLayer({ connection: db.connection, emailMaxFrequencyS: 0 });
 });
-after(async () => db.drop());
+after(async () => {
+  await layer.close();
+  await db.drop();
+});
+const restCalls = (from: number) => layer.requests.slice(from).filter((r) => r.kind === 'rpc' || r.kind === 'table');
 
 /** A call as a signed-in account, the way PostgREST makes it (role authenticated, the JWT's claims). */
 async function asAccount<T>(userId: string, sql: string, params: unknown[] = []): Promise<T> {
@@ -80,39 +86,40 @@ describe('squatting a Linux name', () => {
 
 describe('Supabase with the service key', () => {
   test('without LAB_USER_ID the agent refuses to start, and never looks users up by linux_user', async () => {
-    const fake = await startFakeSupabase();
-    const mallory = randomUUID();
-    // What a squatted database answers to the original agent's lookup.
-    fake.override = (s) => (s.path.startsWith('/rest/v1/users') ? { status: 200, body: { user_id: mallory } } : null);
-    const a = new AgentEnv(db, victimName(), { LAB_DATABASE_URL: '', SUPABASE_URL: fake.url, SUPABASE_SERVICE_KEY: 'service-key-for-tests' });
+    const victim = victimName();
+    // Mallory's account has written the victim's Linux name into its own users row, as any account may.
+    const mallory = await layer.createUser(`mallory-${victim}@lab.example`, 'pw');
+    await asAccount(mallory.id, 'select public.user_ensure($1, null) as r', [victim]);
+    const a = new AgentEnv(db, victim, { LAB_DATABASE_URL: '', SUPABASE_URL: layer.url, SUPABASE_SERVICE_KEY: layer.serviceKey });
+    const from = layer.requests.length;
     const tick = await a.cli(['tick']);
     assert.equal(tick.code, 1);
     assert.match(tick.stderr, /SUPABASE_SERVICE_KEY mode needs LAB_USER_ID .*run `lab-agent login`/);
-    assert.equal(fake.requests('/rest/v1/').length, 0, 'no lookup and no call in anyone\'s name');
+    assert.deepEqual(restCalls(from), [], 'no lookup and no call in anyone\'s name');
     assert.match(readFileSync(a.agentLog, 'utf8'), /needs LAB_USER_ID/, 'said in the agent log too (cron reads no stderr)');
   });
 
   test('`lab-agent login` finds the account by its confirmed email, writes LAB_USER_ID once the member says yes', async () => {
-    const fake = await startFakeSupabase();
-    const lookalike = randomUUID();
+    const email = `owner-${randomBytes(3).toString('hex')}@lab.example`;
+    const owner = await layer.createUser(email, 'pw');
     // Anyone can sign up with someone else's address; nobody can confirm it.
-    fake.accounts.push({ id: lookalike, email: fake.email.toUpperCase(), email_confirmed_at: null });
-    const a = new AgentEnv(db, victimName(), { LAB_DATABASE_URL: '', SUPABASE_URL: fake.url, SUPABASE_SERVICE_KEY: 'service-key-for-tests' });
+    const lookalike = await layer.createUser(email.toUpperCase(), undefined, { confirmed: false });
+    const a = new AgentEnv(db, victimName(), { LAB_DATABASE_URL: '', SUPABASE_URL: layer.url, SUPABASE_SERVICE_KEY: layer.serviceKey });
     const envFile = join(a.home, 'lab_job_agent', '.env');
     mkdirSync(join(a.home, 'lab_job_agent'), { recursive: true });
     writeFileSync(envFile, '# mine\nSMTP_HOST=mail.lab.example\n', { mode: 0o600 });
 
-    const no = await a.cliWithInput(['login', '--email', fake.email], 'n\n');
+    const no = await a.cliWithInput(['login', '--email', email], 'n\n');
     assert.equal(no.code, 1);
-    assert.match(no.stderr, new RegExp(`Your account: ${fake.userId} \\(${fake.email.replace('.', '\\.')}, confirmed`));
+    assert.match(no.stderr, new RegExp(`Your account: ${owner.id} \\(${email.replace(/[.]/g, '\\.')}, confirmed`));
     assert.ok(!readFileSync(envFile, 'utf8').includes('LAB_USER_ID'), 'nothing written without a yes');
 
-    const yes = await a.cliWithInput(['login', '--email', fake.email, '--json'], 'y\n');
+    const yes = await a.cliWithInput(['login', '--email', email, '--json'], 'y\n');
     assert.equal(yes.code, 0, yes.stderr);
-    assert.equal(JSON.parse(yes.stdout).userId, fake.userId);
-    assert.equal(readFileSync(envFile, 'utf8'), `# mine\nSMTP_HOST=mail.lab.example\nLAB_USER_ID=${fake.userId}\n`);
+    assert.equal(JSON.parse(yes.stdout).userId, owner.id);
+    assert.equal(readFileSync(envFile, 'utf8'), `# mine\nSMTP_HOST=mail.lab.example\nLAB_USER_ID=${owner.id}\n`);
     assert.equal(statSync(envFile).mode & 0o777, 0o600);
-    assert.ok(!fake.requests('/auth/v1/').some((s) => s.path.includes(lookalike)));
+    assert.ok(!readFileSync(envFile, 'utf8').includes(lookalike.id), 'the unconfirmed look-alike is never chosen');
 
     const none = await a.cliWithInput(['login', '--email', 'nobody@lab.example'], '');
     assert.equal(none.code, 1);

@@ -64,7 +64,11 @@ test('db status reports the missing migrations, db migrate applies them, rows ke
   assert.equal(JSON.parse((await cli('db', 'migrate', '--json')).stdout).applied.length, 0, 'a second run changes nothing');
 
   const jobs = (await db.admin.query('select job_id, status, script_id, script_path, args, notified_at, error from public.jobs order by job_id')).rows;
-  assert.deepEqual(jobs.map((j) => j.status), ['finished', 'failed', 'pending', 'running']);
+  // The row the original left running has no process this agent watches: it ends as failed, with why.
+  assert.deepEqual(jobs.map((j) => j.status), ['finished', 'failed', 'pending', 'failed']);
+  assert.match(jobs[3].error, /^interrupted by the upgrade/);
+  const history = (await db.admin.query('select from_status, to_status, detail from public.lifecycle_events where subject_id = $1', [jobs[3].job_id])).rows;
+  assert.deepEqual(history.map((e) => [e.from_status, e.to_status, e.detail.via]), [['running', 'failed', 'upgrade']]);
   assert.deepEqual(jobs.map((j) => j.script_path), ['/home/alice/train.py', '/home/alice/eda.ipynb', '/home/alice/train.py', '/home/bob/x.py']);
   assert.deepEqual(jobs.map((j) => j.args), ['--epochs 3', null, '["--lr", "0.1"]', '{"n": 2}'], 'jsonb args became text, strings unquoted');
   assert.ok(jobs[0].notified_at && jobs[1].notified_at, 'rows the original agent finished are not emailed again');
@@ -73,7 +77,8 @@ test('db status reports the missing migrations, db migrate applies them, rows ke
   const scripts = (await db.admin.query('select script_id, path from public.scripts order by script_id')).rows;
   assert.deepEqual(scripts.map((s) => s.script_id), ['1', '2', '4']);
   const sessions = (await db.admin.query('select status, token from public.jupyter_sessions order by session_id')).rows;
-  assert.deepEqual(sessions, [{ status: 'failed', token: 't1' }, { status: 'running', token: 't2' }]);
+  // error → failed; the server the original left running is unknown to this agent: failed, with why.
+  assert.deepEqual(sessions, [{ status: 'failed', token: 't1' }, { status: 'failed', token: 't2' }]);
   const policies = (await db.admin.query("select policyname from pg_policies where schemaname = 'public' and policyname not like 'lab\\_%'")).rows;
   assert.deepEqual(policies, [], 'the hand-made policies are replaced');
 

@@ -3,7 +3,7 @@
 import type { SyncResult } from '../services/inventory/sync.js';
 import type { ScriptRow } from '../services/store/types.js';
 import type { Command } from './command.js';
-import { table } from './output.js';
+import { size, table } from './output.js';
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -26,19 +26,6 @@ export function syncText(r: SyncResult): string {
   lines.push(...listed.slice(0, limit));
   if (listed.length > limit) lines.push(`… and ${listed.length - limit} more (--dry-run --json lists them all)`);
   return lines.join('\n');
-}
-
-function size(n: number | null): string {
-  if (n === null) return '-';
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
 
 function localTime(iso: string | null): string {

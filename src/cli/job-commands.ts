@@ -1,6 +1,7 @@
 // The user's job commands: submit, ls, status, logs, cancel, wait. They work in every mode.
 import { open, realpath, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
+import { dashboardLink } from '../services/dashboard-link.js';
 import { readNotebookKernel } from '../services/scanner/kernel.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import type { JobRow } from '../services/store/types.js';
@@ -73,13 +74,16 @@ export const jobCommands: Command[] = [
       if (args.length !== 1) throw new UsageError('give exactly one script; put its arguments after --');
       const timeout = options.timeout === undefined ? null : Number(options.timeout);
       if (timeout !== null && (!Number.isInteger(timeout) || timeout <= 0)) throw new UsageError('--timeout takes whole seconds, e.g. --timeout 3600');
-      const job = await withUserStore(env, async (store, config) => {
+      const { job, page } = await withUserStore(env, async (store, config) => {
         const script = await checkScript(args[0]!, config.home);
         await store.syncScripts([script], []); // no-op when the inventory already has it unchanged
         // argv as a JSON array: exactly these words reach the script, whatever quoting they hold.
-        return store.submitJob({ scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: (options.host as string) ?? null, timeoutS: timeout });
+        const job = await store.submitJob({ scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: (options.host as string) ?? null, timeoutS: timeout });
+        return { job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', job.job_id) };
       });
       out.data(job, (j: JobRow) => j.job_id);
+      // stdout stays the bare id (scripts read it); the page's link goes beside it.
+      if (page && !out.json) process.stderr.write(`on your dashboard: ${page}\n`);
     },
   },
   {
@@ -101,8 +105,11 @@ export const jobCommands: Command[] = [
     json: true,
     async run({ args, env, out }) {
       const id = jobArg(args);
-      const job = await withUserStore(env, (store) => findJob(store, id));
-      out.data(job, jobDetail);
+      const { job, page } = await withUserStore(env, async (store, config) => {
+        const job = await findJob(store, id);
+        return { job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', job.job_id) };
+      });
+      out.data(job, (j: JobRow) => `${jobDetail(j)}${page ? `\n\n${'dashboard'.padEnd(16)} ${page}` : ''}`);
     },
   },
   {

@@ -1,6 +1,7 @@
 // The user's Jupyter commands: start (and wait for the link), stop, ls, url. Every mode.
 import { isAbsolute, resolve } from 'node:path';
 import { tokenlessUrl } from '../machines/jupyter-machine.js';
+import { dashboardLink } from '../services/dashboard-link.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import type { SessionRow } from '../services/store/types.js';
 import type { Command } from './command.js';
@@ -69,6 +70,8 @@ export const jupyterCommands: Command[] = [
       const row = await withUserStore(env, async (store, config) => {
         const requested = await store.requestJupyter(absDir, (options.host as string) ?? null, app);
         process.stderr.write(`Jupyter session ${requested.session_id} requested; waiting for the agent…\n`);
+        const page = dashboardLink(config.values.LAB_DASHBOARD_URL, 'session', requested.session_id);
+        if (page) process.stderr.write(`on your dashboard: ${page}\n`);
         const seconds = waitSeconds(options.wait, config.jupyter.startTimeoutS + PICKUP_MARGIN_S);
         return waitFor(store, requested, (s) => s.status === 'running' || ended(s), seconds);
       });

@@ -52,8 +52,8 @@ async function writeServiceUserId(config: Config, options: CommandContext['optio
 export const loginCommands: Command[] = [
   {
     name: 'login',
-    summary: 'sign in to Supabase (emailed code, or --password); with only the service key: find your account by email and set LAB_USER_ID',
-    usage: 'lab-agent login [--email you@lab] [--password] [--code 123456] [--json]',
+    summary: 'sign in to Supabase (emailed code or link, or --password); with only the service key: find your account by email and set LAB_USER_ID',
+    usage: 'lab-agent login [--email you@lab] [--password] [--code 123456|LINK] [--json]',
     json: true,
     options: { email: { type: 'string' }, password: { type: 'boolean' }, code: { type: 'string' } },
     async run({ env, options, out }) {
@@ -74,10 +74,12 @@ export const loginCommands: Command[] = [
             // --code skips this: the code from an earlier `login` run (two steps in a script).
             await auth.sendCode(client, email);
             process.stderr.write(`A sign-in code was sent to ${email}.\n`);
-            code = await ask('Code from the email: ');
+            code = await ask('Code from the email (or paste its link): ');
           }
-          if (!/^\d{6,10}$/.test(code.replace(/\s/g, ''))) throw new UsageError(`"${code}" is not a code from the email (6 to 10 digits)`);
-          userId = await auth.verifyCode(client, email, code.replace(/\s/g, ''));
+          // A project whose email template lacks {{ .Token }} sends only a link: it works too.
+          if (/^\s*https?:\/\//.test(code)) userId = await auth.verifyPasted(client, email, code);
+          else if (!/^\d{6,10}$/.test(code.replace(/\s/g, ''))) throw new UsageError(`"${code}" is not a code from the email (6 to 10 digits) nor its link`);
+          else userId = await auth.verifyCode(client, email, code.replace(/\s/g, ''));
         }
         const row = await auth.recordUser(config, client, userId, email);
         const file = sessionFile(config);

@@ -50,3 +50,17 @@ export function positiveInt(value: unknown, name: string, fallback: number): num
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} takes a positive whole number`);
   return n;
 }
+
+/** A byte count as people read it: 512 B, 3.4 KB, 12 MB (also on the dashboard). */
+export function size(n: number | null): string {
+  if (n === null) return '-';
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}

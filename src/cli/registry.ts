@@ -10,5 +10,6 @@ import { jobCommands } from './job-commands.js';
 import { jupyterCommands } from './jupyter-commands.js';
 import { loginCommands } from './login-commands.js';
 import { vizCommand } from './viz-command.js';
+import { webCommand } from './web-command.js';
 
-export const commands: Command[] = [...jobCommands, ...jupyterCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, ...dbMemberCommands, configCommand, vizCommand, ...loginCommands, doctorCommand];
+export const commands: Command[] = [...jobCommands, ...jupyterCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, ...dbMemberCommands, configCommand, vizCommand, webCommand, ...loginCommands, doctorCommand];

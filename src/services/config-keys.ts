@@ -62,6 +62,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_JUPYTER_IDLE_MIN', kind: 'int', default: '720', min: 0, description: 'Idle minutes before Jupyter shuts itself down; 0 = never' },
   { key: 'LAB_SYNC_EXCLUDE', kind: 'string', default: '', description: 'Extra folders/globs left out of the script scan, comma-separated' },
   { key: 'LAB_ALLOW_ROOT', kind: 'bool', default: 'false', description: 'true = run as root anyway (single-user containers): jobs and Jupyter then run as root; warned. The agent refuses root otherwise' },
+  { key: 'LAB_DASHBOARD_URL', kind: 'url', default: '', description: 'Where your dashboard lives (`lab-agent web` behind a tunnel, or the static page); set = emails and CLI output link to a job\'s page' },
   { key: 'LAB_SYNC_MAX_FILES', kind: 'int', default: '50000', min: 1, description: 'Most files one script scan records' },
 ];
 

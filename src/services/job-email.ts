@@ -1,6 +1,7 @@
 // Renders the notification emails: a job that ended, and a Jupyter server that is ready.
 // Pure functions: no clock, no I/O. Every value that comes from a row or a log is escaped in HTML.
 import { basename } from 'node:path';
+import { dashboardLink } from './dashboard-link.js';
 
 type When = Date | string | null | undefined;
 
@@ -43,6 +44,8 @@ export interface EmailContext {
   host: string;
   /** IANA zone for times in the email; default: the process's zone. */
   timeZone?: string;
+  /** LAB_DASHBOARD_URL: the email links to the job's or session's page there. */
+  dashboardUrl?: string | null;
 }
 
 export interface RenderedEmail {
@@ -133,6 +136,7 @@ export function renderJobEmail(job: JobForEmail, ctx: EmailContext): RenderedEma
     ['stderr log', job.stderr_path ?? ''],
   ];
   const shown = rows.filter(([, v]) => v !== '');
+  const page = dashboardLink(ctx.dashboardUrl, 'job', job.job_id);
   const error = job.error?.trim() ?? '';
   const tails: Array<[string, string]> = [
     ['stdout (last lines)', job.stdout_tail ?? ''],
@@ -148,6 +152,7 @@ export function renderJobEmail(job: JobForEmail, ctx: EmailContext): RenderedEma
     ...tails.flatMap(([k, v]) => ['', `--- ${k} ---`, v.trimEnd() || '(empty)']),
     '',
     `Full logs stay on ${host} under the paths above.`,
+    ...(page ? [`On your dashboard: ${page}`] : []),
     '',
   ].join('\n');
 
@@ -157,6 +162,7 @@ export function renderJobEmail(job: JobForEmail, ctx: EmailContext): RenderedEma
     error ? `<h3>Error</h3>\n<pre>${escapeHtml(error)}</pre>` : '',
     ...tails.map(([k, v]) => `<h3>${escapeHtml(k)}</h3>\n<pre>${escapeHtml(v.trimEnd() || '(empty)')}</pre>`),
     `<p style="color:#666">Full logs stay on ${escapeHtml(host)} under the paths above.</p>`,
+    page ? `<p><a href="${escapeHtml(page)}">Open it on your dashboard</a></p>` : '',
   ]);
   return { subject, text, html };
 }
@@ -166,6 +172,7 @@ export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailCo
   const url = session.url;
   const stop = `lab-agent jupyter stop ${session.session_id}`;
   const tunnel = session.tunnel ?? '';
+  const page = dashboardLink(ctx.dashboardUrl, 'session', session.session_id);
   const subject = `🪐 Jupyter ready on ${oneLine(host)}:${session.port}`;
   const rows: Array<[string, string]> = [
     ['URL', url],
@@ -186,6 +193,7 @@ export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailCo
     'The URL carries the access token: do not share it.',
     'Stop the server when you are done:',
     `  ${stop}`,
+    ...(page ? ['', `On your dashboard: ${page}`] : []),
     '',
   ].join('\n');
   const html = htmlPage(subject, [
@@ -194,6 +202,7 @@ export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailCo
     tunnel ? `<p>It listens on the loopback address only; from your computer open a tunnel first:</p>\n<pre>${escapeHtml(tunnel)}</pre>` : '',
     '<p>The URL carries the access token: do not share it.<br>Stop the server when you are done:</p>',
     `<pre>${escapeHtml(stop)}</pre>`,
+    page ? `<p><a href="${escapeHtml(page)}">Open it on your dashboard</a> (connect, stop, past sessions)</p>` : '',
   ]);
   return { subject, text, html };
 }

@@ -74,20 +74,26 @@ begin
   end loop;
 end
 $$;
+alter table public.jobs drop constraint if exists lab_jobs_script_fk;
 alter table public.jobs add constraint lab_jobs_script_fk
   foreign key (script_id) references public.scripts (script_id) on delete set null;
 
 alter table public.jobs alter column status set default 'pending';
 alter table public.jobs alter column status set not null;
+alter table public.jobs drop constraint if exists lab_jobs_status_check;
 alter table public.jobs add constraint lab_jobs_status_check
   check (status in ('pending', 'claimed', 'running', 'finished', 'failed', 'cancelled'));
+alter table public.jobs drop constraint if exists lab_jobs_timeout_check;
 alter table public.jobs add constraint lab_jobs_timeout_check check (timeout_s is null or timeout_s > 0);
 alter table public.jupyter_sessions alter column status set default 'pending';
 alter table public.jupyter_sessions alter column status set not null;
+alter table public.jupyter_sessions drop constraint if exists lab_jupyter_status_check;
 alter table public.jupyter_sessions add constraint lab_jupyter_status_check
   check (status in ('pending', 'starting', 'running', 'stopping', 'stopped', 'failed'));
+alter table public.jupyter_sessions drop constraint if exists lab_jupyter_app_check;
 alter table public.jupyter_sessions add constraint lab_jupyter_app_check
   check (app is null or app in ('lab', 'notebook', 'server'));
+alter table public.scripts drop constraint if exists lab_scripts_type_check;
 alter table public.scripts add constraint lab_scripts_type_check check (type in ('py', 'ipynb'));
 
 -- A row inserted from a UI or Studio belongs to whoever is signed in.

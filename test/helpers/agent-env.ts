@@ -56,13 +56,14 @@ export class AgentEnv {
     return join(this.home, 'lab_job_agent', 'agent.log');
   }
 
-  /** Runs the CLI to its end; never throws on a non-zero exit. */
-  cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
+  /** Runs the CLI to its end; never throws on a non-zero exit. `input`: what it reads on stdin. */
+  cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000, input?: string): Promise<CliResult> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [cliPath, ...args], { env: { ...this.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const child = execFile(process.execPath, [cliPath, ...args], { env: { ...this.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
         const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
         resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal ?? null, stdout, stderr });
       });
+      if (input !== undefined) child.stdin?.end(input);
     });
   }
 

@@ -9,6 +9,7 @@ import { ensureLocalPostgres } from '../../src/services/store/local-postgres.js'
 import { bootstrapFile, listMigrations, migrate } from '../../src/services/store/migrate.js';
 import { PgTransport } from '../../src/services/store/pg-transport.js';
 import { LabStore } from '../../src/services/store/lab-store.js';
+import { supabaseStoreAs } from './supabase/store.js';
 
 export const testPgDir = process.env.LAB_TEST_PG_DIR ?? join(tmpdir(), 'lab-job-agent-test-pg');
 
@@ -91,8 +92,13 @@ export async function makeUser(db: TestDb, linuxUser: string): Promise<string> {
   return id;
 }
 
-/** The store as the agent uses it: Postgres transport acting as the signed-in user. */
+/**
+ * The store as the agent uses it: Postgres transport acting as the signed-in user, or, when
+ * LAB_TEST_STORE says so, real supabase-js over the PostgREST/GoTrue layer (supabase/store.ts).
+ */
 export function storeAs(db: TestDb, userId: string, max = 4): LabStore {
+  const mode = process.env.LAB_TEST_STORE;
+  if (mode === 'supabase-session' || mode === 'supabase-service') return supabaseStoreAs(db, userId, mode);
   return new LabStore(new PgTransport({ connection: db.connection, userId, max }), userId);
 }
 

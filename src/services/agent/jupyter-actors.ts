@@ -207,7 +207,7 @@ async function notifyUser(ctx: AgentContext, s: SessionRow): Promise<SessionRow>
       session_id: s.session_id, port: s.port, url: s.url, tunnel: s.tunnel, working_dir: workDir(ctx, s), host: ctx.config.jupyter.publicHost || ctx.host,
       started_at: s.started_at,
     },
-    { host: ctx.host },
+    { host: ctx.host, dashboardUrl: ctx.config.values.LAB_DASHBOARD_URL },
   );
   // As for jobs: notified_at committed the moment the message is accepted, one Message-ID per session.
   const message = { to: ctx.config.email, ...mail, messageId: messageIdFor('jupyter', s.session_id) };

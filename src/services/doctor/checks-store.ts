@@ -6,9 +6,10 @@ import { ConfigError, loadConfig, maskedValues, type Config } from '../config.js
 import type { Logger } from '../logger.js';
 import type { LabStore } from '../store/lab-store.js';
 import { serverRoot } from '../store/local-postgres.js';
-import { dbStatus, expectedVersion } from '../store/migrate.js';
+import { dbStatus, expectedVersion, listMigrations } from '../store/migrate.js';
 import { envFileExposure } from '../process-safety.js';
-import { openStore, pgConnection } from '../store/open-store.js';
+import { openStore, pgConnection, sessionFile } from '../store/open-store.js';
+import { LOGIN_AGAIN } from '../store/types.js';
 import { result, tildify, withTimeout, type CheckResult } from './types.js';
 
 export function checkConfig(env: NodeJS.ProcessEnv): { check: CheckResult; config: Config | null } {
@@ -70,19 +71,29 @@ async function checkPgDatabase(config: Config, log: Logger): Promise<CheckResult
 async function checkSupabaseDatabase(config: Config, store: LabStore | null, openError: Error | null): Promise<CheckResult> {
   const where = describeDb(config);
   if (!store) {
-    const notSignedIn = /not signed in|login/.test(openError?.message ?? '');
-    return result('database', 'database', 'fail', `${where}: ${openError?.message ?? 'cannot open'}`,
-      notSignedIn ? 'run `lab-agent login`' : 'check SUPABASE_URL and the key, and that this host reaches it (https)');
+    const message = openError?.message ?? 'cannot open';
+    const fix = message.includes(LOGIN_AGAIN) ? LOGIN_AGAIN : /not signed in|login/.test(message) ? 'run `lab-agent login`' : 'check SUPABASE_URL and the key, and that this host reaches it (https)';
+    return result('database', 'database', 'fail', `${where}: ${message}`, fix);
   }
   try {
-    const version = await withTimeout(store.schemaVersion(), 15_000, where);
     const expected = expectedVersion();
-    const data = { where, expected, applied: version };
+    // Both histories (`lab-agent db migrate` and `supabase db push`): a skipped migration shows too.
+    const applied = await withTimeout(store.schemaApplied().catch(async (err: Error) => {
+      // A project from before lab_schema_applied: only the newest version can be told.
+      if (!/lab_schema_applied|PGRST202/.test(err.message)) throw err;
+      const v = await store.schemaVersion();
+      return v ? [v] : [];
+    }), 15_000, where);
+    const version = applied.at(-1) ?? null;
+    const missing = listMigrations().map((m) => m.version).filter((v) => v <= (version ?? '') && !applied.includes(v));
+    const data = { where, expected, applied: version, missing };
     if (version === null) {
-      return result('database', 'database', 'warn', `${where} answers; schema version not recorded (applied with \`supabase db push\`?)`,
-        `make sure migration ${expected} is applied: \`supabase db push\``, data);
+      return result('database', 'database', 'fail', `${where} answers, but no migration is recorded`, 'apply the schema: `supabase db push` (see the README)', data);
     }
-    if (version < expected) return result('database', 'database', 'fail', `${where} answers, schema ${version} < ${expected}`, 'apply the new migrations: `supabase db push`', data);
+    if (version < expected || missing.length) {
+      const lacking = [...missing, ...listMigrations().map((m) => m.version).filter((v) => v > version)];
+      return result('database', 'database', 'fail', `${where} answers, but lacks migrations ${lacking.join(', ')}`, 'apply them: `supabase db push` (or `lab-agent db migrate` with LAB_DATABASE_URL)', { ...data, missing: lacking });
+    }
     return result('database', 'database', 'ok', `${where} answers, schema ${version}${version > expected ? ' (newer than this agent: update it)' : ''}`, undefined, data);
   } catch (err) {
     return result('database', 'database', 'fail', `${where}: ${(err as Error).message}`, 'check SUPABASE_URL and that the schema is applied (`supabase db push`)');

@@ -4,6 +4,16 @@ import type {
   AgentRow, AgentWork, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
   StartJob, SubmitJob, Tails, Transport, WakeEvent,
 } from './types.js';
+import type { Database } from './database.types.js';
+
+type Functions = Database['public']['Functions'];
+type ArgsOf<F extends keyof Functions> = Functions[F] extends { Args: infer A } ? A : never;
+/**
+ * A function's parameter names as generated from the SQL (database.types.ts), each required one
+ * required and nothing else allowed: a renamed or removed parameter fails `npm run typecheck`.
+ * Values are not checked against the generated types (they have no nulls); the row types are ours.
+ */
+type NamedArgs<F extends keyof Functions> = { [K in keyof ArgsOf<F>]: unknown };
 
 export class LabStore {
   /** identity: how the agent proved whom it acts for (absent for stores made by tests and tools). */
@@ -13,8 +23,8 @@ export class LabStore {
     return this.transport.kind;
   }
 
-  private call<T>(fn: string, args: Record<string, unknown> = {}): Promise<T> {
-    return this.transport.rpc<T>(fn, args);
+  private call<F extends keyof Functions, T>(fn: F, args: NamedArgs<F>): Promise<T> {
+    return this.transport.rpc<T>(fn, args as Record<string, unknown>);
   }
 
   private async callCommittedAfter<T>(fn: string, args: Record<string, unknown>, action: () => Promise<void>): Promise<T> {
@@ -165,6 +175,10 @@ export class LabStore {
   }
   schemaVersion(): Promise<string | null> {
     return this.call('lab_schema_version', {});
+  }
+  /** Every applied version, from the agent's history and the Supabase CLI's. */
+  schemaApplied(): Promise<string[]> {
+    return this.call('lab_schema_applied', {});
   }
 
   listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>> {

@@ -52,6 +52,16 @@ export interface MigrateResult {
   bootstrapped: boolean;
 }
 
+/**
+ * The Supabase CLI's history table, as `supabase db push` creates and reads it: a version recorded
+ * here is one `db push` skips, so `lab-agent db migrate` and `db push` can follow each other.
+ */
+async function recordForCli(client: pg.ClientBase, m: Migration, sql: string): Promise<void> {
+  await client.query('create schema if not exists supabase_migrations');
+  await client.query('create table if not exists supabase_migrations.schema_migrations (version text not null primary key, statements text[], name text)');
+  await client.query('insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3) on conflict (version) do nothing', [m.version, m.name, [sql]]);
+}
+
 /** Idempotent; concurrent callers wait for each other on an advisory lock. */
 export async function migrate(client: pg.ClientBase, opts: { bootstrap?: boolean } = {}): Promise<MigrateResult> {
   await client.query("select pg_advisory_lock(hashtext('lab-job-agent:migrate'))");
@@ -64,8 +74,10 @@ export async function migrate(client: pg.ClientBase, opts: { bootstrap?: boolean
       if (done.has(m.version)) continue;
       await client.query('begin');
       try {
-        await client.query(readFileSync(m.file, 'utf8'));
+        const sql = readFileSync(m.file, 'utf8');
+        await client.query(sql);
         await client.query('insert into lab_private.schema_migrations (version) values ($1) on conflict do nothing', [m.version]);
+        await recordForCli(client, m, sql);
         await client.query('commit');
       } catch (err) {
         await client.query('rollback').catch(() => undefined);

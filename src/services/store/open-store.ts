@@ -84,14 +84,20 @@ async function openSupabase(config: Config, log: Logger): Promise<LabStore> {
     // The recommended identity: a member's own signed-in session (RLS applies as on the web).
     const opts = { url, key: anonKey, sessionFile: sessionFile(config), log };
     const client = createSupabaseClient(opts);
-    const { data } = await client.auth.getSession();
+    let { data } = await client.auth.getSession();
+    if (!data.session) {
+      // Removed by a refused refresh in some process: restored when the refusal was passing.
+      const { restoreSession, sessionEndedError } = await import('./session-recovery.js');
+      const r = await restoreSession(client, opts.sessionFile);
+      if (r.restored) ({ data } = await client.auth.getSession());
+      else if (r.hadSession || !serviceKey) throw sessionEndedError(opts.sessionFile, r);
+    }
     if (data.session) {
       const identity: Identity = { userId: data.session.user.id, proof: 'session', detail: `signed in as ${data.session.user.email ?? data.session.user.id} (session in ${sessionFile(config)})`, shared: false };
       const store = new LabStore(new SupabaseTransport(opts, client), identity.userId, identity);
       await ensureOwnRow(store, config);
       return store;
     }
-    if (!serviceKey) throw new StoreError('not signed in to Supabase: run `lab-agent login`');
   }
   // The service key can act as anyone: whom for comes from the member's own .env, never from a
   // users row (any account can write its own row's linux_user).

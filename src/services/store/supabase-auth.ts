@@ -4,6 +4,7 @@
 import { rmSync } from 'node:fs';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Config } from '../config.js';
+import { dropSessionBackup } from './file-session-storage.js';
 import { LabStore } from './lab-store.js';
 import { sessionFile } from './open-store.js';
 import { createSupabaseClient, SupabaseTransport, type SupabaseTransportOptions } from './supabase-transport.js';
@@ -66,6 +67,38 @@ export async function verifyCode(client: SupabaseClient, email: string, code: st
   return data.session.user.id;
 }
 
+type LinkType = 'magiclink' | 'email' | 'signup' | 'invite' | 'recovery' | 'email_change';
+
+/**
+ * What a member may paste instead of the code: the email's link (…/auth/v1/verify?token=<hash>
+ * &type=magiclink…, verified here as a token hash), or the address the browser landed on after
+ * opening it (…#access_token=…&refresh_token=…, taken over as the session). A new project's
+ * email holds only the link, so this is how login works before the template is changed.
+ */
+export async function verifyPasted(client: SupabaseClient, email: string, pasted: string): Promise<string> {
+  let url: URL;
+  try {
+    url = new URL(pasted.trim());
+  } catch {
+    throw new StoreError(`"${pasted}" is neither the code nor the link from the email`);
+  }
+  const fragment = new URLSearchParams(url.hash.replace(/^#/, ''));
+  if (fragment.get('error_code')) fail({ message: fragment.get('error_description') ?? 'the link failed', code: fragment.get('error_code') ?? undefined }, email);
+  const access = fragment.get('access_token');
+  const refresh = fragment.get('refresh_token');
+  if (access && refresh) {
+    const { data, error } = await client.auth.setSession({ access_token: access, refresh_token: refresh });
+    if (error || !data.session) fail(error ?? { message: 'no session in the answer' }, email);
+    return data.session.user.id;
+  }
+  const hash = url.searchParams.get('token_hash') ?? url.searchParams.get('token');
+  if (!hash) throw new StoreError('that link has no token in it: paste the whole link from the email, or the code');
+  const type = (url.searchParams.get('type') ?? 'magiclink') as LinkType;
+  const { data, error } = await client.auth.verifyOtp({ token_hash: hash, type });
+  if (error || !data.session) fail(error ?? { message: 'no session in the answer' }, email);
+  return data.session.user.id;
+}
+
 export async function signInWithPassword(client: SupabaseClient, email: string, password: string): Promise<string> {
   const { data, error } = await client.auth.signInWithPassword({ email, password });
   if (error || !data.session) fail(error ?? { message: 'no session in the answer' }, email);
@@ -74,6 +107,7 @@ export async function signInWithPassword(client: SupabaseClient, email: string, 
 
 /** After signing in: this Linux user's users row (user_id from the token, linux_user, email). */
 export async function recordUser(config: Config, client: SupabaseClient, userId: string, email: string) {
+  dropSessionBackup(sessionFile(config)); // a new session: what ended the last one no longer matters
   const store = new LabStore(new SupabaseTransport(authOptions(config), client), userId);
   try {
     return await store.ensureUser(config.user, config.email || email, config.host);
@@ -90,9 +124,11 @@ export async function signOut(config: Config, client: SupabaseClient): Promise<{
   const { data } = await client.auth.getSession();
   if (!data.session) {
     rmSync(sessionFile(config), { force: true });
+    dropSessionBackup(sessionFile(config));
     return { hadSession: false, serverError: null };
   }
   const { error } = await client.auth.signOut({ scope: 'local' });
   rmSync(sessionFile(config), { force: true });
+  dropSessionBackup(sessionFile(config));
   return { hadSession: true, serverError: error ? error.message : null };
 }

@@ -5,7 +5,9 @@ import WebSocket from 'ws';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { FileSessionStorage } from './file-session-storage.js';
-import { StoreError, type Transport, type WakeEvent } from './types.js';
+import { sessionFileLock } from './session-lock.js';
+import { restoreSession, sessionEndedError } from './session-recovery.js';
+import { LOGIN_AGAIN, StoreError, type Transport, type WakeEvent } from './types.js';
 
 export interface SupabaseTransportOptions {
   url: string;
@@ -24,7 +26,11 @@ export function createSupabaseClient(opts: SupabaseTransportOptions): SupabaseCl
   const storage = opts.sessionFile ? new FileSessionStorage(opts.sessionFile) : undefined;
   return createClient(opts.url, opts.key, {
     auth: storage
-      ? { storage, persistSession: true, autoRefreshToken: true, detectSessionInUrl: false }
+      ? {
+          storage, persistSession: true, autoRefreshToken: true, detectSessionInUrl: false,
+          // Every auth step under a lock shared by all of this member's processes: one refreshes.
+          lock: sessionFileLock(`${opts.sessionFile}.lock`), lockAcquireTimeout: 30_000,
+        }
       : { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     // Node 20 has no global WebSocket: Realtime needs the ws package as its transport.
     realtime: { transport: WebSocket as never },
@@ -38,21 +44,46 @@ export class SupabaseTransport implements Transport {
   readonly client: SupabaseClient;
   private readonly log: Logger;
 
+  private lastRestore = 0;
+
   constructor(private readonly opts: SupabaseTransportOptions, client?: SupabaseClient) {
     this.client = client ?? createSupabaseClient(opts);
     this.log = opts.log ?? silentLogger;
+    if (opts.sessionFile) {
+      this.client.auth.onAuthStateChange((event) => {
+        if (event === 'SIGNED_OUT') this.log.error(`the Supabase session was removed (its refresh was refused); ${LOGIN_AGAIN} if it does not come back`);
+      });
+    }
   }
 
   async rpc<T>(fn: string, args: Record<string, unknown>): Promise<T> {
     const body = this.opts.serviceUserId ? { ...args, p_user_id: this.opts.serviceUserId } : args;
-    const { data, error } = await this.client.rpc(fn, body);
-    if (error) throw new StoreError(error.message, error.code);
-    return data as T;
+    const { data, error, status } = await this.client.rpc(fn, body);
+    if (!error) return data as T;
+    // 401: no valid session went with the call. Another process may have lost the shared session.
+    if (status === 401 && this.opts.sessionFile && (await this.sessionGone())) return this.rpc<T>(fn, args);
+    throw new StoreError(error.message, error.code);
+  }
+
+  /** After a 401: false when a session is there (or came back from its backup); throws when it ended. */
+  private async sessionGone(): Promise<boolean> {
+    if ((await this.client.auth.getSession()).data.session) return false;
+    if (Date.now() - this.lastRestore < 60_000) throw sessionEndedError(this.opts.sessionFile!, { restored: false, reason: 'its refresh was refused', hadSession: true });
+    this.lastRestore = Date.now();
+    const r = await restoreSession(this.client, this.opts.sessionFile!);
+    if (r.restored) {
+      this.log.warn('the Supabase session was restored from its backup after a refused refresh');
+      return true;
+    }
+    const err = sessionEndedError(this.opts.sessionFile!, r);
+    this.log.error({ reason: r.reason }, err.message);
+    throw err;
   }
 
   /** Realtime drops events across reconnects and has no replay: resubscribe, then catch up. */
   async listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>> {
-    const userId = this.opts.serviceUserId ?? (await this.client.auth.getUser()).data.user?.id;
+    // From the session file, not from GoTrue (getUser): wake-ups start even while auth is unreachable.
+    const userId = this.opts.serviceUserId ?? (await this.client.auth.getSession()).data.session?.user.id;
     if (!userId) throw new StoreError('not signed in: run `lab-agent login`');
     let stopped = false;
     let channel: ReturnType<SupabaseClient['channel']> | null = null;

@@ -143,6 +143,9 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** What a member does when the Supabase session on a machine has ended for good. */
+export const LOGIN_AGAIN = 'run `lab-agent login` again';
+
 export class StoreError extends Error {
   constructor(message: string, readonly code?: string) {
     super(message);
