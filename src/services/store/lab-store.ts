@@ -27,10 +27,10 @@ export class LabStore {
     return this.transport.rpc<T>(fn, args as Record<string, unknown>);
   }
 
-  private async callCommittedAfter<T>(fn: string, args: Record<string, unknown>, action: () => Promise<void>): Promise<T> {
-    if (this.transport.rpcCommittedAfter) return this.transport.rpcCommittedAfter<T>(fn, args, action);
+  private async callCommittedAfter<F extends keyof Functions, T>(fn: F, args: NamedArgs<F>, action: () => Promise<void>): Promise<T> {
+    if (this.transport.rpcCommittedAfter) return this.transport.rpcCommittedAfter<T>(fn, args as Record<string, unknown>, action);
     await action();
-    return this.call<T>(fn, args);
+    return this.call<F, T>(fn, args);
   }
 
   // jobs ----------------------------------------------------------------------------------
