@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, symlinkSync, closeSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
+import { seededRandom } from '../test/helpers/random.js';
 
 export interface SyntheticHome {
   home: string;
@@ -30,17 +31,8 @@ export interface SyntheticHomeOptions {
 const VERSION = 1;
 const MARKER = '.synthetic-home.json';
 
-/** Small deterministic PRNG (mulberry32) so every generated home is identical. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic, so every generated home is identical. */
+const rng = seededRandom;
 
 export async function createSyntheticHome(opts: SyntheticHomeOptions = {}): Promise<SyntheticHome> {
   const scale = opts.scale ?? 1;

@@ -78,3 +78,24 @@ test('secrets are masked, including the password inside LAB_DATABASE_URL', () =>
   }
   assert.fail('a key without SUPABASE_URL is a problem');
 });
+
+test('LAB_JUPYTER_PORT_RANGE means what the port picker does: the number of ports tried, the preferred one included', async () => {
+  const { createServer } = await import('node:net');
+  const { pickFreePort, preferredPort } = await import('../src/services/jupyter/ports.js');
+  const spec = CONFIG_KEYS.find((k) => k.key === 'LAB_JUPYTER_PORT_RANGE')!;
+  assert.match(spec.description, /number of ports tried, the preferred one included/i);
+  // A window of 2 from a preferred port held by someone else: only the next one may be taken.
+  const held = createServer();
+  await new Promise<void>((r) => held.listen(0, '127.0.0.1', () => r()));
+  const taken = (held.address() as { port: number }).port;
+  try {
+    const uid = 7;
+    const basePort = taken - (uid % 100);
+    assert.equal(preferredPort(basePort, uid), taken);
+    const picked = await pickFreePort({ basePort, uid, range: 2, host: '127.0.0.1' }).catch((e: Error) => e.message);
+    assert.ok(picked === taken + 1 || /no free port in/.test(String(picked)), `range 2 tries ${taken} and ${taken + 1} only: got ${picked}`);
+    await assert.rejects(pickFreePort({ basePort, uid, range: 1, host: '127.0.0.1' }), new RegExp(`no free port in ${taken}–${taken} `));
+  } finally {
+    await new Promise((r) => held.close(r));
+  }
+});

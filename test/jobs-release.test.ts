@@ -3,8 +3,6 @@
 // a job runs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { freshDatabase, type TestDb } from './helpers/db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 import type { JobRow } from '../src/services/store/types.js';
@@ -20,10 +18,9 @@ const row = async (id: string): Promise<JobRow> => (await db.admin.query('select
 
 test('a job the agent cannot start is released, then failed after 3 tries', async () => {
   const a = new AgentEnv(db, 'henry');
-  const blocker = join(a.home, 'not-a-folder');
-  writeFileSync(blocker, 'a file where the log folder should be');
   const id = (await a.cli(['submit', a.write('ok.py', 'print(1)\n')])).stdout.trim();
-  const broken = { LAB_LOG_DIR: join(blocker, 'logs') };
+  // The agent's own trouble, not the request's (a problem with the member's log folder fails at once: jobs-input-limits).
+  const broken = { LAB_FAULT_FAIL_AT: 'launch' };
   await a.cli(['tick'], broken);
   const first = await row(id);
   assert.equal(first.status, 'pending', 'back in the queue after one failed start');
@@ -32,7 +29,7 @@ test('a job the agent cannot start is released, then failed after 3 tries', asyn
   await a.cli(['tick'], broken);
   const last = await row(id);
   assert.equal(last.status, 'failed');
-  assert.match(last.error!, /could not be started after 3 tries: .*not-a-folder/);
+  assert.match(last.error!, /could not be started after 3 tries: injected fault at launch/);
   const events = (await db.admin.query('select from_status, to_status from public.lifecycle_events where subject_id = $1 order by event_id', [id])).rows;
   assert.deepEqual(events.map((e) => `${e.from_status}>${e.to_status}`), [
     'null>pending', 'pending>claimed', 'claimed>pending', 'pending>claimed', 'claimed>pending', 'pending>claimed', 'claimed>failed', 'failed>notified',

@@ -5,6 +5,7 @@ import { freshDatabase, type TestDb } from './helpers/db.js';
 import { AgentEnv, eventually, exited, sleep } from './helpers/agent-env.js';
 import type { JobRow } from '../src/services/store/types.js';
 import { isSameProcess } from '../src/services/runner/process-identity.js';
+import { readExitRecord } from '../src/services/runner/launch.js';
 
 let db: TestDb;
 let a: AgentEnv;
@@ -56,7 +57,7 @@ test('submit, wait, logs, status, ls against a running supervisor; a second one 
     const j = await row(quick);
     return j.status === 'finished' ? j : null;
   }, 10_000, 50);
-  const exitRecord = JSON.parse((await import('node:fs')).readFileSync(`${done.log_dir}/exit.json`, 'utf8'));
+  const exitRecord = (await readExitRecord(done.log_dir!))!;
   const lag = Date.parse(done.updated_at) - Date.parse(exitRecord.endedAt);
   assert.ok(lag < 1500, `reported ${lag} ms after the exit`);
 

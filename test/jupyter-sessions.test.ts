@@ -144,6 +144,7 @@ test('JupyterLab: start → healthy → link with the token only → one email �
   const mails = smtp.received.filter((m) => readMail(m).text.includes(s.session_id));
   assert.equal(mails.length, 1, 'one email');
   assert.ok(readMail(mails[0]!).text.includes(s.url!), 'the email carries the link');
+  assert.equal(readMail(mails[0]!).messageId, `<jupyter-${s.session_id}@lab-job-agent>`, 'one Message-ID per session, the same on every try');
   await checkStopped(a, s);
 });
 

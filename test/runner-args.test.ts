@@ -32,7 +32,7 @@ const cases: Array<[string | null | undefined, string[]]> = [
   ['["a b", 1, true, null, {"k": 1}, [2]]', ['a b', '1', 'true', 'null', '{"k":1}', '[2]']],
   [' {"epochs": 10, "verbose": true, "quiet": false, "x": null, "tag": ["a", "b"], "name": "my run"} ', ['--epochs', '10', '--verbose', '--tag', 'a', '--tag', 'b', '--name', 'my run']],
   ['{"-n": 5, "cfg": {"a": 1}}', ['-n', '5', '--cfg', '{"a":1}']],
-  ['[a-z]* x', ['[a-z]*', 'x']], // not JSON: split as text
+  [`'[a-z]*' x`, ['[a-z]*', 'x']], // quoted: text, not JSON
   ['"just a json string"', ['just a json string']],
 ];
 
@@ -58,6 +58,9 @@ test('parseJobArgs rejects unbalanced quotes and a trailing backslash with the p
     [`--name "my run`, /unbalanced double quote.*position 8/],
     [`"a \\"`, /unbalanced double quote.*position 1/],
     [`x y\\`, /lone backslash at position 4/],
+    // Looks like JSON but is not: an error, never split as shell words.
+    ['[a-z]* x', /start with "\[" but are not valid JSON .*quote the first word/],
+    ['{"epochs": 10,}', /start with "\{" but are not valid JSON/],
   ];
   for (const [input, msg] of bad) {
     assert.throws(() => parseJobArgs(input), (e: unknown) => e instanceof JobInputError && msg.test(e.message), input);

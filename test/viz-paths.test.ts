@@ -2,7 +2,6 @@
 // jobs driven by the real agent (ticks), their history read back and laid over the job machine.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshDatabase, type TestDb } from './helpers/db.js';
 import { AgentEnv } from './helpers/agent-env.js';
@@ -35,10 +34,8 @@ test('bad input: claimed → starting → failing → failed, not the cancel rou
 });
 
 test('failed starts: claimed → starting → releasing, back to pending, and failed at the last try', async () => {
-  const blocker = join(a.home, 'blocker');
-  writeFileSync(blocker, 'a file, not a folder');
   const id = (await a.cli(['submit', a.write('x.py', 'print(1)\n')])).stdout.trim();
-  for (let i = 0; i < 3; i++) await a.cli(['tick'], { LAB_LOG_DIR: join(blocker, 'logs') });
+  for (let i = 0; i < 3; i++) await a.cli(['tick'], { LAB_FAULT_FAIL_AT: 'launch' });
   const path = await pathOf(id);
   assert.deepEqual(path.slice(0, 5), ['pending', 'claimed', 'starting', 'releasing', 'pending']);
   const end = path.lastIndexOf('failed');

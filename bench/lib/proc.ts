@@ -1,6 +1,6 @@
 // CPU and memory of a process from /proc, and of a whole command from GNU time.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -33,4 +33,29 @@ export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Prom
       resolve({ cpuS: Number(m[1]) + Number(m[2]), wallS: Number(m[3]), maxRssMiB: Number(m[4]) / 1024, code: Number(m[5]) });
     });
   });
+}
+
+/**
+ * A cgroup (v1 cpuacct, root only) whose CPU counts every descendant of the processes put in it,
+ * also those re-parented away from them (the jobs an agent starts through its launcher), or null
+ * where none can be made.
+ */
+export function cpuCgroup(name: string): { add(pid: number): void; cpuMs(): number; remove(): void } | null {
+  const dir = `/sys/fs/cgroup/cpuacct/${name}`;
+  try {
+    mkdirSync(dir);
+  } catch {
+    return null;
+  }
+  return {
+    add: (pid) => writeFileSync(`${dir}/cgroup.procs`, String(pid)),
+    cpuMs: () => Number(readFileSync(`${dir}/cpuacct.usage`, 'utf8')) / 1e6,
+    remove: () => {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // processes still in it (a job ending): the empty group is removed by the next run's clean-up
+      }
+    },
+  };
 }

@@ -27,6 +27,7 @@ export const agentCommands: Command[] = [
         await ctx.store.heartbeatAgent(ctx.agentId, true);
         out.data(result, (r: typeof result) => `claimed ${r.jobs.claimed}, stepped ${r.jobs.stepped}, running ${r.jobs.active}, waiting ${r.jobs.pendingLeft}`);
       } finally {
+        await ctx.close();
         await ctx.store.close();
         release();
       }
@@ -52,6 +53,7 @@ export const agentCommands: Command[] = [
       try {
         await supervise(ctx);
       } finally {
+        await ctx.close();
         await ctx.store.close();
         release();
       }

@@ -2,9 +2,10 @@
 import pg from 'pg';
 import { loadConfig } from '../services/config.js';
 import { dbStatus, migrate } from '../services/store/migrate.js';
+import { openError } from '../services/store/db-errors.js';
+import { serverRoot } from '../services/store/local-postgres.js';
 import { pgConnection } from '../services/store/open-store.js';
 import type { Command } from './command.js';
-import { CliFailure } from './output.js';
 
 export async function withAdmin<T>(env: NodeJS.ProcessEnv, fn: (c: pg.Client, where: string) => Promise<T>): Promise<T> {
   const config = loadConfig({ env });
@@ -14,7 +15,7 @@ export async function withAdmin<T>(env: NodeJS.ProcessEnv, fn: (c: pg.Client, wh
   try {
     await client.connect();
   } catch (err) {
-    throw new CliFailure(`cannot connect to the ${where}: ${(err as Error).message}`);
+    throw openError(config, serverRoot(config.dataDir), err);
   }
   try {
     return await fn(client, where);

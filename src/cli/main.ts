@@ -1,6 +1,7 @@
 // Argument parsing and dispatch: `lab-agent <command words> [options] [-- args]`.
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../services/config.js';
+import { ConfigError, loadConfig } from '../services/config.js';
+import { DatabaseUnreachableError } from '../services/store/db-errors.js';
 import { StoreError } from '../services/store/types.js';
 import type { Command } from './command.js';
 import { CliFailure, createOutput, UsageError } from './output.js';
@@ -30,6 +31,16 @@ export function helpText(commands: Command[]): string {
 function commandHelp(c: Command): string {
   const opts = Object.entries(c.options ?? {}).map(([k, o]) => `  --${k}${o.short ? `, -${o.short}` : ''}${o.type === 'string' ? ' <value>' : ''}`);
   return [`usage: ${c.usage}`, '', c.summary, ...(opts.length || c.json ? ['', 'options:', ...opts, ...(c.json ? ['  --json  machine-readable output'] : [])] : [])].join('\n');
+}
+
+/** What a one-line error leaves out (the underlying error, its stack) goes to the agent log. */
+async function logDetail(env: NodeJS.ProcessEnv, command: string, err: DatabaseUnreachableError): Promise<void> {
+  try {
+    const { agentLogger } = await import('../services/agent/agent-process.js');
+    agentLogger(loadConfig({ env }), { quiet: true }).error({ command, err: err.detail }, err.message);
+  } catch {
+    // no agent log to write to: the line on stderr is all there is
+  }
 }
 
 export async function main(argv: string[], commands: Command[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -79,6 +90,7 @@ export async function main(argv: string[], commands: Command[], env: NodeJS.Proc
     const message = known ? (err as Error).message : ((err as Error).stack ?? String(err));
     if (json) process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`);
     process.stderr.write(`lab-agent ${command.name}: ${message}${code === 2 ? `\n${commandHelp(command)}` : ''}\n`);
+    if (err instanceof DatabaseUnreachableError) await logDetail(env, command.name, err);
     return code;
   }
 }

@@ -11,7 +11,7 @@ import type { JobRow } from '../services/store/types.js';
 /** What an agent sees of a job's process from its log folder and /proc. */
 export interface JobProbe {
   /** The wrapper's exit record, once the process has ended. */
-  exit: { code: number | null; signal: string | null; endedAt: string } | null;
+  exit: { code: number | null; signal: string | null; endedAt: string; diskFull?: boolean } | null;
   /** The process (pid and start time as recorded) is still there. */
   alive: boolean;
   stdoutTail: string;
@@ -22,7 +22,7 @@ export interface JobProbe {
 export type JobOutcome =
   | { kind: 'finish'; retcode: number | null; signal: string | null; finishedAt: string | null }
   | { kind: 'fail'; error: string; retcode: number | null; signal: string | null }
-  | { kind: 'cancel' };
+  | { kind: 'cancel'; retcode: number | null; signal: string | null };
 
 export interface JobMachineInput {
   job: JobRow;
@@ -60,15 +60,42 @@ export function isTimedOut(c: Pick<JobContext, 'job' | 'defaultTimeoutS' | 'now'
   return limit > 0 && started !== null && c.now - started >= limit * 1000;
 }
 
+type Timing = Pick<JobContext, 'job' | 'now' | 'killGraceMs' | 'heartbeatMs' | 'defaultTimeoutS'>;
+
+/** A cancel or a timeout that has not been signalled yet. */
+export function mustSignal(c: Timing): boolean {
+  return c.job.kill_sent_at === null && (c.job.cancel_requested_at !== null || isTimedOut(c));
+}
+
+/** SIGTERM went long enough ago: SIGKILL is due. */
+export function isGraceOver(c: Timing): boolean {
+  const sent = ms(c.job.kill_sent_at);
+  return sent !== null && c.now - sent >= c.killGraceMs;
+}
+
+const heartbeatDue = (c: Timing): boolean => c.now - (ms(c.job.heartbeat_at) ?? 0) >= c.heartbeatMs;
+
+/**
+ * Pure: a running job whose process is still alive has nothing for a step to do: no stop to
+ * signal, no grace over, no tails due. The driver then skips its step (no probe, no machine).
+ */
+export function isQuiet(c: Timing): boolean {
+  return c.job.status === 'running' && !mustSignal(c) && !isGraceOver(c) && !heartbeatDue(c);
+}
+
 export function isNotifyDue(job: JobRow, now: number): boolean {
   if (job.notified_at) return false;
   const next = ms(job.notify_next_at);
   return next === null || next <= now;
 }
 
-/** Pure: the outcome once the process has ended, or vanished without a record. */
+/**
+ * Pure: the outcome once the process has ended, or vanished without a record. A job the agent
+ * stopped (stop_reason, recorded before the signal) ends by that stop whatever its exit code:
+ * a cancelled job that exits 0 on SIGTERM is cancelled, a timed-out one failed.
+ */
 export function outcomeOf(job: JobRow, probe: JobProbe | null): JobOutcome {
-  if (job.status === 'claimed') return { kind: 'cancel' };
+  if (job.status === 'claimed') return { kind: 'cancel', retcode: null, signal: null };
   const exit = probe?.exit;
   if (!exit) {
     return {
@@ -76,7 +103,14 @@ export function outcomeOf(job: JobRow, probe: JobProbe | null): JobOutcome {
       error: 'lost: the process is gone and left no exit record (the machine restarted, or the job was killed together with its recorder)',
     };
   }
-  if (job.stop_reason && job.stop_reason !== 'cancel') return { kind: 'fail', error: job.stop_reason, retcode: exit.code, signal: exit.signal };
+  if (job.stop_reason === 'cancel') return { kind: 'cancel', retcode: exit.code, signal: exit.signal };
+  if (job.stop_reason) return { kind: 'fail', error: job.stop_reason, retcode: exit.code, signal: exit.signal };
+  if (exit.diskFull) {
+    // Its output was cut short whatever its exit code says; the folder is the one the member set (LAB_LOG_DIR).
+    const folder = (job.log_dir ?? '').replace(/\/[^/]+\/?$/, '') || 'the log disk';
+    const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+    return { kind: 'fail', retcode: exit.code, signal: exit.signal, error: `no space left on ${folder}: the disk filled up while the job ran (${how}), so its logs are cut short` };
+  }
   return { kind: 'finish', retcode: exit.code, signal: exit.signal, finishedAt: exit.endedAt };
 }
 
@@ -125,16 +159,12 @@ export const jobMachine = setup({
       const p = (event as { output?: JobProbe }).output;
       return Boolean(p && (p.exit || !p.alive));
     },
-    mustSignal: ({ context }) => context.job.kill_sent_at === null && (context.job.cancel_requested_at !== null || isTimedOut(context)),
-    graceOver: ({ context }) => {
-      const sent = ms(context.job.kill_sent_at);
-      return sent !== null && context.now - sent >= context.killGraceMs;
-    },
+    mustSignal: ({ context }) => mustSignal(context),
+    graceOver: ({ context }) => isGraceOver(context),
     tailsDue: ({ context, event }) => {
       const p = (event as { output?: JobProbe }).output;
       const changed = Boolean(p && (p.stdoutTail !== (context.job.stdout_tail ?? '') || p.stderrTail !== (context.job.stderr_tail ?? '')));
-      const last = ms(context.job.heartbeat_at) ?? 0;
-      return changed && context.now - last >= context.heartbeatMs;
+      return changed && heartbeatDue(context);
     },
     notifyDue: ({ context }) => context.notifyTriedAt !== context.now && isNotifyDue(context.job, context.now),
   },

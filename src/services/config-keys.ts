@@ -56,7 +56,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_POLL_INTERVAL_S', kind: 'int', default: '30', min: 1, max: 3600, description: 'Supervisor polling interval (the fallback behind NOTIFY/Realtime)' },
   { key: 'LAB_PUBLIC_HOST', kind: 'string', default: (c) => c.hostname, description: 'This server\'s name for people: in Jupyter links when JUPYTER_IP is 0.0.0.0, in the SSH tunnel command when it is 127.0.0.1' },
   { key: 'LAB_JUPYTER_APP', kind: 'enum', default: '', values: ['', 'lab', 'notebook', 'server'], description: 'Jupyter app: lab, notebook or server; empty = lab (notebook when JUPYTER_LEGACY)' },
-  { key: 'LAB_JUPYTER_PORT_RANGE', kind: 'int', default: '100', min: 1, max: 10000, description: 'Ports tried after the preferred one' },
+  { key: 'LAB_JUPYTER_PORT_RANGE', kind: 'int', default: '100', min: 1, max: 10000, description: 'Number of ports tried, the preferred one included (JUPYTER_BASE_PORT + uid % 100, then each next port)' },
   { key: 'LAB_JUPYTER_START_TIMEOUT', kind: 'int', default: '60', min: 1, max: 3600, description: 'Seconds for a Jupyter server to answer before it is failed' },
   { key: 'LAB_JUPYTER_MAX', kind: 'int', default: '1', min: 1, max: 100, description: 'Running Jupyter servers per user' },
   { key: 'LAB_JUPYTER_IDLE_MIN', kind: 'int', default: '720', min: 0, description: 'Idle minutes before Jupyter shuts itself down; 0 = never' },

@@ -199,19 +199,24 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   };
 }
 
+/** A database URL with its password replaced by ****, fit to print. */
+export function maskDatabaseUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = '****';
+    return u.toString();
+  } catch {
+    return maskSecret(value);
+  }
+}
+
 /** Effective values with secrets masked (and credentials inside LAB_DATABASE_URL hidden). */
 export function maskedValues(config: Config): Record<string, string> {
   const out: Record<string, string> = {};
   for (const spec of CONFIG_KEYS) {
     const value = config.values[spec.key] ?? '';
     if (spec.key === 'LAB_DATABASE_URL' && value) {
-      try {
-        const u = new URL(value);
-        if (u.password) u.password = '****';
-        out[spec.key] = u.toString();
-      } catch {
-        out[spec.key] = maskSecret(value);
-      }
+      out[spec.key] = maskDatabaseUrl(value);
     } else {
       out[spec.key] = spec.secret ? maskSecret(value) : value;
     }

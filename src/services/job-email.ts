@@ -207,7 +207,17 @@ export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailCo
   return { subject, text, html };
 }
 
+// Building an Intl.DateTimeFormat costs about a millisecond (ICU); an email formats four times.
+const formats = new Map<string, Intl.DateTimeFormat>();
+
 function dateFormat(timeZone: string | undefined): Intl.DateTimeFormat {
+  const key = timeZone ?? '';
+  let fmt = formats.get(key);
+  if (!fmt) formats.set(key, (fmt = newDateFormat(timeZone)));
+  return fmt;
+}
+
+function newDateFormat(timeZone: string | undefined): Intl.DateTimeFormat {
   const options: Intl.DateTimeFormatOptions = {
     hourCycle: 'h23',
     year: 'numeric',

@@ -1,5 +1,6 @@
-// SMTP mailer over nodemailer: one short-lived connection per message (no pool), so a tick that
-// sends one notification opens, sends and closes. Defaults follow the original agent
+// SMTP mailer over nodemailer: one short-lived connection per message, so a tick that sends one
+// notification opens, sends and closes; or, for the agent, one connection kept for every message
+// (`pool`), closed with close(). Defaults follow the original agent
 // (SMTP_HOST=localhost, SMTP_PORT=25, plain local MTA, no auth).
 //
 // TLS policy:
@@ -35,6 +36,11 @@ export interface MailerOptions {
   tlsVerify?: boolean;
   /** Connection, greeting and DNS timeout in ms (default 10 s); idle socket timeout is twice this. */
   timeoutMs?: number;
+  /**
+   * Keep one connection open and send every message over it (a long-running agent): no TCP and
+   * STARTTLS handshake per message. Then close() must be called for the process to exit.
+   */
+  pool?: boolean;
 }
 
 export interface MailMessage {
@@ -42,7 +48,10 @@ export interface MailMessage {
   subject: string;
   text: string;
   html: string;
+  /** A fixed Message-ID (messageIdFor): a resend after a crash is then the same message, which mail systems drop. */
+  messageId?: string;
 }
+
 
 export interface Mailer {
   send(msg: MailMessage): Promise<{ messageId: string }>;
@@ -120,6 +129,7 @@ export function createMailer(opts: MailerOptions = {}): Mailer {
     greetingTimeout: timeout,
     dnsTimeout: timeout,
     socketTimeout: timeout * 2,
+    ...(opts.pool ? { pool: true, maxConnections: 1 } : {}),
     // nodemailer's own logging stays off: it is chatty and we log one line per send ourselves
     logger: false,
     debug: false,
@@ -167,7 +177,7 @@ export function createMailer(opts: MailerOptions = {}): Mailer {
 
   return {
     async send(msg) {
-      const mail = { from, to: msg.to, subject: msg.subject, text: msg.text, html: msg.html };
+      const mail = { from, to: msg.to, subject: msg.subject, text: msg.text, html: msg.html, ...(msg.messageId ? { messageId: msg.messageId } : {}) };
       try {
         let info;
         try {

@@ -47,11 +47,17 @@ export function usePrivateUmask(): void {
   if (memberMask === null) memberMask = process.umask(0o077);
 }
 
+/** The member's own umask (the one this process started with) as octal digits; null when it is the agent's own 077. */
+export function memberUmask(): string | null {
+  return memberMask === null || memberMask === 0o077 ? null : memberMask.toString(8).padStart(4, '0');
+}
+
 /** argv run under the member's own umask (the one this process started with), through /bin/sh. */
 export function withMemberUmask(argv: string[]): string[] {
-  if (memberMask === null || memberMask === 0o077) return argv;
+  const mask = memberUmask();
+  if (mask === null) return argv;
   // exec: the same pid and start time as the program itself, so process identity is unchanged.
-  return ['/bin/sh', '-c', `umask ${memberMask.toString(8).padStart(4, '0')} && exec "$0" "$@"`, ...argv];
+  return ['/bin/sh', '-c', `umask ${mask} && exec "$0" "$@"`, ...argv];
 }
 
 /**

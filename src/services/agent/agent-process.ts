@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { RotatingFile, rotationOptions } from '../rotating-file.js';
 import { isRoot, preflight, ROOT_WARNING, usePrivateUmask } from '../process-safety.js';
 import { sharedWarning } from '../store/identity.js';
+import { DatabaseUnreachableError } from '../store/db-errors.js';
 import { openStore } from '../store/open-store.js';
 import { createAgentContext, type AgentContext } from './context.js';
 
@@ -21,8 +22,8 @@ export function lockHolder(config: Config): number | null {
   }
 }
 
-export function agentLogger(config: Config, opts: { toFile?: boolean } = {}): Logger {
-  const pretty = Boolean(process.stderr.isTTY);
+export function agentLogger(config: Config, opts: { toFile?: boolean; quiet?: boolean } = {}): Logger {
+  const pretty = Boolean(process.stderr.isTTY) && !opts.quiet; // quiet: the file only
   if (opts.toFile === false) return createLogger({ level: config.logLevel, pretty: false });
   // Bounded: rotated at LAB_LOG_MAX_MB, LAB_LOG_KEEP old files kept (the original grew forever).
   const destination = new RotatingFile(join(config.agentDir, 'agent.log'), rotationOptions(config.values));
@@ -63,7 +64,9 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
     if (who?.shared) log.warn({ userId: who.userId, proof: who.detail }, sharedWarning(config));
     return { ctx, release };
   } catch (err) {
-    log.error({ err }, 'the agent could not start');
+    // Also in the agent log: under cron, stderr goes nowhere anyone reads. (An unreachable
+    // database is logged by the CLI with the one line it prints.)
+    if (!(err instanceof DatabaseUnreachableError)) log.error({ err }, 'the agent could not start');
     release();
     throw err;
   }

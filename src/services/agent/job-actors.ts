@@ -1,6 +1,7 @@
 // The job machine's actors: the I/O behind each named step. Each one is idempotent, because a
 // step may be retried by the next tick after a crash: it checks the row and the log folder before
 // acting (no second spawn when a pid record exists, no signal to a pid that was reused).
+import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,15 +10,17 @@ import type { JobOutcome, JobProbe } from '../../machines/job-machine.js';
 import { renderJobEmail } from '../job-email.js';
 import { nextNotifyAttempt } from '../notify-backoff.js';
 import { JobInputError } from '../runner/errors.js';
+import { checkLogFolder, isNoSpace, noSpaceError } from '../runner/log-folder.js';
 import { AlreadyLaunchedError, killJobGroup, killJobStragglers, launchDetached, readExitRecord, readPidRecord, type PidRecord } from '../runner/launch.js';
 import { prepareJob } from '../runner/prepare.js';
-import { isSameProcess } from '../runner/process-identity.js';
+import { isAlive, isSameProcess } from '../runner/process-identity.js';
 import { readTail } from '../runner/tail.js';
-import { STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
+import { EXIT_RESERVE, PID_FILE, STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
-import { withMemberUmask } from '../process-safety.js';
+import { memberUmask } from '../process-safety.js';
 import { faultPoint } from './fault-points.js';
+import { messageIdFor, sendRecorded } from './send-recorded.js';
 
 const logDirOf = (ctx: AgentContext, job: JobRow) => job.log_dir ?? join(ctx.config.logDir, job.job_id);
 
@@ -54,7 +57,8 @@ async function recordStart(ctx: AgentContext, job: JobRow, rec: PidRecord, inter
 async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   const logDir = logDirOf(ctx, job);
   // A previous agent may have spawned it and died before recording the start: adopt, never respawn.
-  const earlier = await readPidRecord(logDir);
+  // (A stat first: the usual answer is "no", and a failed open costs more than a stat.)
+  const earlier = existsSync(join(logDir, PID_FILE)) ? await readPidRecord(logDir) : null;
   if (earlier) {
     ctx.log.warn({ job: job.job_id, pid: earlier.pid }, 'adopting a job started by an agent that stopped before recording it');
     const note = await readLaunchNote(logDir);
@@ -63,17 +67,31 @@ async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   if (!job.script_path) {
     throw new JobInputError(`The job names no script${job.script_id ? ` (script_id ${job.script_id} is not in your inventory)` : ''}: submit it with a script path.`);
   }
+  try {
+    return await launchNew(ctx, job, job.script_path);
+  } catch (err) {
+    // A disk that filled up while starting: say so once (retrying cannot help), never "ENOSPC" thrice.
+    if (isNoSpace(err)) throw noSpaceError(ctx.config.logDir, ctx.config.home, null);
+    throw err;
+  }
+}
+
+async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Promise<JobRow> {
+  await checkLogFolder(ctx.config.logDir, ctx.config.home);
   const prepared = await prepareJob({
-    jobId: job.job_id, scriptPath: job.script_path, args: job.args, home: ctx.config.home, logRoot: ctx.config.logDir,
+    jobId: job.job_id, scriptPath, args: job.args, home: ctx.config.home, logRoot: ctx.config.logDir,
     env: await ctx.loginEnv(), labPython: ctx.config.python || undefined, labJupyter: ctx.config.jupyter.executable || undefined,
   });
   await noteForJob(prepared.logDir, [`command: ${JSON.stringify(prepared.argv)}`, `cwd: ${prepared.cwd}`, ...prepared.notes]);
   const note: LaunchNote = { argv: prepared.argv, interpreter: prepared.interpreter, ...(prepared.tempDir ? { tempDir: prepared.tempDir } : {}) };
   await writeFile(join(prepared.logDir, 'command.json'), JSON.stringify(note), { mode: 0o600 });
   let launched: PidRecord;
+  faultPoint('launch');
   try {
     // The agent's own files are private (umask 077); what the job writes follows the member's umask.
-    launched = await launchDetached({ jobId: job.job_id, logDir: prepared.logDir, argv: withMemberUmask(prepared.argv), cwd: prepared.cwd, env: prepared.env });
+    launched = await launchDetached({
+      jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env, umask: memberUmask(), onEnded: () => ctx.jobEnded(),
+    });
   } catch (err) {
     if (!(err instanceof AlreadyLaunchedError) || !err.record) throw err;
     launched = err.record;
@@ -110,23 +128,49 @@ function signalJob(ctx: AgentContext, job: JobRow, signal: NodeJS.Signals): void
   ctx.log.info({ job: job.job_id, pid: job.pid, signal }, 'job signalled');
 }
 
-/** SIGKILL the group, then anything of the job's that left it (a notebook kernel has its own session). */
-async function killJob(ctx: AgentContext, job: JobRow): Promise<void> {
-  signalJob(ctx, job, 'SIGKILL');
-  const rec = await readPidRecord(logDirOf(ctx, job));
-  const stragglers = killJobStragglers(job.job_id, rec?.wrapperPid ?? 0);
-  if (stragglers.length) ctx.log.info({ job: job.job_id, pids: stragglers }, 'killed processes that left the job\'s group');
+/**
+ * The job's session id while it is still the job's. A pid is not reused while any process of its
+ * session lives, so the id can only name someone else's session once the session has emptied and
+ * a new process took the pid: then its leader is alive and is not the job's process.
+ */
+function jobSession(job: JobRow): number {
+  if (job.pid === null || (isAlive(job.pid) && !isSameProcess(job.pid, job.pid_start))) return 0;
+  return job.pid;
 }
 
-/** Removes what the job needed only while it ran (a kernel's socket folder under the temp dir). */
+/**
+ * Signals everything of a stopped job: its group, then what left it (found by LAB_JOB_ID or by
+ * its session: a daemonised child, a notebook's kernel). Every stop path uses it: SIGTERM, SIGKILL
+ * after the grace, and the end of a stopped job, whose main process may be gone already.
+ */
+async function stopEverything(ctx: AgentContext, job: JobRow, signal: NodeJS.Signals): Promise<void> {
+  signalJob(ctx, job, signal);
+  const rec = await readPidRecord(logDirOf(ctx, job));
+  const hit = killJobStragglers(job.job_id, rec?.wrapperPid ?? 0, signal, jobSession(job));
+  if (hit.length) ctx.log.info({ job: job.job_id, pids: hit, signal }, 'signalled processes that left the job\'s group');
+}
+
+/** Cancel or timeout: the stop is recorded before the signal goes, so a crash in between never reads as a plain finish. */
+async function signalStop(ctx: AgentContext, job: JobRow, reason: string): Promise<JobRow> {
+  const row = await ctx.store.markStopping(job.job_id, reason);
+  faultPoint('stopping');
+  await stopEverything(ctx, row, 'SIGTERM');
+  return row;
+}
+
+/** Removes what the job needed only while it ran: the unused exit-record reserve, a kernel's socket folder under the temp dir. */
 async function cleanUp(ctx: AgentContext, job: JobRow): Promise<void> {
-  const note = await readLaunchNote(logDirOf(ctx, job));
+  const logDir = logDirOf(ctx, job);
+  await rm(join(logDir, EXIT_RESERVE), { force: true }); // the exit record's room, unused
+  const note = await readLaunchNote(logDir);
   if (note?.tempDir && note.tempDir.startsWith(tmpdir() + '/')) await rm(note.tempDir, { recursive: true, force: true });
 }
 
 async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, probe: JobProbe | null): Promise<JobRow> {
   const t = probe ?? (await tails(job));
   const tailArgs = { stdoutTail: t.stdoutTail, stderrTail: t.stderrTail };
+  // A stopped job's main process has ended: nothing it started may outlive it.
+  if (job.kill_sent_at) await stopEverything(ctx, job, 'SIGKILL');
   await cleanUp(ctx, job).catch(() => undefined);
   faultPoint('before-finish');
   switch (outcome.kind) {
@@ -135,7 +179,7 @@ async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, pro
     case 'fail':
       return ctx.store.failJob(job.job_id, outcome.error, tailArgs, outcome.retcode, outcome.signal, 'concluding');
     case 'cancel':
-      return ctx.store.markCancelled(job.job_id, null, null, tailArgs);
+      return ctx.store.markCancelled(job.job_id, outcome.retcode, outcome.signal, tailArgs);
   }
 }
 
@@ -145,17 +189,16 @@ async function notifyUser(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   const mailer = await ctx.mailer();
   if (!mailer) return ctx.store.markNotified(job.job_id); // LAB_EMAIL empty: nothing to send
   const mail = renderJobEmail({ ...lease, script_path: lease.script_path ?? '(no script)', status: lease.status as 'finished' }, { host: ctx.host, dashboardUrl: ctx.config.values.LAB_DASHBOARD_URL });
-  try {
-    await mailer.send({ to: ctx.config.email, ...mail });
-  } catch (err) {
-    const attempts = lease.notify_attempts + 1;
-    const next = nextNotifyAttempt(attempts, new Date(lease.finished_at ?? Date.now()), new Date());
-    const retryAt = 'retryAt' in next ? next.retryAt : null;
-    ctx.log.warn({ job: job.job_id, attempts, retryAt, err: (err as Error).message }, retryAt ? 'email not sent; will retry' : 'email not sent; giving up after a day');
-    return ctx.store.notifyFailed(job.job_id, (err as Error).message, retryAt);
-  }
-  faultPoint('after-email');
-  return ctx.store.markNotified(job.job_id);
+  // notified_at is written first and committed the moment the SMTP server accepts the message:
+  // only an agent dying between those two lines sends it again (with the same Message-ID).
+  const message = { to: ctx.config.email, ...mail, messageId: messageIdFor('job', job.job_id) };
+  const done = await sendRecorded(mailer, message, (send) => ctx.store.markNotifiedOnSend(job.job_id, send), () => faultPoint('after-email'));
+  if (done.sent) return done.row;
+  const attempts = lease.notify_attempts + 1;
+  const next = nextNotifyAttempt(attempts, new Date(lease.finished_at ?? Date.now()), new Date());
+  const retryAt = 'retryAt' in next ? next.retryAt : null;
+  ctx.log.warn({ job: job.job_id, attempts, retryAt, err: done.error.message }, retryAt ? 'email not sent; will retry' : 'email not sent; giving up after a day');
+  return ctx.store.notifyFailed(job.job_id, done.error.message, retryAt);
 }
 
 /** Implementations for jobMachine.provide({ actors }). */
@@ -170,11 +213,8 @@ export function jobActors(ctx: AgentContext) {
         stderrTail: probe.stderrTail !== (job.stderr_tail ?? '') ? probe.stderrTail : null,
       });
     }),
-    signalStop: fromPromise<JobRow, { job: JobRow; reason: string }>(async ({ input }) => {
-      signalJob(ctx, input.job, 'SIGTERM');
-      return ctx.store.markStopping(input.job.job_id, input.reason);
-    }),
-    killJob: fromPromise<void, { job: JobRow }>(({ input }) => killJob(ctx, input.job)),
+    signalStop: fromPromise<JobRow, { job: JobRow; reason: string }>(({ input }) => signalStop(ctx, input.job, input.reason)),
+    killJob: fromPromise<void, { job: JobRow }>(({ input }) => stopEverything(ctx, input.job, 'SIGKILL')),
     concludeJob: fromPromise<JobRow, { job: JobRow; outcome: JobOutcome; probe: JobProbe | null }>(({ input }) =>
       conclude(ctx, input.job, input.outcome, input.probe),
     ),

@@ -1,6 +1,7 @@
 // One pass over this agent's jobs: claim what fits in the free slots, then drive every job this
 // agent looks after (claimed, running, or with an email due) one step.
-import { jobMachine, JOB_RESTING_STATES } from '../../machines/job-machine.js';
+import { isQuiet, jobMachine, JOB_RESTING_STATES, type JobMachineInput } from '../../machines/job-machine.js';
+import { isSameProcess } from '../runner/process-identity.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
@@ -20,7 +21,7 @@ function machineFor(ctx: AgentContext) {
   return provideOnce(ctx, jobMachine, () => jobMachine.provide({ actors: jobActors(ctx) }));
 }
 
-function input(ctx: AgentContext, job: JobRow, now: number) {
+function input(ctx: AgentContext, job: JobRow, now: number): JobMachineInput {
   return { job, now, killGraceMs: ctx.config.killGraceS * 1000, heartbeatMs: 5000, defaultTimeoutS: ctx.config.jobTimeoutS };
 }
 
@@ -44,13 +45,34 @@ async function step(ctx: AgentContext, job: JobRow, claimed: boolean): Promise<s
   }
 }
 
+// When this process last stepped each running job: tails are read again only a heartbeat later,
+// even when they did not change (then the row's heartbeat_at stays as it was).
+const lastStep = new WeakMap<AgentContext, Map<string, number>>();
+
+/** Running, its process alive (the local process table), nothing due: no step (no probe, no machine). */
+function quiet(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string, number>): boolean {
+  const seen = Math.max(Date.parse(job.heartbeat_at ?? '') || 0, stepped.get(job.job_id) ?? 0);
+  const asOf = { ...job, heartbeat_at: new Date(seen).toISOString() };
+  return isQuiet(input(ctx, asOf, now)) && job.pid !== null && isSameProcess(job.pid, job.pid_start);
+}
+
+function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string, number>): Promise<string> | string {
+  if (quiet(ctx, job, now, stepped)) return job.status;
+  stepped.set(job.job_id, now);
+  return step(ctx, job, false);
+}
+
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
   const work = await ctx.store.agentWork(ctx.host);
   const free = ctx.config.maxParallel - work.active.length;
   const claimed = opts.claim && free > 0 && work.pending > 0 ? await ctx.store.claimJobs(ctx.agentId, ctx.host, free) : [];
+  const now = Date.now();
+  const known = lastStep.get(ctx) ?? new Map<string, number>();
+  const stepped = new Map(work.active.flatMap((j) => (known.has(j.job_id) ? [[j.job_id, known.get(j.job_id)!] as const] : [])));
+  lastStep.set(ctx, stepped);
   const results = await Promise.all([
     ...claimed.map((job) => step(ctx, job, true)),
-    ...work.active.map((job) => step(ctx, job, false)),
+    ...work.active.map((job) => stepRunning(ctx, job, now, stepped)),
     ...work.notify_due.map((job) => step(ctx, job, false)),
   ]);
   const active = results.filter((s) => s === 'claimed' || s === 'running').length;

@@ -7,6 +7,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { fromPromise } from 'xstate';
 import type { LaunchInfo, ServerProbe } from '../../machines/jupyter-machine.js';
 import { renderJupyterEmail } from '../job-email.js';
+import { messageIdFor, sendRecorded } from './send-recorded.js';
 import { JupyterError, scrubbedTail } from '../jupyter/errors.js';
 import { checkHealth, waitHealthy } from '../jupyter/health.js';
 import { jupyterLink } from '../jupyter/link.js';
@@ -208,13 +209,12 @@ async function notifyUser(ctx: AgentContext, s: SessionRow): Promise<SessionRow>
     },
     { host: ctx.host, dashboardUrl: ctx.config.values.LAB_DASHBOARD_URL },
   );
-  try {
-    await mailer.send({ to: ctx.config.email, ...mail });
-  } catch (err) {
-    ctx.log.warn({ session: s.session_id, err: (err as Error).message }, 'Jupyter email not sent; will retry on a later tick');
-    return s;
-  }
-  return ctx.store.markJupyterNotified(s.session_id);
+  // As for jobs: notified_at committed the moment the message is accepted, one Message-ID per session.
+  const message = { to: ctx.config.email, ...mail, messageId: messageIdFor('jupyter', s.session_id) };
+  const done = await sendRecorded(mailer, message, (send) => ctx.store.markJupyterNotifiedOnSend(s.session_id, send));
+  if (done.sent) return done.row;
+  ctx.log.warn({ session: s.session_id, err: done.error.message }, 'Jupyter email not sent; will retry on a later tick');
+  return s;
 }
 
 /** Implementations for jupyterMachine.provide({ actors }). */

@@ -1,6 +1,7 @@
-// Continuous mode: ticks when woken (NOTIFY / Realtime), every 0.5 s while jobs run (so an end is
-// reported within a second), and on the polling interval otherwise, which always runs as the
-// fallback for lost wake-ups. SIGTERM/SIGINT: stop claiming, finish the tick, leave jobs running.
+// Continuous mode: ticks when woken (NOTIFY / Realtime, or a job it started ending), every 0.5 s
+// while jobs run (so the end of an adopted job is reported within a second), and on the polling
+// interval otherwise, which always runs as the fallback for lost wake-ups. SIGTERM/SIGINT: stop
+// claiming, finish the tick, leave jobs running.
 import type { WakeEvent } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { agentTick, syncInFlight } from './tick.js';
@@ -31,6 +32,10 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     timer = setTimeout(() => void tick(), ms);
   };
 
+  // After a failed tick (the database away), try again soon, then less often: a local database
+  // comes back within a second or two, and the jobs' results wait for it.
+  let failures = 0;
+
   const tick = async (): Promise<void> => {
     if (stopping) return;
     if (running) {
@@ -39,12 +44,15 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     }
     running = true;
     let busy = false;
+    let retryMs: number | null = null;
     try {
       const result = await agentTick(ctx, { claim: true, backgroundSync: true });
       busy = result.busy;
       again ||= result.more; // a slot freed up during the pass and jobs wait: fill it now
+      failures = 0;
     } catch (err) {
-      ctx.log.error({ err: (err as Error).message }, 'tick failed; will try again');
+      retryMs = Math.min(idleMs, busyMs * 2 ** Math.min(failures++, 10));
+      ctx.log.error({ err: (err as Error).message, retryMs }, 'tick failed; will try again');
     } finally {
       running = false;
     }
@@ -53,10 +61,12 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
       again = false;
       schedule(0);
     } else {
-      schedule(busy ? busyMs : idleMs);
+      schedule(retryMs ?? (busy ? busyMs : idleMs));
     }
   };
 
+  // A job started here reports its end through its recorder's pipe: conclude it now, not at the next poll.
+  ctx.jobEnded = () => void tick();
   const unlisten = await ctx.store.listen((e) => {
     if (isWorkWake(e)) void tick();
   });

@@ -36,7 +36,8 @@ export interface PickPortOptions {
 }
 
 /**
- * The preferred port if free, else the first free one in [preferred, preferred + range).
+ * The preferred port if free, else the first free one in [preferred, preferred + range): `range`
+ * (LAB_JUPYTER_PORT_RANGE) is the number of ports tried, the preferred one included.
  * There is a window between this check and Jupyter's bind: Jupyter runs with port_retries=0, so
  * losing that race makes the start fail visibly (and the caller may pick again) rather than
  * silently serving on a port nobody was told about.

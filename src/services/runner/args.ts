@@ -7,6 +7,7 @@ import { JobInputError } from './errors.js';
  * - a JSON array → each element as a string (objects and arrays JSON-stringified)
  * - a JSON object → `--key value` pairs: true → `--key`, false/null → omitted,
  *   arrays → `--key v` repeated; a key already starting with `-` is kept as written
+ * - text starting with [ or { that is not valid JSON is an error (never guessed at)
  * - anything else is split the way a POSIX shell splits words: single quotes, double quotes
  *   (where `\` escapes only `\ " $ \`` and newline), `\` escapes outside quotes.
  *   Nothing is expanded ($VAR, globs, ~) and there are no operators or comments: `|`, `;`, `>`,
@@ -26,8 +27,12 @@ function tryJson(text: string): unknown {
   if (!text.startsWith('[') && !text.startsWith('{')) return undefined;
   try {
     return JSON.parse(text) as unknown;
-  } catch {
-    return undefined; // e.g. `[a-z]*` typed as a plain argument: split it like a shell would
+  } catch (err) {
+    // Guessing would run the script with arguments nobody wrote (a JSON array split as words).
+    const what = text[0] === '[' ? 'a JSON array such as ["--n", "3"]' : 'a JSON object such as {"n": 3}';
+    throw new JobInputError(
+      `the arguments start with "${text[0]}" but are not valid JSON (${(err as Error).message}): write ${what}, or quote the first word ('${text[0]}…') if it is plain text`,
+    );
   }
 }
 

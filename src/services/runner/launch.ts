@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, existsSync, statSync } from 'node:fs';
-import { mkdir, chmod, readFile } from 'node:fs/promises';
+import { openSync, closeSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { wrapperScript, EXIT_FILE, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
+import { wrapperArgv, EXIT_FILE, EXIT_RESERVE, EXIT_RESERVE_BYTES, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
 import { readTail } from './tail.js';
 import { JobInputError } from './errors.js';
-import { findProcessesWithEnv } from './process-identity.js';
+import { findProcessesInSession, findProcessesWithEnv } from './process-identity.js';
+import { launcherAvailable, startThroughLauncher, type LauncherJob } from './launcher.js';
 
 export interface LaunchOptions {
   jobId: string;
@@ -16,6 +18,15 @@ export interface LaunchOptions {
   argv: string[];
   cwd: string;
   env: Record<string, string>;
+  /**
+   * Called once the job has ended and its exit record is written (the recorder closed the start
+   * pipe). Only while this process lives: an agent started later finds the end by polling.
+   */
+  onEnded?: () => void;
+  /** The umask the job runs under (octal digits), when not this process's own. */
+  umask?: string | null;
+  /** How the wrapper is started: through the resident launcher (the default where `setsid -f` works), or spawned from here. */
+  via?: 'launcher' | 'spawn';
 }
 
 export interface LaunchedJob {
@@ -42,6 +53,8 @@ export interface ExitRecord {
   /** E.g. "SIGTERM", "SIGKILL"; null when it exited by itself. */
   signal: string | null;
   endedAt: string;
+  /** The recorder found no room for a new file and wrote the record into its reserve: the disk was full. */
+  diskFull?: boolean;
 }
 
 export class AlreadyLaunchedError extends Error {
@@ -68,15 +81,35 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
   await chmod(logDir, 0o700); // it may have existed (a notebook's parameterized copy is written first)
   if (existsSync(join(logDir, PID_FILE))) throw new AlreadyLaunchedError(await readPidRecord(logDir), logDir);
 
+  // The exit record's room, taken now while there is some (ENOSPC here means nothing was started).
+  writeFileSync(join(logDir, EXIT_RESERVE), `${' '.repeat(EXIT_RESERVE_BYTES - 1)}\n`, { mode: 0o600 });
   const stdoutPath = join(logDir, STDOUT_FILE);
   const stderrPath = join(logDir, STDERR_FILE);
-  const out = openSync(stdoutPath, 'a', 0o600);
-  const err = openSync(stderrPath, 'a', 0o600);
+  closeSync(openSync(stdoutPath, 'a', 0o600)); // created private; the wrapper appends to them
+  closeSync(openSync(stderrPath, 'a', 0o600));
+  const job = { ...opts, umask: opts.umask ?? null, stdoutPath, stderrPath };
+  const useLauncher = opts.via === 'launcher' || (opts.via !== 'spawn' && launcherAvailable());
+  const report = await (useLauncher ? startThroughLauncher(job, opts.onEnded, HANDSHAKE_TIMEOUT_MS) : spawnWrapper(job)).catch(async (e: Error) => {
+    const tail = await readTail(stderrPath, { maxLines: 10 }).catch(() => '');
+    throw new Error(`${e.message}${tail ? `: ${tail.trim()}` : ''}`, { cause: e });
+  });
+
+  const [pidText, startTime, wrapperPidText, wrapperStartTime] = report.trim().split(' ');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 1 || !startTime) throw new Error(`job ${opts.jobId}: bad start report "${report}"`);
+  return { pid, pgid: pid, startTime, wrapperPid: Number(wrapperPidText) || 0, wrapperStartTime: wrapperStartTime ?? '', stdoutPath, stderrPath };
+}
+
+/** Without the launcher: the wrapper spawned by this process, its reports on a pipe of its own. */
+async function spawnWrapper(job: LauncherJob & { onEnded?: () => void }): Promise<string> {
+  const out = openSync(job.stdoutPath, 'a', 0o600);
+  const err = openSync(job.stderrPath, 'a', 0o600);
   let child;
   try {
-    child = spawn('/bin/sh', ['-c', wrapperScript(), 'lab-job-wrapper', logDir, ...argv], {
-      cwd: opts.cwd,
-      env: opts.env,
+    const [shell, ...shellArgs] = wrapperArgv(job.jobId, job.logDir, job.argv, job.umask);
+    child = spawn(shell, shellArgs, {
+      cwd: job.cwd,
+      env: job.env,
       detached: true, // setsid(): the wrapper leaves the agent's session and process group
       stdio: ['ignore', out, err, 'pipe'],
     });
@@ -85,17 +118,17 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
     closeSync(err);
   }
   child.unref();
-  const wrapperPid = child.pid;
-
-  const line = await new Promise<string>((resolve, reject) => {
+  const started = `${job.jobId} started `;
+  return new Promise<string>((resolve, reject) => {
     const pipe = child.stdio[3] as Readable;
     let text = '';
-    const timer = setTimeout(() => done(new Error(`job ${opts.jobId} did not report its start within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(() => done(new Error(`job ${job.jobId} did not report its start within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
     const done = (e: Error | null, value = ''): void => {
       clearTimeout(timer);
       pipe.removeAllListeners();
       pipe.on('error', () => {}); // late EPIPE/ECONNRESET after we stop listening
-      pipe.destroy();
+      if (e || !job.onEnded) pipe.destroy();
+      else listenForEnd(pipe as Socket, job.onEnded);
       if (e) reject(e);
       else resolve(value);
     };
@@ -103,32 +136,35 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
     pipe.on('data', (chunk: string) => {
       text += chunk;
       const nl = text.indexOf('\n');
-      if (nl >= 0) done(null, text.slice(0, nl));
+      if (nl >= 0) done(text.startsWith(started) ? null : new Error(`job ${job.jobId}: bad start report "${text.slice(0, nl)}"`), text.slice(started.length, nl));
     });
     // the pipe ends without a line when the wrapper could not start the job at all
-    pipe.on('end', () => done(new Error(`job ${opts.jobId} could not be started`)));
+    pipe.on('end', () => done(new Error(`job ${job.jobId} could not be started`)));
     pipe.on('error', (e) => done(e));
     child.on('error', (e) => done(e)); // e.g. cwd missing: spawn fails with ENOENT
-  }).catch(async (e: Error) => {
-    const tail = await readTail(stderrPath, { maxLines: 10 }).catch(() => '');
-    throw new Error(`${e.message}${tail ? `: ${tail.trim()}` : ''}`, { cause: e });
   });
+}
 
-  const [pidText, startTime, wrapperStartTime] = line.trim().split(' ');
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 1 || !startTime) throw new Error(`job ${opts.jobId}: bad start report "${line}"`);
-  return { pid, pgid: pid, startTime, wrapperPid: wrapperPid ?? 0, wrapperStartTime: wrapperStartTime ?? '', stdoutPath, stderrPath };
+/** Keeps the start pipe open, without holding this process alive, to hear the recorder close it. */
+function listenForEnd(pipe: Socket, onEnded: () => void): void {
+  pipe.once('close', onEnded);
+  pipe.resume(); // nothing more is written; reading is what notices the end of file
+  pipe.unref();
 }
 
 /** The exit record, or null while the job runs (or if its wrapper was killed: check isSameProcess on wrapperPid). */
 export async function readExitRecord(logDir: string): Promise<ExitRecord | null> {
-  const parsed = await readJson(join(logDir, EXIT_FILE));
+  const file = join(logDir, EXIT_FILE);
+  const parsed = await readJson(file);
   if (!parsed || typeof parsed !== 'object') return null;
   const r = parsed as Record<string, unknown>;
+  // The recorder writes no time of its own (that would cost a date(1) per job): the file's is the end.
+  const endedAt = typeof r.endedAt === 'string' ? r.endedAt : await stat(file).then((st) => st.mtime.toISOString(), () => '');
   return {
     code: typeof r.code === 'number' ? r.code : null,
     signal: typeof r.signal === 'string' ? r.signal : null,
-    endedAt: typeof r.endedAt === 'string' ? r.endedAt : '',
+    endedAt,
+    ...(r.diskFull === true ? { diskFull: true } : {}),
   };
 }
 
@@ -159,7 +195,7 @@ async function readJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as unknown;
   } catch {
-    return null; // missing, or (never expected: it is renamed into place) incomplete
+    return null; // missing, or still being written
   }
 }
 
@@ -179,15 +215,17 @@ export function killJobGroup(pgid: number, signal: NodeJS.Signals | number = 'SI
 }
 
 /**
- * Signals the job's processes that left its process group, found by LAB_JOB_ID=<jobId> in their
- * environment (prepareJob sets it), sparing the wrapper (it still has to write exit.json) and
- * this process. Use after killJobGroup when cancelling: a Jupyter kernel runs in a session of its
- * own, and while it normally exits within a second of losing nbconvert, one killed during its
- * startup can miss that and live on. Returns the pids signalled.
+ * Signals the job's processes that left its process group: found by LAB_JOB_ID=<jobId> in their
+ * environment (prepareJob sets it: a daemon that forked and called setsid keeps it) and, when
+ * `session` is the job's session id (its pid), by session (a child that moved to a group of its
+ * own and dropped its environment stays in the session). Spares the wrapper (it still has to
+ * write exit.json) and this process. Use on every stop, with the group's signal: a Jupyter kernel
+ * runs in a session of its own too. Returns the pids signalled.
  */
-export function killJobStragglers(jobId: string, wrapperPid: number, signal: NodeJS.Signals = 'SIGKILL'): number[] {
+export function killJobStragglers(jobId: string, wrapperPid: number, signal: NodeJS.Signals = 'SIGKILL', session = 0): number[] {
   const hit: number[] = [];
-  for (const pid of findProcessesWithEnv('LAB_JOB_ID', jobId)) {
+  const pids = new Set([...findProcessesWithEnv('LAB_JOB_ID', jobId), ...findProcessesInSession(session)]);
+  for (const pid of pids) {
     if (pid === wrapperPid || pid === process.pid || pid <= 1) continue;
     try {
       process.kill(pid, signal);

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { JobInputError } from './errors.js';
 import { parseJobArgs } from './args.js';
+import { checkExecSize, checkJobArguments, checkNotebookArguments } from './exec-limits.js';
 import { findJupyter, findPython } from './interpreter.js';
 import { findParametersCell, injectParameters, isPythonNotebook, parseNotebook, parseNotebookParams } from './notebook-params.js';
+import { wrapperArgv } from './wrapper.js';
 
 export interface JobInput {
   jobId: string;
@@ -59,10 +61,14 @@ export async function prepareJob(input: JobInput): Promise<PreparedJob> {
 
   if (kind === 'py') {
     const args = parseJobArgs(input.args);
+    checkJobArguments(args);
     const py = findPython(script, { home, env: input.env, labPython: input.labPython });
     notes.push(`python: ${py.path} (from ${py.source})`);
-    return { argv: [py.path, script, ...args], cwd, env, logDir, interpreter: py.path, kind, notes };
+    const argv = [py.path, script, ...args];
+    checkExecSize(wrapperArgv(input.jobId, logDir, argv), env, args);
+    return { argv, cwd, env, logDir, interpreter: py.path, kind, notes };
   }
+  if ((input.args ?? '').trim() !== '') checkNotebookArguments('LAB_JOB_ARGS', input.args!.trim());
 
   const jupyter = findJupyter(script, { home, env: input.env, labJupyter: input.labJupyter });
   notes.push(`jupyter: ${jupyter.path} (from ${jupyter.source})`);
@@ -92,6 +98,7 @@ export async function prepareJob(input: JobInput): Promise<PreparedJob> {
   const tempDir = await kernelSocketsDir();
   if (tempDir) extra.push('--KernelManager.transport=ipc', `--KernelManager.ip=${join(tempDir, 'kernel')}`);
   const argv = [jupyter.path, 'nbconvert', '--to', 'notebook', '--execute', notebook, '--output', OUTPUT_NOTEBOOK, '--output-dir', logDir, ...extra];
+  checkExecSize(wrapperArgv(input.jobId, logDir, argv), env, []);
   return { argv, cwd, env, logDir, interpreter: jupyter.path, kind, notes, ...(tempDir ? { tempDir } : {}) };
 }
 

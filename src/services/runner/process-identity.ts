@@ -76,16 +76,43 @@ export function processIds(): number[] {
 export function findProcessesWithEnv(name: string, value: string): number[] {
   const entry0 = Buffer.from(`${name}=${value}\0`);
   const inner = Buffer.from(`\0${name}=${value}\0`);
+  return findProcesses((pid) => hasEnvEntry(pid, entry0, inner));
+}
+
+/** Field 6 of /proc/<pid>/stat: the process's session id, or null. */
+export function sessionOf(pid: number): number | null {
+  try {
+    const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const sid = Number(line.slice(line.lastIndexOf(')') + 1).trim().split(/\s+/)[3]);
+    return Number.isInteger(sid) ? sid : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Pids of the live processes in session `sid` (a job is the leader of its own session): finds
+ * what moved to another process group and dropped its environment, which no LAB_JOB_ID finds.
+ */
+export function findProcessesInSession(sid: number): number[] {
+  if (!Number.isInteger(sid) || sid <= 1) return [];
+  return findProcesses((pid) => sessionOf(pid) === sid);
+}
+
+function findProcesses(match: (pid: number) => boolean): number[] {
   const found: number[] = [];
-  for (const entry of processIds()) {
-    try {
-      const environ = readFileSync(`/proc/${entry}/environ`);
-      // whole entries only (each ends in NUL): the first one, or one after a NUL
-      const hit = environ.subarray(0, entry0.length).equals(entry0) || environ.indexOf(inner) >= 0;
-      if (hit && readStat(Number(entry))?.state !== 'Z') found.push(Number(entry));
-    } catch {
-      // gone, or not ours
-    }
+  for (const pid of processIds()) {
+    if (match(pid) && readStat(pid)?.state !== 'Z') found.push(pid);
   }
   return found;
+}
+
+function hasEnvEntry(pid: number, entry0: Buffer, inner: Buffer): boolean {
+  try {
+    const environ = readFileSync(`/proc/${pid}/environ`);
+    // whole entries only (each ends in NUL): the first one, or one after a NUL
+    return environ.subarray(0, entry0.length).equals(entry0) || environ.indexOf(inner) >= 0;
+  } catch {
+    return false; // gone, or not ours
+  }
 }

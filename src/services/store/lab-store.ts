@@ -27,6 +27,12 @@ export class LabStore {
     return this.transport.rpc<T>(fn, args as Record<string, unknown>);
   }
 
+  private async callCommittedAfter<F extends keyof Functions, T>(fn: F, args: NamedArgs<F>, action: () => Promise<void>): Promise<T> {
+    if (this.transport.rpcCommittedAfter) return this.transport.rpcCommittedAfter<T>(fn, args as Record<string, unknown>, action);
+    await action();
+    return this.call<F, T>(fn, args);
+  }
+
   // jobs ----------------------------------------------------------------------------------
   submitJob(j: SubmitJob): Promise<JobRow> {
     return this.call('job_submit', {
@@ -81,6 +87,10 @@ export class LabStore {
   markNotified(jobId: string): Promise<JobRow> {
     return this.call('job_mark_notified', { p_job_id: jobId });
   }
+  /** Sends a job's email through `send` and records notified_at as one step (see rpcCommittedAfter). */
+  markNotifiedOnSend(jobId: string, send: () => Promise<void>): Promise<JobRow> {
+    return this.callCommittedAfter('job_mark_notified', { p_job_id: jobId }, send);
+  }
   notifyFailed(jobId: string, error: string, retryAt: Date | null): Promise<JobRow> {
     return this.call('job_notify_failed', { p_job_id: jobId, p_error: error, p_retry_at: retryAt?.toISOString() ?? null });
   }
@@ -124,6 +134,9 @@ export class LabStore {
   }
   markJupyterNotified(sessionId: string): Promise<SessionRow> {
     return this.call('jupyter_mark_notified', { p_session_id: sessionId });
+  }
+  markJupyterNotifiedOnSend(sessionId: string, send: () => Promise<void>): Promise<SessionRow> {
+    return this.callCommittedAfter('jupyter_mark_notified', { p_session_id: sessionId }, send);
   }
   getSession(sessionId: string): Promise<SessionRow> {
     return this.call('jupyter_get', { p_session_id: sessionId });

@@ -12,6 +12,8 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { ConfigError } from '../config.js';
 import { withFileLock } from '../file-lock.js';
+import { LOCAL_START_FAILED } from './db-errors.js';
+import { clearStalePostmaster } from './stale-postmaster.js';
 import { rootRefusal } from '../process-safety.js';
 import { passCreatedAncestors, prepareRootServerFolders, ROOT_DB_ACCOUNT, rootDbAccount, type Account } from './root-db-account.js';
 
@@ -149,12 +151,22 @@ export async function ensureLocalPostgres(opts: LocalPostgresOptions): Promise<L
       ];
       appendFileSync(join(data, 'postgresql.conf'), `\n# lab-job-agent\n${settings.join('\n')}\n`);
     }
+    const stale = clearStalePostmaster(data, join(socketDir, `.s.PGSQL.${PORT}.lock`));
+    if (stale) log.warn({ stalePid: stale }, 'the local database\'s server had been killed; removed its stale lock files');
     log.info({ root }, 'starting the local database');
-    await run(bin.pg_ctl, ['start', '-D', data, '-l', join(root, 'postgres.log'), '-w', '-t', '60', '-s'], as, true);
-    if (!(await canConnect(connection))) throw new Error(`the local database did not start; see ${join(root, 'postgres.log')}`);
+    await run(bin.pg_ctl, ['start', '-D', data, '-l', join(root, 'postgres.log'), '-w', '-t', '60', '-s'], as, true).catch((err: Error) => {
+      throw startFailed(err);
+    });
+    if (!(await canConnect(connection))) throw startFailed(new Error('it does not answer after starting'));
     await ensureDatabase(connection, database);
     return { connection, root, startedNow: true };
   });
+}
+
+/** pg_ctl's last line says why (its whole output and the server log are for the agent log). */
+function startFailed(err: Error): Error {
+  const last = err.message.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? err.message;
+  return Object.assign(new Error(`it would not start (${last})`, { cause: err }), { code: LOCAL_START_FAILED });
 }
 
 async function ensureDatabase(connection: pg.PoolConfig, database: string): Promise<void> {

@@ -5,7 +5,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { LabStore } from './lab-store.js';
-import { ensureLocalPostgres } from './local-postgres.js';
+import { openError } from './db-errors.js';
+import { ensureLocalPostgres, serverRoot } from './local-postgres.js';
 import { resolvePgIdentity, SERVICE_ID_HELP, type Identity } from './identity.js';
 import { dbStatus, migrate } from './migrate.js';
 import { PgTransport } from './pg-transport.js';
@@ -39,7 +40,7 @@ async function localConnection(config: Config, log: Logger): Promise<pg.PoolConf
 /** Connection settings of the database a pg-based mode talks to (local starts it on demand). */
 export async function pgConnection(config: Config, log: Logger = silentLogger): Promise<pg.PoolConfig> {
   if (config.databaseUrl) return { connectionString: config.databaseUrl };
-  if (config.mode === 'local') return localConnection(config, log);
+  if (config.mode === 'local') return localConnection(config, log).catch((err: unknown) => Promise.reject(openError(config, serverRoot(config.dataDir), err)));
   throw new StoreError('Supabase mode has no direct database connection: set LAB_DATABASE_URL to the project\'s session-mode connection string');
 }
 
@@ -58,7 +59,9 @@ async function openPg(config: Config, log: Logger): Promise<LabStore> {
     await admin.end();
   }
   const kind = config.mode === 'local' ? 'local' : 'postgres';
-  const store = new LabStore(new PgTransport({ connection, userId: identity.userId, kind, log }), identity.userId, identity);
+  // The agent owns the local database: it starts it again when it finds it gone.
+  const revive = config.databaseUrl ? undefined : async () => (await ensureLocalPostgres({ dataDir: config.dataDir, log, allowRoot: config.allowRoot })).startedNow;
+  const store = new LabStore(new PgTransport({ connection, userId: identity.userId, kind, log, revive }), identity.userId, identity);
   await ensureOwnRow(store, config);
   return store;
 }
@@ -107,5 +110,9 @@ async function openSupabase(config: Config, log: Logger): Promise<LabStore> {
 }
 
 export async function openStore(config: Config, log: Logger = silentLogger): Promise<LabStore> {
-  return config.mode === 'supabase' ? openSupabase(config, log) : openPg(config, log);
+  try {
+    return await (config.mode === 'supabase' ? openSupabase(config, log) : openPg(config, log));
+  } catch (err) {
+    throw openError(config, serverRoot(config.dataDir), err); // one line naming the database, when it cannot be reached
+  }
 }

@@ -1,10 +1,11 @@
-// Postgres transport: each call runs in a transaction that does what PostgREST does for a signed-in
-// user (role authenticated, request.jwt.claims with the user's id), so RLS and auth.uid() behave as
-// on Supabase. Over a member's own login role (db add-member) the database ignores those claims and
+// Postgres transport: each call runs as PostgREST runs a signed-in user's (role authenticated,
+// request.jwt.claims with the user's id, set once per pooled connection), so RLS and auth.uid()
+// behave as on Supabase. Over a member's own login role (db add-member) the database ignores those claims and
 // takes identity from the role. Wake-ups come from LISTEN on the member's secret channel.
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { isServerGone, pgCallError } from './db-errors.js';
 import { StoreError, type Transport, type WakeEvent } from './types.js';
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
@@ -16,6 +17,11 @@ export interface PgTransportOptions {
   log?: Logger;
   /** Pool size; an agent needs few connections. */
   max?: number;
+  /**
+   * Local mode: starts the embedded server again (true when it did) when a call finds it gone,
+   * e.g. its main process was killed. PostgreSQL recovers from its own crash on that start.
+   */
+  revive?: () => Promise<boolean>;
 }
 
 export function toStoreError(err: unknown): StoreError {
@@ -55,26 +61,104 @@ export class PgTransport implements Transport {
     this.claims = JSON.stringify({ sub: opts.userId, role: 'authenticated' });
   }
 
-  async rpc<T>(fn: string, args: Record<string, unknown>): Promise<T> {
+  rpc<T>(fn: string, args: Record<string, unknown>): Promise<T> {
+    return this.transaction<T>(fn, args);
+  }
+
+  rpcCommittedAfter<T>(fn: string, args: Record<string, unknown>, action: (result: T) => Promise<void>): Promise<T> {
+    return this.transaction<T>(fn, args, action);
+  }
+
+  /**
+   * One call as the acting user: a single statement (its own transaction), or with `action`
+   * begin, call, action, commit. When the server is gone, a local one is started again; the call
+   * is repeated only if nothing of it had reached the server (the connection failed, or its first
+   * statement, the session set-up), never once the call itself was sent.
+   */
+  private async transaction<T>(fn: string, args: Record<string, unknown>, action?: (result: T) => Promise<void>, retried = false): Promise<T> {
     const { text, values } = rpcSql(fn, args);
-    const client = await this.pool.connect().catch((err) => {
-      throw toStoreError(err);
-    });
+    let client: pg.PoolClient;
     try {
-      await client.query('begin');
-      await client.query(
-        "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
-        [this.claims],
-      );
-      const result = await client.query(text, values);
-      await client.query('commit');
-      return result.rows[0]?.r as T;
+      client = await this.checkout();
     } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw toStoreError(err);
-    } finally {
-      client.release();
+      if (!retried && (await this.revived(err))) return this.transaction(fn, args, action, true);
+      throw this.callError(err);
     }
+    let actionFailed = false;
+    // A checked-out client has no listener of the pool's: a server that dies between two queries
+    // (e.g. during the action) would raise an unhandled 'error' and end the agent.
+    let lost: unknown = null;
+    const onLost = (err: unknown) => (lost = err);
+    client.on('error', onLost);
+    let broken = false;
+    try {
+      if (!action) return (await client.query(text, values)).rows[0]?.r as T;
+      await client.query('begin');
+      const result = (await client.query(text, values)).rows[0]?.r as T;
+      await action(result).catch((err: unknown) => {
+        actionFailed = true;
+        throw err;
+      });
+      await client.query('commit');
+      return result;
+    } catch (caught) {
+      const err = lost ?? caught; // "not queryable" says less than what broke it
+      broken = isServerGone(err);
+      if (broken) await this.revived(err);
+      else if (action) await client.query('rollback').catch(() => undefined);
+      if (actionFailed) throw caught; // the action's own error, as it was thrown
+      throw this.callError(err);
+    } finally {
+      client.off('error', onLost);
+      client.release(broken ? true : undefined); // a broken client leaves the pool
+    }
+  }
+
+  /** A pooled connection, set up to act as the user. */
+  private async checkout(): Promise<pg.PoolClient> {
+    const client = await this.pool.connect();
+    try {
+      await this.actAsUser(client);
+      return client;
+    } catch (err) {
+      client.release(true);
+      throw err;
+    }
+  }
+
+  private readonly sessions = new WeakSet<pg.PoolClient>();
+
+  /**
+   * Every connection of this pool acts for the one user, as PostgREST does per request: role
+   * authenticated, the user's id in request.jwt.claims. Set once per connection (session level,
+   * as the pool never serves another user), so that a call is one statement, not four.
+   */
+  private async actAsUser(client: pg.PoolClient): Promise<void> {
+    if (this.sessions.has(client)) return;
+    await client.query("select set_config('role', 'authenticated', false), set_config('request.jwt.claims', $1, false)", [this.claims]);
+    this.sessions.add(client);
+  }
+
+  private callError(err: unknown): StoreError {
+    return toStoreError(pgCallError(this.opts.connection, this.kind, err));
+  }
+
+  private reviving: Promise<boolean> | null = null;
+
+  /** Starts a gone local server again (once for all the calls that found it gone); false if it cannot. */
+  private async revived(err: unknown): Promise<boolean> {
+    if (!this.opts.revive || !isServerGone(err)) return false;
+    this.reviving ??= this.opts.revive().then(
+      (started) => {
+        if (started) this.log.warn({ err: (err as Error).message }, 'the local database had stopped; started it again');
+        return true;
+      },
+      (e: Error) => {
+        this.log.warn({ err: e.message }, 'the local database has stopped and could not be started again yet');
+        return false;
+      },
+    ).finally(() => (this.reviving = null));
+    return this.reviving;
   }
 
   async listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>> {

@@ -131,6 +131,13 @@ export interface Transport {
   readonly kind: 'local' | 'postgres' | 'supabase';
   /** Calls public.<fn>(named args) as the acting user; every function returns jsonb. */
   rpc<T>(fn: string, args: Record<string, unknown>): Promise<T>;
+  /**
+   * Optional: calls public.<fn> like rpc, then `action`, and commits only once `action` has
+   * succeeded (rolled back, and the action's error rethrown, if it fails). Used to record an email
+   * as sent in the same step as the SMTP server's acceptance: the commit goes out the moment the
+   * send returns. Without it the store runs the action first and the call right after.
+   */
+  rpcCommittedAfter?<T>(fn: string, args: Record<string, unknown>, action: (result: T) => Promise<void>): Promise<T>;
   /** Starts wake-ups; the returned function stops them. */
   listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

@@ -1,0 +1,139 @@
+// A resident /bin/sh that starts jobs for this agent process. Spawning from Node forks the whole
+// agent, and that fork costs in proportion to the agent's memory: about 7 ms of the agent's CPU
+// and more in the forked copy before its exec, per job, at the ~115 MiB of a busy supervisor
+// (BENCHMARKS.md, "Agent CPU per job"). The launcher is a small shell: each job costs one fork of
+// it. It reads one command per line (every word quoted with shqLine), runs `setsid -f` on the
+// wrapper, which returns at once, and passes the wrappers' reports back on its stdout: the
+// wrapper writes `<id> started …` and `<id> ended` on its fd 3, the launcher's stdout.
+// `setsid -f` (util-linux ≥ 2.31) is needed: without it launch.ts spawns each wrapper itself.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
+import { envPath, launcherScript, setsidPath, shqLine, wrapperScript } from './wrapper.js';
+
+export interface LauncherJob {
+  jobId: string;
+  logDir: string;
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  umask: string | null;
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+let forkable: boolean | undefined;
+
+/** setsid can fork by itself (`-f`): the launcher can start wrappers without waiting for them. */
+export function launcherAvailable(): boolean {
+  if (forkable === undefined) {
+    try {
+      forkable = execFileSync(setsidPath(), ['--help'], { encoding: 'utf8', timeout: 5000 }).includes('--fork');
+    } catch {
+      forkable = false;
+    }
+  }
+  return forkable;
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The job's environment relative to the launcher's: its additions as `NAME=value` before the
+ * command (the usual case: LAB_JOB_ID and friends), or, when a variable must go or cannot be
+ * named in the shell, the whole environment through `env -i`.
+ */
+function environment(env: Record<string, string>, base: Record<string, string>): string {
+  const changed = Object.entries(env).filter(([k, v]) => base[k] !== v);
+  const removed = Object.keys(base).some((k) => !(k in env));
+  if (!removed && changed.every(([k]) => NAME.test(k))) return changed.map(([k, v]) => `${k}=${shqLine(v)} `).join('');
+  return `${shqLine(envPath())} -i ${Object.entries(env).map(([k, v]) => shqLine(`${k}=${v}`)).join(' ')} `;
+}
+
+/** The one line that starts a job: cd, environment, `setsid -f` of the wrapper with its fds. */
+function commandLine(job: LauncherJob, base: Record<string, string>): string {
+  const wrapper = ['lab-job-wrapper', job.jobId, job.logDir, job.umask ?? '', ...job.argv].map(shqLine).join(' ');
+  const fds = `3>&1 </dev/null >>${shqLine(job.stdoutPath)} 2>>${shqLine(job.stderrPath)}`;
+  const id = shqLine(job.jobId);
+  // Back to / after each: the launcher must not keep a job's folder (or its file system) busy.
+  return `cd -- ${shqLine(job.cwd)} && ${environment(job.env, base)}${shqLine(setsidPath())} -f /bin/sh -c "$W" ${wrapper} ${fds} || printf '%s failed\\n' ${id}; cd /\n`;
+}
+
+class Launcher {
+  private readonly child: ChildProcess;
+  private readonly input: Writable;
+  private text = '';
+  private readonly waiting = new Map<string, (report: string | Error) => void>();
+  private readonly endings = new Map<string, () => void>();
+  gone = false;
+
+  constructor(readonly base: Record<string, string>) {
+    this.child = spawn('/bin/sh', ['-c', launcherScript(), 'lab-job-launcher', wrapperScript()], {
+      env: base, cwd: '/', detached: true, stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    this.input = this.child.stdin!;
+    const output = this.child.stdout!;
+    // Neither the launcher nor its pipes keep this process alive: at its exit the launcher reads
+    // the end of its input and exits too; jobs it started keep running.
+    this.child.unref();
+    (this.input as unknown as { unref?: () => void }).unref?.();
+    (output as unknown as { unref?: () => void }).unref?.();
+    this.input.on('error', (e) => this.stop(e));
+    output.setEncoding('utf8');
+    output.on('data', (chunk: string) => this.read(chunk));
+    this.child.on('error', (e) => this.stop(e));
+    this.child.on('exit', () => this.stop(new Error('the job launcher stopped')));
+  }
+
+  /** Starts a job; resolves with its start report (`<pid> <start> <wrapper pid> <wrapper start>`). */
+  start(job: LauncherJob, onEnded: (() => void) | undefined, timeoutMs: number): Promise<string> {
+    if (this.gone) return Promise.reject(new Error('the job launcher stopped'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`job ${job.jobId} did not report its start within ${timeoutMs} ms`)), timeoutMs);
+      const done = (report: string | Error): void => {
+        clearTimeout(timer);
+        this.waiting.delete(job.jobId);
+        if (report instanceof Error) {
+          this.endings.delete(job.jobId);
+          reject(report);
+        } else resolve(report);
+      };
+      this.waiting.set(job.jobId, done);
+      if (onEnded) this.endings.set(job.jobId, onEnded);
+      this.input.write(commandLine(job, this.base));
+    });
+  }
+
+  private read(chunk: string): void {
+    this.text += chunk;
+    let nl: number;
+    while ((nl = this.text.indexOf('\n')) >= 0) {
+      const [id = '', what = '', ...rest] = this.text.slice(0, nl).split(' ');
+      this.text = this.text.slice(nl + 1);
+      if (what === 'started') this.waiting.get(id)?.(rest.join(' '));
+      else if (what === 'failed') this.waiting.get(id)?.(new Error(`job ${id} could not be started`));
+      else if (what === 'ended') {
+        const ended = this.endings.get(id);
+        this.endings.delete(id);
+        ended?.();
+      }
+    }
+  }
+
+  private stop(err: Error): void {
+    if (this.gone) return;
+    this.gone = true;
+    for (const done of [...this.waiting.values()]) done(err);
+    this.endings.clear(); // those jobs' ends are found by polling
+  }
+}
+
+let current: Launcher | null = null;
+
+/** Starts a job through this process's launcher, started (again) as needed. */
+export function startThroughLauncher(job: LauncherJob, onEnded: (() => void) | undefined, timeoutMs: number): Promise<string> {
+  if (!current || current.gone) {
+    const base = Object.fromEntries(Object.entries(job.env).filter(([k]) => !k.startsWith('LAB_JOB_')));
+    current = new Launcher(base);
+  }
+  return current.start(job, onEnded, timeoutMs);
+}
