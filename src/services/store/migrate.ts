@@ -24,15 +24,29 @@ export function listMigrations(dir = migrationsDir): Migration[] {
 
 export const expectedVersion = (): string => listMigrations().at(-1)?.version ?? '';
 
-/** Versions already applied: ours, and those `supabase db push` recorded. */
+/**
+ * Whether this connection may read a history table. A member's own login role (issue 10) may read
+ * ours (granted) but not the Supabase CLI's, which the CLI's schema keeps to its owner.
+ */
+async function readable(client: pg.ClientBase, table: string): Promise<boolean> {
+  const r = await client.query(
+    // In this order: naming a table in a schema the role may not use is itself refused.
+    `select case when not exists (select 1 from pg_namespace n
+                                   where n.nspname = split_part($1, '.', 1) and has_schema_privilege(n.oid, 'usage')) then false
+                 when to_regclass($1) is null then false
+                 else has_table_privilege($1, 'select') end as ok`,
+    [table],
+  );
+  return r.rows[0].ok as boolean;
+}
+
+/** Versions already applied: ours, and those `supabase db push` recorded (where this role may read them). */
 export async function appliedVersions(client: pg.ClientBase): Promise<Set<string>> {
   const out = new Set<string>();
-  const ours = await client.query("select to_regclass('lab_private.schema_migrations') as t");
-  if (ours.rows[0].t) {
+  if (await readable(client, 'lab_private.schema_migrations')) {
     for (const r of (await client.query('select version from lab_private.schema_migrations')).rows) out.add(r.version);
   }
-  const cli = await client.query("select to_regclass('supabase_migrations.schema_migrations') as t");
-  if (cli.rows[0].t) {
+  if (await readable(client, 'supabase_migrations.schema_migrations')) {
     for (const r of (await client.query('select version from supabase_migrations.schema_migrations')).rows) out.add(r.version);
   }
   return out;
