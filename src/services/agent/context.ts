@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Mailer } from '../mailer.js';
-import { loginEnvironment } from '../runner/interpreter.js';
+import { loginEnvironment } from '../host/login-env.js';
 import type { LabStore } from '../store/lab-store.js';
 
 export interface AgentContext {

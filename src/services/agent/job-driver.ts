@@ -1,7 +1,7 @@
 // One pass over this agent's jobs: claim what fits in the free slots, then drive every job this
 // agent looks after (claimed, running, or with an email due) one step.
 import { isQuiet, jobMachine, JOB_RESTING_STATES, type JobMachineInput } from '../../machines/job-machine.js';
-import { isSameProcess } from '../runner/process-identity.js';
+import { isSameProcess } from '../host/process-identity.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';

@@ -18,7 +18,7 @@ import {
 } from '../jupyter/session-record.js';
 import { stopJupyter } from '../jupyter/stop.js';
 import { findJupyter } from '../runner/interpreter.js';
-import { isSameProcess } from '../runner/process-identity.js';
+import { isSameProcess } from '../host/process-identity.js';
 import type { SessionRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { faultPoint } from './fault-points.js';

@@ -5,8 +5,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { lockHolder } from '../agent/agent-process.js';
-import { isAlive } from '../runner/process-identity.js';
-import { isExecutableFile } from '../runner/interpreter.js';
+import { isAlive } from '../host/process-identity.js';
+import { isExecutableFile } from '../host/executables.js';
 import { result, tildify, type CheckResult } from './types.js';
 
 export const CRON_MARKER = '# lab-job-agent';

@@ -3,7 +3,7 @@
 // query string, so it cannot land in an access log.
 import { request } from 'node:http';
 import { JupyterError, scrubbedTail } from './errors.js';
-import { isAlive, isSameProcess } from '../runner/process-identity.js';
+import { isAlive, isSameProcess } from '../host/process-identity.js';
 import type { JupyterAppKind } from './launch.js';
 
 export interface HealthOptions {

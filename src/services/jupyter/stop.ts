@@ -3,7 +3,7 @@
 // GPU memory) are found as descendants before the stop, and by JPY_PARENT_PID after it.
 import { rmSync, rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { isSameProcess } from '../runner/process-identity.js';
+import { isSameProcess } from '../host/process-identity.js';
 import { waitPortFree } from './ports.js';
 import { descendants, groupMembers, kernelsOf, listProcesses, readProcGroup, type ProcGroupStat } from './proc.js';
 
