@@ -1,6 +1,7 @@
 // The user's job commands: submit, ls, status, logs, cancel, wait. They work in every mode.
 import { open, realpath, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dashboardLink } from '../services/dashboard-link.js';
 import { readNotebookKernel } from '../services/scanner/kernel.js';
 import type { LabStore } from '../services/store/lab-store.js';
@@ -10,7 +11,6 @@ import { jobDetail, jobsTable } from './job-format.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The script must be a .py/.ipynb file under home; it joins the inventory if it is not there. */
 async function checkScript(path: string, home: string): Promise<{ path: string; type: 'py' | 'ipynb'; size: number; mtime: string; kernel: string | null }> {

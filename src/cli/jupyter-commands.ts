@@ -1,5 +1,6 @@
 // The user's Jupyter commands: start (and wait for the link), stop, ls, url. Every mode.
 import { isAbsolute, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tokenlessUrl } from '../machines/jupyter-machine.js';
 import { dashboardLink } from '../services/dashboard-link.js';
 import type { LabStore } from '../services/store/lab-store.js';
@@ -7,16 +8,12 @@ import type { SessionRow } from '../services/store/types.js';
 import type { Command } from './command.js';
 import { age } from './job-format.js';
 import { CliFailure, positiveInt, table, UsageError } from './output.js';
-import { findByIdOrPrefix, idArg, withUserStore } from './user-store.js';
+import { findSession, idArg, withUserStore } from './user-store.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How long beyond the agent's own limits the CLI waits: a cron agent picks requests up once a minute. */
 const PICKUP_MARGIN_S = 75;
 
 const sessionArg = (args: string[]): string => idArg(args, 'session', 'lab-agent jupyter ls');
-
-const findSession = (store: LabStore, idOrPrefix: string): Promise<SessionRow> =>
-  findByIdOrPrefix(idOrPrefix, (id) => store.getSession(id), () => store.listSessions(1000), (s) => s.session_id, { one: 'Jupyter session', many: 'sessions' });
 
 function waitSeconds(option: unknown, fallback: number): number {
   if (option === undefined) return fallback;
