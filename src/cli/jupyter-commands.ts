@@ -65,7 +65,7 @@ export const jupyterCommands: Command[] = [
       // A relative folder means this shell's folder here; on another host it is taken from that home.
       const absDir = dir === undefined ? null : isAbsolute(dir) || options.host ? dir : resolve(dir);
       const row = await withUserStore(env, async (store, config) => {
-        const requested = await store.requestJupyter(absDir, (options.host as string) ?? null, app);
+        const requested = await store.requestJupyter({ dir: absDir, host: (options.host as string) ?? null, app });
         process.stderr.write(`Jupyter session ${requested.session_id} requested; waiting for the agent…\n`);
         const page = dashboardLink(config.values.LAB_DASHBOARD_URL, 'session', requested.session_id);
         if (page) process.stderr.write(`on your dashboard: ${page}\n`);
@@ -116,7 +116,7 @@ export const jupyterCommands: Command[] = [
     options: { active: { type: 'boolean' }, limit: { type: 'string' } },
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
-      const rows = await withUserStore(env, (store) => store.listSessions(limit, Boolean(options.active)));
+      const rows = await withUserStore(env, (store) => store.listSessions({ limit, activeOnly: Boolean(options.active) }));
       out.data(rows, sessionsTable);
     },
   },

@@ -45,10 +45,10 @@ export async function findByIdOrPrefix<T>(idOrPrefix: string, one: (id: string) 
 export const jobArg = (args: string[]): string => idArg(args, 'job', 'lab-agent ls');
 
 export const findJob = (store: LabStore, idOrPrefix: string): Promise<JobRow> =>
-  findByIdOrPrefix(idOrPrefix, (id) => store.getJob(id), () => store.listJobs(1000), (j) => j.job_id, { one: 'job', many: 'jobs' });
+  findByIdOrPrefix(idOrPrefix, (id) => store.getJob(id), () => store.listJobs({ limit: 1000 }), (j) => j.job_id, { one: 'job', many: 'jobs' });
 
 export const findSession = (store: LabStore, idOrPrefix: string): Promise<SessionRow> =>
-  findByIdOrPrefix(idOrPrefix, (id) => store.getSession(id), () => store.listSessions(1000), (s) => s.session_id, { one: 'Jupyter session', many: 'sessions' });
+  findByIdOrPrefix(idOrPrefix, (id) => store.getSession(id), () => store.listSessions({ limit: 1000 }), (s) => s.session_id, { one: 'Jupyter session', many: 'sessions' });
 
 export const isEnded = (j: JobRow) => j.status === 'finished' || j.status === 'failed' || j.status === 'cancelled';
 

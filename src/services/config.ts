@@ -32,6 +32,8 @@ export interface Config {
   host: string;
   python: string;
   maxParallel: number;
+  /** LAB_JOB_START_TRIES: a job whose start failed this many times (the agent's trouble) is failed. */
+  startTries: number;
   jobTimeoutS: number;
   killGraceS: number;
   pollIntervalS: number;
@@ -190,6 +192,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     host: v('LAB_HOST'),
     python: v('LAB_PYTHON'),
     maxParallel: int('LAB_MAX_PARALLEL'),
+    startTries: int('LAB_JOB_START_TRIES'),
     jobTimeoutS: int('LAB_JOB_TIMEOUT'),
     killGraceS: int('LAB_KILL_GRACE_S'),
     pollIntervalS: int('LAB_POLL_INTERVAL_S'),

@@ -54,7 +54,7 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
   try {
     const store = await openStore(config, log);
     const ctx = createAgentContext(config, store, log, { trace: opts.trace });
-    await store.registerAgent(ctx.agentId, ctx.host, ctx.version, mode, process.pid);
+    await store.registerAgent({ agentId: ctx.agentId, host: ctx.host, version: ctx.version, mode, pid: process.pid });
     const who = store.identity;
     if (who?.shared) log.warn({ userId: who.userId, proof: who.detail }, sharedWarning(config));
     return { ctx, release };
