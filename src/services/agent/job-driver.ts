@@ -34,10 +34,6 @@ const jobs: Lifecycle<JobRow, JobMachineInput> = {
 
 const step = (ctx: AgentContext, job: JobRow) => stepRow(ctx, jobs, job);
 
-// When this process last stepped each running job: tails are read again only a heartbeat later,
-// even when they did not change (then the row's heartbeat_at stays as it was).
-const lastStep = new WeakMap<AgentContext, Map<string, number>>();
-
 /** Running, its process alive (the local process table), nothing due: no step (no probe, no machine). */
 function quiet(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string, number>): boolean {
   const seen = Math.max(Date.parse(job.heartbeat_at ?? '') || 0, stepped.get(job.job_id) ?? 0);
@@ -56,9 +52,10 @@ export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): P
   const free = ctx.config.maxParallel - work.active.length;
   const claimed = opts.claim && free > 0 && work.pending > 0 ? await ctx.store.claimJobs({ agentId: ctx.agentId, host: ctx.host, limit: free }) : [];
   const now = Date.now();
-  const known = lastStep.get(ctx) ?? new Map<string, number>();
+  // Only the jobs still running are remembered (ctx.lastStepped: a heartbeat between reads of the tails).
+  const known = ctx.lastStepped;
   const stepped = new Map(work.active.flatMap((j) => (known.has(j.job_id) ? [[j.job_id, known.get(j.job_id)!] as const] : [])));
-  lastStep.set(ctx, stepped);
+  ctx.lastStepped = stepped;
   const results = await Promise.all([
     ...claimed.map((job) => step(ctx, job)),
     ...work.active.map((job) => stepRunning(ctx, job, now, stepped)),

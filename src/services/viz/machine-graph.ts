@@ -63,7 +63,12 @@ export function guardName(guard: unknown): string | null {
     const name = guard.name && guard.name !== 'guard' ? guard.name : 'inline';
     return Array.isArray(inner) ? `${name}(${inner.map((g) => guardName(g) ?? '?').join(', ')})` : name;
   }
-  if (typeof guard === 'object' && 'type' in guard) return String((guard as { type: unknown }).type);
+  if (typeof guard === 'object' && 'type' in guard) {
+    // Fixed params say which case it is: statusIs(running). (Params read from the event are not shown.)
+    const { type, params } = guard as { type: unknown; params?: unknown };
+    const shown = params && typeof params === 'object' ? Object.values(params).filter((v) => typeof v === 'string' || typeof v === 'number') : [];
+    return shown.length ? `${String(type)}(${shown.join(', ')})` : String(type);
+  }
   return 'inline';
 }
 
