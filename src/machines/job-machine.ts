@@ -16,7 +16,7 @@ import {
   INPUT_ERROR, isGraceOver, isNotifyDue, mustSignal, outcomeOf, stopReason, tailsDue,
   type JobContext, type JobMachineInput, type JobOutcome, type JobProbe,
 } from './job-rules.js';
-import { actorStub, errorMessage, onStepError, restoreFrom, rowAssigns, stepFailed, withError, withOutput, type Tick } from './kit.js';
+import { actorStub, errorMessage, onStepError, restoreFrom, rowAssigns, rowInput, waitForTick, stepFailed, withError, withOutput, type Tick } from './kit.js';
 
 const stub = <Output, Input>(name: string) => actorStub<Output, Input>('job', name);
 type Row = { row: JobRow };
@@ -92,7 +92,7 @@ export const jobMachine = setup({
         launching: {
           invoke: {
             src: 'startJob',
-            input: ({ context }) => ({ row: context.row }),
+            input: rowInput,
             onDone: { target: '#job.running', actions: withOutput('takeOutputRow') },
             onError: [
               { guard: withError('isInputError'), target: 'failing', actions: withError('takeStartError') },
@@ -127,13 +127,11 @@ export const jobMachine = setup({
       initial: 'waiting',
       on: retryLater,
       states: {
-        waiting: {
-          on: { TICK: { target: 'probing', actions: 'takeNow' } },
-        },
+        waiting: waitForTick('probing'),
         probing: {
           invoke: {
             src: 'probeJob',
-            input: ({ context }) => ({ row: context.row }),
+            input: rowInput,
             onDone: [
               { guard: withOutput('processEnded'), target: '#job.concluding', actions: withOutput('takeProbe') },
               { guard: 'mustSignal', target: 'signalling', actions: withOutput('takeProbe') },
@@ -153,7 +151,7 @@ export const jobMachine = setup({
         },
         // The grace is over and it still runs: SIGKILL.
         killing: {
-          invoke: { src: 'killJob', input: ({ context }) => ({ row: context.row }), onDone: 'waiting' },
+          invoke: { src: 'killJob', input: rowInput, onDone: 'waiting' },
         },
         pushingTails: {
           invoke: {
@@ -190,7 +188,7 @@ export const jobMachine = setup({
       entry: 'markNotifyTried',
       invoke: {
         src: 'notifyUser',
-        input: ({ context }) => ({ row: context.row }),
+        input: rowInput,
         onDone: [
           { guard: withOutput('wasNotified'), target: 'notified', actions: withOutput('takeOutputRow') },
           { target: 'restoring', actions: withOutput('takeOutputRow') },

@@ -14,7 +14,7 @@ import {
   graceLeft, isNotifyDue, limitMessage, sessionsAhead, startTimeLeft,
   type JupyterContext, type JupyterMachineInput, type LaunchInfo, type ServerProbe,
 } from './jupyter-rules.js';
-import { actorStub, errorMessage, onStepError, restoreFrom, rowAssigns, stepFailed, withError, withOutput, type Tick } from './kit.js';
+import { actorStub, errorMessage, onStepError, restoreFrom, rowAssigns, rowInput, waitForTick, stepFailed, withError, withOutput, type Tick } from './kit.js';
 
 const stub = <Output, Input>(name: string) => actorStub<Output, Input>('jupyter', name);
 type Row = { row: SessionRow };
@@ -93,7 +93,7 @@ export const jupyterMachine = setup({
         findingLaunch: {
           invoke: {
             src: 'findLaunch',
-            input: ({ context }) => ({ row: context.row }),
+            input: rowInput,
             onDone: [
               { guard: withOutput('launchFound'), target: 'awaitingHealth', actions: withOutput('takeLaunch') },
               { guard: 'overLimit', target: '#jupyter.failing', actions: 'takeLimitError' },
@@ -104,7 +104,7 @@ export const jupyterMachine = setup({
         launching: {
           invoke: {
             src: 'launchServer',
-            input: ({ context }) => ({ row: context.row }),
+            input: rowInput,
             onDone: { target: 'awaitingHealth', actions: withOutput('takeLaunch') },
             onError: { target: '#jupyter.failing', actions: withError('takeError') },
           },
@@ -133,13 +133,11 @@ export const jupyterMachine = setup({
       initial: 'waiting',
       on: retryLater,
       states: {
-        waiting: {
-          on: { TICK: { target: 'probing', actions: 'takeNow' } },
-        },
+        waiting: waitForTick('probing'),
         probing: {
           invoke: {
             src: 'probeServer',
-            input: ({ context }) => ({ row: context.row }),
+            input: rowInput,
             onDone: [
               { guard: withOutput('serverGone'), target: '#jupyter.concluding', actions: withOutput('takeProbe') },
               { guard: 'stopRequested', target: '#jupyter.stopping.halting', actions: withOutput('takeProbe') },
@@ -156,7 +154,7 @@ export const jupyterMachine = setup({
           entry: 'markNotifyTried',
           invoke: {
             src: 'notifyUser',
-            input: ({ context }) => ({ row: context.row }),
+            input: rowInput,
             onDone: { target: 'waiting', actions: withOutput('takeOutputRow') },
             onError: 'waiting',
           },
@@ -167,7 +165,7 @@ export const jupyterMachine = setup({
     concluding: {
       invoke: {
         src: 'concludeGone',
-        input: ({ context }) => ({ row: context.row }),
+        input: rowInput,
         onDone: [
           { guard: withOutput('endedStopped'), target: 'stopped', actions: withOutput('takeOutputRow') },
           { target: 'failed', actions: withOutput('takeOutputRow') },
@@ -180,9 +178,7 @@ export const jupyterMachine = setup({
       initial: 'waiting',
       on: retryLater,
       states: {
-        waiting: {
-          on: { TICK: { target: 'halting', actions: 'takeNow' } },
-        },
+        waiting: waitForTick('halting'),
         halting: {
           invoke: {
             src: 'stopServer',

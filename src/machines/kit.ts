@@ -43,6 +43,12 @@ export const withError = <T extends string>(type: T) => ({
   params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }),
 });
 
+/** A state that rests until the next TICK, then goes on to `target` with its time (takeNow). */
+export const waitForTick = <T extends string>(target: T) => ({ on: { TICK: { target, actions: 'takeNow' as const } } });
+
+/** The input of a step that needs only the row. */
+export const rowInput = <Row>({ context }: { context: { row: Row } }) => ({ row: context.row });
+
 /** An error's message, or `fallback` when it has none. */
 export const errorMessage = (error: unknown, fallback: string): string =>
   error instanceof Error && error.message ? error.message : typeof error === 'string' && error ? error : fallback;
