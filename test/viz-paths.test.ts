@@ -30,16 +30,16 @@ test('bad input: claimed → starting → failing → failed, not the cancel rou
   await db.admin.query("update public.jobs set script_path = $2 where job_id = $1", [id, join(a.home, 'gone.py')]);
   await a.cli(['tick']);
   const path = await pathOf(id);
-  assert.deepEqual(path.slice(0, 5), ['pending', 'claimed', 'starting.launching', 'starting.failing', 'ended.failed']);
+  assert.deepEqual(path.slice(0, 6), ['pending', 'claimed', 'starting', 'starting.launching', 'starting.failing', 'ended.failed']);
 });
 
 test('failed starts: claimed → starting → releasing, back to pending, and failed at the last try', async () => {
   const id = (await a.cli(['submit', a.write('x.py', 'print(1)\n')])).stdout.trim();
   for (let i = 0; i < 3; i++) await a.cli(['tick'], { LAB_FAULT_FAIL_AT: 'launch' });
   const path = await pathOf(id);
-  assert.deepEqual(path.slice(0, 5), ['pending', 'claimed', 'starting.launching', 'starting.releasing', 'pending']);
+  assert.deepEqual(path.slice(0, 6), ['pending', 'claimed', 'starting', 'starting.launching', 'starting.releasing', 'pending']);
   const end = path.lastIndexOf('ended.failed');
-  assert.deepEqual(path.slice(end - 3, end + 1), ['claimed', 'starting.launching', 'starting.releasing', 'ended.failed']);
+  assert.deepEqual(path.slice(end - 4, end + 1), ['claimed', 'starting', 'starting.launching', 'starting.releasing', 'ended.failed']);
 });
 
 test('a non-zero exit: running → probing → concluding → failed', async () => {

@@ -115,11 +115,9 @@ export function traceHistory(graph: MachineGraph, events: LifecycleEvent[]): Row
   const taken = new Map<number, number[]>();
   const external: ExternalEdge[] = [];
   let current: string | null = null;
-  const isGroup = (id: string) => graph.states.some((s) => s.parent === id);
-  // A group (a compound state) is visited with the child it was entered at; the path names the child.
   const visit = (id: string) => {
     if (!visited.includes(id)) visited.push(id);
-    if (path[path.length - 1] !== id && !isGroup(id)) path.push(id);
+    if (path[path.length - 1] !== id) path.push(id);
   };
   events.forEach((ev, i) => {
     const n = i + 1;
