@@ -6,9 +6,9 @@
 // that records it. Deadlines (timeout, kill grace, heartbeat, email retry) are compared with
 // TICK's `now`, never timers, because a cron tick lives a few seconds and XState does not persist
 // `after` timers. The claim itself is the database's (job_claim): the agent starts the machine
-// from the claimed row. Each group of steps (starting, running, the email) has one error edge:
-// an actor's failure (the database away, the agent's own trouble) goes back to `restoring`, and
-// the next tick tries again from what the row says.
+// from the claimed row. Each group of steps (starting, running) has one error edge, as have
+// concluding and notifying: a step's failure (the database away, the agent's own trouble) goes
+// back to `restoring`, and the next tick tries again from what the row says.
 import { assign, setup } from 'xstate';
 import type { JobRow } from '../services/store/types.js';
 import { JOB_STATE_OF_STATUS, type JobStatus } from './job-states.js';
