@@ -24,7 +24,8 @@ function lifecycle(actors: Partial<typeof jobActorStubs>): Lifecycle<JobRow, Job
     input: (_ctx, row, at) => ({ row, now: at, killGraceMs: 1000, heartbeatMs: 1000, defaultTimeoutS: 0 }),
   };
 }
-const ctx = { log: silentLogger, trace: false } as unknown as AgentContext;
+const errors: string[] = [];
+const ctx = { log: { ...silentLogger, error: (_o: unknown, msg: string) => errors.push(msg) }, trace: false } as unknown as AgentContext;
 
 test('a claimed row starts in claimed: one TICK starts it; a bad input fails it, recorded via starting.failing', async () => {
   const calls: string[] = [];
@@ -54,4 +55,5 @@ test('a step that fails (the database away) goes back by its group\'s error edge
   }), running);
   assert.equal(probes, 1, 'probed once, not again in the same tick');
   assert.equal(status, 'running');
+  assert.deepEqual(errors, [], 'handled by the machine (back to restoring → running.waiting), not a machine error caught by stepRow');
 });
