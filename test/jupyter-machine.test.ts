@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromPromise } from 'xstate';
-import {
-  graceLeft, jupyterMachine, JUPYTER_RESTING_STATES, limitMessage, sessionsAhead, tokenlessUrl, type LaunchInfo, type ServerProbe,
-} from '../src/machines/jupyter-machine.js';
+import { jupyterMachine } from '../src/machines/jupyter-machine.js';
+import { graceLeft, limitMessage, sessionsAhead, tokenlessUrl, type LaunchInfo, type ServerProbe } from '../src/machines/jupyter-rules.js';
+import { JUPYTER_RESTING_STATES } from '../src/machines/jupyter-states.js';
 import { classifyEnd } from '../src/services/agent/jupyter-actors.js';
 import { stepMachine } from '../src/services/agent/machine-runner.js';
 import { silentLogger } from '../src/services/logger.js';
@@ -42,11 +42,11 @@ function stubbed(answers: Partial<Record<string, (input: Record<string, unknown>
   return jupyterMachine.provide({ actors: actors as never });
 }
 
-async function step(s: SessionRow, answers: Parameters<typeof stubbed>[0], over: Record<string, unknown> = {}, claimed = false) {
+// A claimed session is a row in `starting`: its machine starts there (no replay of the claim).
+async function step(s: SessionRow, answers: Parameters<typeof stubbed>[0], over: Record<string, unknown> = {}) {
   const calls: Calls = [];
-  const input = { session: claimed ? { ...s, status: 'pending' as const } : s, now: NOW, others: [], max: 1, startTimeoutMs: 60_000, killGraceMs: 10_000, emailOn: false, ...over };
-  const events = claimed ? [{ type: 'CLAIMED', session: s }, { type: 'TICK', now: NOW }] : [{ type: 'TICK', now: NOW }];
-  const state = await stepMachine({ machine: stubbed(answers, calls), input, events, resting: JUPYTER_RESTING_STATES, kind: 'jupyter', id: s.session_id, log: silentLogger, trace: false });
+  const input = { row: s, now: NOW, others: [], max: 1, startTimeoutMs: 60_000, killGraceMs: 10_000, emailOn: false, ...over };
+  const { state } = await stepMachine({ machine: stubbed(answers, calls), input, now: NOW, resting: JUPYTER_RESTING_STATES, kind: 'jupyter', id: s.session_id, log: silentLogger, trace: false });
   return { state, calls, names: calls.map((c) => c.name) };
 }
 
@@ -65,15 +65,15 @@ test('claimed: launch → healthy (the whole start timeout) → running', async 
   const { state, names, calls } = await step(session(), {
     findLaunch: () => null, launchServer: () => ({ ...launch, launchedAt: NOW }), awaitHealthy: () => undefined,
     markRunning: () => ({ ...runningRow }),
-  }, {}, true);
-  assert.equal(state, 'running');
+  });
+  assert.equal(state, 'running.waiting');
   assert.deepEqual(names, ['findLaunch', 'launchServer', 'awaitHealthy', 'markRunning']);
   assert.equal(calls[2]!.input.timeoutMs, 60_000);
 });
 
 test('a launch found after a crash is adopted, never launched again, and gets only what is left of the timeout', async () => {
   const { state, names, calls } = await step(session(), { findLaunch: () => launch, awaitHealthy: () => undefined, markRunning: () => runningRow }, { others: [runningRow, runningRow] });
-  assert.equal(state, 'running');
+  assert.equal(state, 'running.waiting');
   assert.deepEqual(names, ['findLaunch', 'awaitHealthy', 'markRunning'], 'adoption is not subject to the limit');
   assert.equal(calls[1]!.input.timeoutMs, 40_000);
   const late = await step(session(), { findLaunch: () => ({ ...launch, launchedAt: NOW - 90_000 }), awaitHealthy: () => { throw new Error('not healthy in time'); }, failSession: (i) => ({ ...session(), status: 'failed', error_message: i.error }) });
@@ -107,7 +107,7 @@ test('launch errors (Jupyter missing, no free port) fail the session with the me
 
 test('running: a probe per tick; gone → concluded; stop requested → stopped with the full grace', async () => {
   const alive: ServerProbe = { alive: true, healthy: true };
-  assert.equal((await step(runningRow, { probeServer: () => alive })).state, 'running');
+  assert.equal((await step(runningRow, { probeServer: () => alive })).state, 'running.waiting');
   const gone = await step(runningRow, { probeServer: () => ({ alive: false, healthy: false }), concludeGone: () => ({ ...runningRow, status: 'failed' }) });
   assert.equal(gone.state, 'failed');
   assert.deepEqual(gone.names, ['probeServer', 'concludeGone']);
@@ -121,7 +121,7 @@ test('stopping (begun by an earlier tick): the grace goes on from stopping_at', 
   const r = await step(s, { stopServer: () => ({ ...s, status: 'stopped' }) });
   assert.equal(r.state, 'stopped');
   assert.equal(r.calls[0]!.input.graceMs, 6000);
-  assert.equal(graceLeft({ session: { ...s, stopping_at: iso(NOW - 60_000) }, now: NOW, killGraceMs: 10_000 }), 0);
+  assert.equal(graceLeft({ row: { ...s, stopping_at: iso(NOW - 60_000) }, now: NOW, killGraceMs: 10_000 }), 0);
   // A stop asked for while starting goes straight to stopping whatever was launched.
   const early = await step(session({ stop_requested_at: iso(NOW) }), { stopServer: () => ({ ...session(), status: 'stopped' }) });
   assert.deepEqual(early.names, ['stopServer']);
@@ -131,7 +131,7 @@ test('email: once, at most one try per tick, retried while SMTP is down, only wi
   const sent = await step(session(), { findLaunch: () => launch, awaitHealthy: () => undefined, markRunning: () => runningRow, notifyUser: () => ({ ...runningRow, notified_at: iso(NOW) }) }, { emailOn: true });
   assert.deepEqual(sent.names, ['findLaunch', 'awaitHealthy', 'markRunning', 'notifyUser']);
   const failing = await step(runningRow, { probeServer: () => ({ alive: true, healthy: true }), notifyUser: () => runningRow }, { emailOn: true });
-  assert.equal(failing.state, 'running');
+  assert.equal(failing.state, 'running.waiting');
   assert.deepEqual(failing.names, ['probeServer', 'notifyUser'], 'the check, then one try in this tick');
   assert.deepEqual((await step({ ...runningRow, notified_at: iso(NOW) }, { probeServer: () => ({ alive: true, healthy: true }) }, { emailOn: true })).names, ['probeServer']);
   assert.deepEqual((await step({ ...runningRow, started_at: iso(NOW - 2 * 3600_000) }, { probeServer: () => ({ alive: true, healthy: true }) }, { emailOn: true })).names, ['probeServer']);

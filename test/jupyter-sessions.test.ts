@@ -262,10 +262,10 @@ test('supervise: request → running; supervisor killed and restarted → the se
   await exited(sup);
   sup = a.spawn(['supervise', '--trace']);
   try {
-    // The new supervisor's first pass checks the session (a trace line running → probing).
+    // The new supervisor's first pass checks the session (a trace line running.waiting → running.probing).
     await eventually('the new supervisor to check the session', async () => {
       const parts = readFileSync(a.agentLog, 'utf8').split('supervisor started');
-      return parts.length >= 3 && parts.at(-1)!.split('\n').some((l) => l.includes(`"id":"${s.session_id}"`) && l.includes('"from":"running","to":"probing"'));
+      return parts.length >= 3 && parts.at(-1)!.split('\n').some((l) => l.includes(`"id":"${s.session_id}"`) && l.includes('"from":"running.waiting","to":"running.probing"'));
     }, 30_000);
     const adopted = await row(s.session_id);
     assert.equal(adopted.status, 'running');

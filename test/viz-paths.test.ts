@@ -30,16 +30,16 @@ test('bad input: claimed → starting → failing → failed, not the cancel rou
   await db.admin.query("update public.jobs set script_path = $2 where job_id = $1", [id, join(a.home, 'gone.py')]);
   await a.cli(['tick']);
   const path = await pathOf(id);
-  assert.deepEqual(path.slice(0, 5), ['pending', 'claimed', 'starting', 'failing', 'failed']);
+  assert.deepEqual(path.slice(0, 6), ['pending', 'claimed', 'starting', 'starting.launching', 'starting.failing', 'ended.failed']);
 });
 
 test('failed starts: claimed → starting → releasing, back to pending, and failed at the last try', async () => {
   const id = (await a.cli(['submit', a.write('x.py', 'print(1)\n')])).stdout.trim();
   for (let i = 0; i < 3; i++) await a.cli(['tick'], { LAB_FAULT_FAIL_AT: 'launch' });
   const path = await pathOf(id);
-  assert.deepEqual(path.slice(0, 5), ['pending', 'claimed', 'starting', 'releasing', 'pending']);
-  const end = path.lastIndexOf('failed');
-  assert.deepEqual(path.slice(end - 3, end + 1), ['claimed', 'starting', 'releasing', 'failed']);
+  assert.deepEqual(path.slice(0, 6), ['pending', 'claimed', 'starting', 'starting.launching', 'starting.releasing', 'pending']);
+  const end = path.lastIndexOf('ended.failed');
+  assert.deepEqual(path.slice(end - 4, end + 1), ['claimed', 'starting', 'starting.launching', 'starting.releasing', 'ended.failed']);
 });
 
 test('a non-zero exit: running → probing → concluding → failed', async () => {
@@ -49,6 +49,6 @@ test('a non-zero exit: running → probing → concluding → failed', async () 
     if ((await db.admin.query("select 1 from public.jobs where job_id = $1 and status = 'failed'", [id])).rowCount) break;
   }
   const path = await pathOf(id);
-  const i = path.indexOf('running');
-  assert.deepEqual(path.slice(i, i + 4), ['running', 'probing', 'concluding', 'failed']);
+  const i = path.indexOf('running.waiting');
+  assert.deepEqual(path.slice(i, i + 4), ['running.waiting', 'running.probing', 'concluding', 'ended.failed']);
 });

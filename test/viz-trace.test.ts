@@ -8,7 +8,8 @@ import { fromPromise } from 'xstate';
 import { freshDatabase, makeUser, storeAs } from './helpers/db.js';
 import { AgentEnv } from './helpers/agent-env.js';
 import { walk } from './helpers/machine-walk.js';
-import { jobMachine, JOB_RESTING_STATES } from '../src/machines/job-machine.js';
+import { jobMachine } from '../src/machines/job-machine.js';
+import { JOB_RESTING_STATES } from '../src/machines/job-states.js';
 import { stepMachine } from '../src/services/agent/machine-runner.js';
 import type { Logger } from '../src/services/logger.js';
 import type { JobRow } from '../src/services/store/types.js';
@@ -37,23 +38,25 @@ describe('tracing: one structured line per machine transition', () => {
     const lines: TraceLine[] = [];
     const log = { info: (o: TraceLine) => lines.push(o), debug() {}, warn() {}, error() {} } as unknown as Logger;
     const end = await stepMachine({
-      machine: provided, input: { job, now, killGraceMs: 1000, heartbeatMs: 1000, defaultTimeoutS: 0 },
-      events: [{ type: 'TICK', now }], resting: JOB_RESTING_STATES, kind: 'job', id: 'j-trace', log, trace: true,
+      machine: provided, input: { row: job, now, killGraceMs: 1000, heartbeatMs: 1000, defaultTimeoutS: 0 },
+      now, resting: JOB_RESTING_STATES, kind: 'job', id: 'j-trace', log, trace: true,
     });
-    assert.equal(end, 'notified');
+    assert.equal(end.state, 'notified');
     const { transitions } = walk(machine);
     for (const l of lines) {
       assert.equal(l.trace, true);
       assert.equal(l.machine, 'job');
       assert.equal(l.id, 'j-trace');
-      assert.ok(transitions.some((t) => t.source === l.from && t.target === l.to), `traced ${l.from} → ${l.to} is a transition of the machine`);
+      // A parent's transition applies in its children; entering a compound state enters its initial child.
+      const within = (id: string | null, state: string) => id === state || Boolean(id?.startsWith(`${state}.`));
+      assert.ok(transitions.some((t) => within(l.from, t.source) && within(l.to, t.target)), `traced ${l.from} → ${l.to} is a transition of the machine`);
     }
     assert.deepEqual(lines.map((l) => `${l.from}→${l.to}:${l.event}`), [
-      'restoring→running:always',
-      'running→probing:TICK',
-      'probing→concluding:xstate.done.actor.0.job.probing',
-      'concluding→failed:xstate.done.actor.0.job.concluding',
-      'failed→notifying:always',
+      'restoring→running.waiting:always',
+      'running.waiting→running.probing:TICK',
+      'running.probing→concluding:xstate.done.actor.0.job.running.probing',
+      'concluding→ended.failed:xstate.done.actor.0.job.concluding',
+      'ended.failed→notifying:always',
       'notifying→notified:xstate.done.actor.0.job.notifying',
     ]);
   });
@@ -78,7 +81,7 @@ describe('tracing: one structured line per machine transition', () => {
         assert.ok(l.to);
       }
       const path = traced.map((l) => l.to);
-      assert.ok(path.includes('starting') && path.includes('failing') && path.includes('failed'), `claimed → starting → failing → failed in ${path.join(' → ')}`);
+      assert.ok(path.includes('starting.launching') && path.includes('starting.failing') && path.includes('ended.failed'), `claimed → starting → failing → failed in ${path.join(' → ')}`);
     } finally {
       await db.drop();
     }

@@ -266,8 +266,13 @@ describe("a job's history over the machine", () => {
   }
 
   // The failure path, stated as the machine must take it; each step is checked to be a transition.
-  const expectedPath = ['pending', 'claimed', 'starting', 'running', 'probing', 'concluding', 'failed'];
-  const expectedEdges = expectedPath.slice(1).map((to, i) => `${expectedPath[i]}->${to}`);
+  // The claim (pending → claimed) is the database's: drawn as a step outside the machine.
+  const expectedPath = ['pending', 'claimed', 'starting', 'starting.launching', 'running', 'running.waiting', 'running.probing', 'concluding', 'ended.failed'];
+  const groups = ['starting', 'running'];
+  const expectedEdges = ['claimed->starting', 'starting.launching->running', 'running.waiting->running.probing', 'running.probing->concluding', 'concluding->ended.failed'];
+  // Drawn, an edge meets a group at its initial child; the claim is drawn as the outside step.
+  const drawnEdges = ['pending->claimed', 'claimed->starting.launching', 'starting.launching->running.waiting', 'running.waiting->running.probing', 'running.probing->concluding', 'concluding->ended.failed'];
+  const drawnStates = expectedPath.filter((id) => !groups.includes(id));
 
   test('the failure path is a path of the machine', () => {
     const { transitions } = walk(machines.get('job')!);
@@ -279,16 +284,18 @@ describe("a job's history over the machine", () => {
     const graph = machineGraph(machines.get('job')!);
     const history = traceHistory(graph, await store.history(id));
     assert.deepEqual(history.path, expectedPath);
-    assert.equal(history.current, 'failed');
+    assert.equal(history.current, 'ended.failed');
+    assert.deepEqual(history.external.map((x) => `${x.source}->${x.target}`), ['pending->claimed']);
     assert.deepEqual([...history.taken.keys()].map((i) => `${graph.edges[i]!.source}->${graph.edges[i]!.target}`).sort(), [...expectedEdges].sort());
     const subject = { machine: 'job', id, title: null, status: 'failed' };
     const dot = await drawHistory(graph, subject, history, 'dot');
-    assert.deepEqual(dotEdges(dot).filter((e) => /\btaken\b/.test(e.classes)).map((e) => `${e.source}->${e.target}`).sort(), [...expectedEdges].sort());
+    assert.deepEqual(dotEdges(dot).filter((e) => /\btaken\b/.test(e.classes)).map((e) => `${e.source}->${e.target}`).sort(), [...drawnEdges].sort());
     const svg = await drawHistory(graph, subject, history, 'svg');
-    assert.deepEqual(svgElements(svg, 'edge').filter((e) => /\btaken\b/.test(e.classes)).map((e) => `${e.source}->${e.target}`).sort(), [...expectedEdges].sort());
+    // (The SVG's machine edges are 'edge-<n>'; the outside step is 'external-<n>'.)
+    assert.deepEqual(svgElements(svg, 'edge').filter((e) => /\btaken\b/.test(e.classes)).map((e) => `${e.source}->${e.target}`).sort(), drawnEdges.filter((e) => e !== 'pending->claimed').sort());
     const nodes = svgElements(svg, 'node');
     assert.deepEqual(nodes.filter((n) => /\bvisited\b/.test(n.classes)).map((n) => n.source).sort(), [...expectedPath].sort());
-    assert.deepEqual(nodes.filter((n) => /\bcurrent\b/.test(n.classes)).map((n) => n.source), ['failed']);
+    assert.deepEqual(nodes.filter((n) => /\bcurrent\b/.test(n.classes)).map((n) => n.source), ['ended.failed']);
   });
 
   test('`lab-agent viz --job` prints the timeline; -o writes an HTML page that Chromium shows', { skip: noChromium }, async () => {
@@ -300,12 +307,12 @@ describe("a job's history over the machine", () => {
     assert.match(text.stdout, /pending → claimed .*on testhost/);
     assert.match(text.stdout, /claimed → running .*pid 4242/);
     assert.match(text.stdout, /running → failed .*exit code 1/);
-    assert.match(text.stdout, /running ─TICK→ probing ─done\(probeJob\) \[processEnded\]→ concluding ─done\(concludeJob\) \[endedFailed\]→ failed/);
+    assert.match(text.stdout, /running.waiting ─TICK→ running.probing ─done\(probeJob\) \[processEnded\]→ concluding ─done\(concludeJob\) \[endedFailed\]→ ended.failed/);
     const json = await env.cli(['viz', '--job', id, '--json']);
     assert.equal(json.code, 0, json.stderr);
     const model = JSON.parse(json.stdout) as { current: string; path: string[]; steps: { detail: Record<string, unknown> }[] };
     assert.deepEqual(model.path, expectedPath);
-    assert.equal(model.current, 'failed');
+    assert.equal(model.current, 'ended.failed');
     assert.equal(model.steps.at(-1)?.detail.retcode, 1);
     const file = join(outDir, 'job-history.html');
     const written = await env.cli(['viz', '--job', id, '-o', file]);
@@ -318,11 +325,11 @@ describe("a job's history over the machine", () => {
         .map((selector) => [...document.querySelectorAll(selector)].map((g) => g.querySelector('title')!.textContent!));
       return { taken: taken!, visited: visited!, current: current!, rows: [...document.querySelectorAll('table.timeline tr.step')].map((tr) => tr.textContent ?? '') };
     });
-    assert.deepEqual(seen.taken.sort(), [...expectedEdges].sort());
-    assert.deepEqual(seen.visited.sort(), [...expectedPath].sort());
-    assert.deepEqual(seen.current, ['failed']);
+    assert.deepEqual(seen.taken.sort(), [...drawnEdges].sort());
+    assert.deepEqual(seen.visited.sort(), [...drawnStates].sort());
+    assert.deepEqual(seen.current, ['ended.failed']);
     assert.equal(seen.rows.length, 4, 'created, claimed, running, failed');
-    for (const s of expectedPath) await assertVisible(page, s);
+    for (const s of drawnStates) await assertVisible(page, s);
     const shot = join(outDir, 'job-history.png');
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok(statSync(shot).size > 10_000);
@@ -337,8 +344,8 @@ describe("a job's history over the machine", () => {
     const graph = machineGraph(machines.get('job')!);
     const history = traceHistory(graph, await store.history(job.job_id));
     assert.equal(history.taken.size, 0, 'no machine edge is claimed for it');
-    assert.deepEqual(history.external.map((x) => `${x.source}->${x.target}`), ['pending->cancelled']);
-    assert.deepEqual(history.path, ['pending', 'cancelled']);
+    assert.deepEqual(history.external.map((x) => `${x.source}->${x.target}`), ['pending->ended.cancelled']);
+    assert.deepEqual(history.path, ['pending', 'ended.cancelled']);
     const text = await drawHistory(graph, { machine: 'job', id: job.job_id, title: null, status: 'cancelled' }, history, 'text');
     assert.match(text, /pending → cancelled .*reason: cancelled before it started/);
     assert.match(text, /outside the machine/);

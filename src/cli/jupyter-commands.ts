@@ -1,7 +1,7 @@
 // The user's Jupyter commands: start (and wait for the link), stop, ls, url. Every mode.
 import { isAbsolute, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tokenlessUrl } from '../machines/jupyter-machine.js';
+import { tokenlessUrl } from '../machines/jupyter-rules.js';
 import { dashboardLink } from '../services/dashboard-link.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import type { SessionRow } from '../services/store/types.js';

@@ -26,15 +26,18 @@ export function walk(machine: AnyStateMachine): { states: AnyStateNode[]; transi
     for (const t of all) {
       const words: string[] = [];
       const invoked = (prefix: string) => String(node.invoke.find((i) => i.id === t.eventType.slice(prefix.length))?.src);
+      const group = t.eventType === '*' && t.guard === 'stepFailed'; // a group's one error edge (src/machines/kit.ts)
       if (t.eventType === '') words.push('always');
+      else if (group) words.push('error', 'any step');
       else if (t.eventType.startsWith('xstate.done.actor.')) words.push('done', invoked('xstate.done.actor.'));
       else if (t.eventType.startsWith('xstate.error.actor.')) words.push('error', invoked('xstate.error.actor.'));
       else if (t.eventType.startsWith('xstate.done.state.')) words.push('done');
       else if (t.eventType.startsWith('xstate.after.')) words.push('after', t.eventType.split('.')[2]!);
       else words.push(t.eventType);
       const g = t.guard as unknown;
-      if (typeof g === 'string') words.push(g);
-      else if (g && typeof g === 'object' && 'type' in g) words.push(String((g as { type: unknown }).type));
+      // A group's guard is what makes it an error edge: drawn as 'error(any step)', no guard.
+      if (!group && typeof g === 'string') words.push(g);
+      else if (!group && g && typeof g === 'object' && 'type' in g) words.push(String((g as { type: unknown }).type));
       for (const target of t.target?.length ? t.target : [node]) transitions.push({ source: idOf(node), target: idOf(target), words });
     }
   }

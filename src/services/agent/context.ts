@@ -27,6 +27,13 @@ export interface AgentContext {
   /** Told when a job this process started has ended (its exit record is written): supervise drives it at once. */
   jobEnded: () => void;
   version: string;
+  /** The inventory sync in flight, if any (one at a time; the supervisor waits for it before it closes the store). */
+  syncing: Promise<unknown> | null;
+  /**
+   * When this process last stepped each running job (job id → epoch ms): tails are read again
+   * only a heartbeat later, even when they did not change (then the row's heartbeat_at stays).
+   */
+  lastStepped: Map<string, number>;
 }
 
 /** One agent id per user and host, kept in the data folder, so its agents row is reused. */
@@ -68,5 +75,7 @@ export function createAgentContext(config: Config, store: LabStore, log: Logger,
     trace: opts.trace ?? false,
     jobEnded: () => undefined,
     version: AGENT_VERSION,
+    syncing: null,
+    lastStepped: new Map(),
   };
 }

@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromPromise } from 'xstate';
-import type { JobOutcome, JobProbe } from '../../machines/job-machine.js';
+import type { jobActorStubs } from '../../machines/job-machine.js';
+import type { JobOutcome, JobProbe } from '../../machines/job-rules.js';
 import { renderJobEmail } from '../job-email.js';
 import { nextNotifyAttempt } from '../notify-backoff.js';
 import { JobInputError } from '../runner/errors.js';
@@ -21,6 +21,7 @@ import type { AgentContext } from './context.js';
 import { memberUmask } from '../process-safety.js';
 import { faultPoint } from './fault-points.js';
 import { messageIdFor, sendRecorded } from './send-recorded.js';
+import { step, type StepPlace } from './row-actors.js';
 
 const logDirOf = (ctx: AgentContext, job: JobRow) => job.log_dir ?? join(ctx.config.logDir, job.job_id);
 
@@ -166,7 +167,7 @@ async function cleanUp(ctx: AgentContext, job: JobRow): Promise<void> {
   if (note?.tempDir && note.tempDir.startsWith(tmpdir() + '/')) await rm(note.tempDir, { recursive: true, force: true });
 }
 
-async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, probe: JobProbe | null): Promise<JobRow> {
+async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, probe: JobProbe | null, via: string): Promise<JobRow> {
   const t = probe ?? (await tails(job));
   const end = { jobId: job.job_id, retcode: outcome.retcode, signal: outcome.signal, stdoutTail: t.stdoutTail, stderrTail: t.stderrTail };
   // A stopped job's main process has ended: nothing it started may outlive it.
@@ -177,7 +178,7 @@ async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, pro
     case 'finish':
       return ctx.store.finishJob({ ...end, finishedAt: outcome.finishedAt });
     case 'fail':
-      return ctx.store.failJob({ ...end, error: outcome.error, via: 'concluding' });
+      return ctx.store.failJob({ ...end, error: outcome.error, via });
     case 'cancel':
       return ctx.store.markCancelled(end);
   }
@@ -201,32 +202,30 @@ async function notifyUser(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   return ctx.store.notifyFailed({ jobId: job.job_id, error: done.error.message, retryAt });
 }
 
-/** Implementations for jobMachine.provide({ actors }). */
-export function jobActors(ctx: AgentContext) {
+/** Implementations for jobMachine.provide({ actors }), typed by the machine's stubs. */
+export function jobActors(ctx: AgentContext): typeof jobActorStubs {
+  const jobStep = <O, I>(run: (input: I, place: StepPlace) => Promise<O>) => step('job', run);
   return {
-    startJob: fromPromise<JobRow, { job: JobRow }>(({ input }) => startJob(ctx, input.job)),
-    probeJob: fromPromise<JobProbe, { job: JobRow }>(({ input }) => probeJob(ctx, input.job)),
-    pushTails: fromPromise<JobRow, { job: JobRow; probe: JobProbe }>(({ input }) => {
-      const { job, probe } = input;
-      return ctx.store.heartbeatJob({
-        jobId: job.job_id,
-        stdoutTail: probe.stdoutTail !== (job.stdout_tail ?? '') ? probe.stdoutTail : null,
-        stderrTail: probe.stderrTail !== (job.stderr_tail ?? '') ? probe.stderrTail : null,
-      });
-    }),
-    signalStop: fromPromise<JobRow, { job: JobRow; reason: string }>(({ input }) => signalStop(ctx, input.job, input.reason)),
-    killJob: fromPromise<void, { job: JobRow }>(({ input }) => stopEverything(ctx, input.job, 'SIGKILL')),
-    concludeJob: fromPromise<JobRow, { job: JobRow; outcome: JobOutcome; probe: JobProbe | null }>(({ input }) =>
-      conclude(ctx, input.job, input.outcome, input.probe),
+    startJob: jobStep(({ row }) => startJob(ctx, row)),
+    probeJob: jobStep(({ row }) => probeJob(ctx, row)),
+    pushTails: jobStep(({ row, probe }) =>
+      ctx.store.heartbeatJob({
+        jobId: row.job_id,
+        stdoutTail: probe && probe.stdoutTail !== (row.stdout_tail ?? '') ? probe.stdoutTail : null,
+        stderrTail: probe && probe.stderrTail !== (row.stderr_tail ?? '') ? probe.stderrTail : null,
+      }),
     ),
-    failJob: fromPromise<JobRow, { job: JobRow; error: string }>(({ input }) => {
-      ctx.log.warn({ job: input.job.job_id, error: input.error }, 'job failed before it started');
-      return ctx.store.failJob({ jobId: input.job.job_id, error: input.error, stderrTail: input.error, via: 'failing' });
+    signalStop: jobStep(({ row, reason }) => signalStop(ctx, row, reason)),
+    killJob: jobStep(({ row }) => stopEverything(ctx, row, 'SIGKILL')),
+    concludeJob: jobStep(({ row, outcome, probe }, { via }) => conclude(ctx, row, outcome, probe, via)),
+    failJob: jobStep(({ row, error }, { via }) => {
+      ctx.log.warn({ job: row.job_id, error }, 'job failed before it started');
+      return ctx.store.failJob({ jobId: row.job_id, error, stderrTail: error, via });
     }),
-    releaseJob: fromPromise<JobRow, { job: JobRow; reason: string }>(({ input }) => {
-      ctx.log.error({ job: input.job.job_id, reason: input.reason }, 'could not start the job; releasing it');
-      return ctx.store.releaseJob({ jobId: input.job.job_id, reason: input.reason, maxClaims: ctx.config.startTries, via: 'releasing' });
+    releaseJob: jobStep(({ row, reason }, { via }) => {
+      ctx.log.error({ job: row.job_id, reason }, 'could not start the job; releasing it');
+      return ctx.store.releaseJob({ jobId: row.job_id, reason, maxClaims: ctx.config.startTries, via });
     }),
-    notifyUser: fromPromise<JobRow, { job: JobRow }>(({ input }) => notifyUser(ctx, input.job)),
+    notifyUser: jobStep(({ row }) => notifyUser(ctx, row)),
   };
 }

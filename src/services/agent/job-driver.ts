@@ -1,11 +1,13 @@
 // One pass over this agent's jobs: claim what fits in the free slots, then drive every job this
 // agent looks after (claimed, running, or with an email due) one step.
-import { isQuiet, jobMachine, JOB_RESTING_STATES, type JobMachineInput } from '../../machines/job-machine.js';
+import { jobMachine } from '../../machines/job-machine.js';
+import { isQuiet, type JobMachineInput } from '../../machines/job-rules.js';
+import { JOB_RESTING_STATES } from '../../machines/job-states.js';
 import { isSameProcess } from '../host/process-identity.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
-import { provideOnce, stepMachine } from './machine-runner.js';
+import { provideOnce, stepRow, type Lifecycle } from './machine-runner.js';
 
 export interface JobPassResult {
   claimed: number;
@@ -17,37 +19,20 @@ export interface JobPassResult {
   more: boolean;
 }
 
-function machineFor(ctx: AgentContext) {
-  return provideOnce(ctx, jobMachine, () => jobMachine.provide({ actors: jobActors(ctx) }));
+function input(ctx: AgentContext, row: JobRow, now: number): JobMachineInput {
+  return { row, now, killGraceMs: ctx.config.killGraceS * 1000, heartbeatMs: 5000, defaultTimeoutS: ctx.config.jobTimeoutS };
 }
 
-function input(ctx: AgentContext, job: JobRow, now: number): JobMachineInput {
-  return { job, now, killGraceMs: ctx.config.killGraceS * 1000, heartbeatMs: 5000, defaultTimeoutS: ctx.config.jobTimeoutS };
-}
+/** Jobs for the generic step: a claimed row starts its machine in `claimed`, as the database has it. */
+const jobs: Lifecycle<JobRow, JobMachineInput> = {
+  kind: 'job',
+  machine: (ctx) => provideOnce(ctx, jobMachine, () => jobMachine.provide({ actors: jobActors(ctx) })),
+  idOf: (row) => row.job_id,
+  input,
+  resting: JOB_RESTING_STATES,
+};
 
-/** A row the claim just moved: its machine starts from the row as it was (pending) and hears CLAIMED. */
-function beforeClaim(row: JobRow): JobRow {
-  return { ...row, status: 'pending', claimed_at: null, agent_id: null, run_host: null };
-}
-
-async function step(ctx: AgentContext, job: JobRow, claimed: boolean): Promise<string> {
-  const now = Date.now();
-  const events = claimed ? [{ type: 'CLAIMED', job }, { type: 'TICK', now }] : [{ type: 'TICK', now }];
-  try {
-    return await stepMachine({
-      machine: machineFor(ctx), input: input(ctx, claimed ? beforeClaim(job) : job, now), events,
-      resting: JOB_RESTING_STATES, kind: 'job', id: job.job_id, log: ctx.log, trace: ctx.trace,
-    });
-  } catch (err) {
-    // One job's trouble never stops the pass: the next tick tries it again.
-    ctx.log.error({ job: job.job_id, err: (err as Error).message }, 'job step failed');
-    return job.status;
-  }
-}
-
-// When this process last stepped each running job: tails are read again only a heartbeat later,
-// even when they did not change (then the row's heartbeat_at stays as it was).
-const lastStep = new WeakMap<AgentContext, Map<string, number>>();
+const step = (ctx: AgentContext, job: JobRow) => stepRow(ctx, jobs, job);
 
 /** Running, its process alive (the local process table), nothing due: no step (no probe, no machine). */
 function quiet(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string, number>): boolean {
@@ -59,7 +44,7 @@ function quiet(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string,
 function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string, number>): Promise<string> | string {
   if (quiet(ctx, job, now, stepped)) return job.status;
   stepped.set(job.job_id, now);
-  return step(ctx, job, false);
+  return step(ctx, job);
 }
 
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
@@ -67,13 +52,14 @@ export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): P
   const free = ctx.config.maxParallel - work.active.length;
   const claimed = opts.claim && free > 0 && work.pending > 0 ? await ctx.store.claimJobs({ agentId: ctx.agentId, host: ctx.host, limit: free }) : [];
   const now = Date.now();
-  const known = lastStep.get(ctx) ?? new Map<string, number>();
+  // Only the jobs still running are remembered (ctx.lastStepped: a heartbeat between reads of the tails).
+  const known = ctx.lastStepped;
   const stepped = new Map(work.active.flatMap((j) => (known.has(j.job_id) ? [[j.job_id, known.get(j.job_id)!] as const] : [])));
-  lastStep.set(ctx, stepped);
+  ctx.lastStepped = stepped;
   const results = await Promise.all([
-    ...claimed.map((job) => step(ctx, job, true)),
+    ...claimed.map((job) => step(ctx, job)),
     ...work.active.map((job) => stepRunning(ctx, job, now, stepped)),
-    ...work.notify_due.map((job) => step(ctx, job, false)),
+    ...work.notify_due.map((job) => step(ctx, job)),
   ]);
   const active = results.filter((s) => s === 'claimed' || s === 'running').length;
   const pendingLeft = Math.max(0, work.pending - claimed.length);

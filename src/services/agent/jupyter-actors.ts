@@ -4,8 +4,8 @@
 // The token is never logged: log lines carry the session id, pid and port only.
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
-import { fromPromise } from 'xstate';
-import type { LaunchInfo, ServerProbe } from '../../machines/jupyter-machine.js';
+import type { jupyterActorStubs } from '../../machines/jupyter-machine.js';
+import type { LaunchInfo, ServerProbe } from '../../machines/jupyter-rules.js';
 import { renderJupyterEmail } from '../job-email.js';
 import { messageIdFor, sendRecorded } from './send-recorded.js';
 import { JupyterError, scrubbedTail } from '../jupyter/errors.js';
@@ -22,6 +22,7 @@ import { isSameProcess } from '../host/process-identity.js';
 import type { SessionRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { faultPoint } from './fault-points.js';
+import { step, type StepPlace } from './row-actors.js';
 
 const INSTALL_HINT =
   'To install Jupyter: python3 -m pip install --user jupyterlab (or into a venv, then set LAB_JUPYTER=/path/to/venv/bin/jupyter); ' +
@@ -217,20 +218,24 @@ async function notifyUser(ctx: AgentContext, s: SessionRow): Promise<SessionRow>
   return s;
 }
 
-/** Implementations for jupyterMachine.provide({ actors }). */
-export function jupyterActors(ctx: AgentContext) {
-  type In = { session: SessionRow };
+/** A step that needs the launch the machine found or made. */
+function launched(launch: LaunchInfo | null, s: SessionRow): LaunchInfo {
+  if (!launch) throw new Error(`Jupyter session ${s.session_id}: no launch to wait for`);
+  return launch;
+}
+
+/** Implementations for jupyterMachine.provide({ actors }), typed by the machine's stubs. */
+export function jupyterActors(ctx: AgentContext): typeof jupyterActorStubs {
+  const jupyterStep = <O, I>(run: (input: I, place: StepPlace) => Promise<O>) => step('jupyter', run);
   return {
-    findLaunch: fromPromise<LaunchInfo | null, In>(({ input }) => findLaunch(ctx, input.session)),
-    launchServer: fromPromise<LaunchInfo, In>(({ input }) => launchServer(ctx, input.session)),
-    awaitHealthy: fromPromise<void, In & { launch: LaunchInfo; timeoutMs: number }>(({ input }) =>
-      awaitHealthy(ctx, input.session, input.launch, input.timeoutMs),
-    ),
-    markRunning: fromPromise<SessionRow, In & { launch: LaunchInfo }>(({ input }) => markRunning(ctx, input.session, input.launch)),
-    probeServer: fromPromise<ServerProbe, In>(({ input }) => probeServer(ctx, input.session)),
-    notifyUser: fromPromise<SessionRow, In>(({ input }) => notifyUser(ctx, input.session)),
-    concludeGone: fromPromise<SessionRow, In>(({ input }) => concludeGone(ctx, input.session)),
-    stopServer: fromPromise<SessionRow, In & { graceMs: number }>(({ input }) => stopServer(ctx, input.session, input.graceMs)),
-    failSession: fromPromise<SessionRow, In & { error: string }>(({ input }) => failSession(ctx, input.session, input.error)),
+    findLaunch: jupyterStep(({ row }) => findLaunch(ctx, row)),
+    launchServer: jupyterStep(({ row }) => launchServer(ctx, row)),
+    awaitHealthy: jupyterStep(({ row, launch, timeoutMs }) => awaitHealthy(ctx, row, launched(launch, row), timeoutMs)),
+    markRunning: jupyterStep(({ row, launch }) => markRunning(ctx, row, launched(launch, row))),
+    probeServer: jupyterStep(({ row }) => probeServer(ctx, row)),
+    notifyUser: jupyterStep(({ row }) => notifyUser(ctx, row)),
+    concludeGone: jupyterStep(({ row }) => concludeGone(ctx, row)),
+    stopServer: jupyterStep(({ row, graceMs }) => stopServer(ctx, row, graceMs)),
+    failSession: jupyterStep(({ row, error }) => failSession(ctx, row, error)),
   };
 }

@@ -81,14 +81,19 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     if (timer) clearTimeout(timer);
     if (!running) resolveDone();
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Registered once for this run and released when it ends (no handler left behind for a later run in the same process).
+  const onTerm = () => stop('SIGTERM');
+  const onInt = () => stop('SIGINT');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
 
   ctx.log.info({ agent: ctx.agentId, host: ctx.host, mode: ctx.config.mode }, 'supervisor started');
   void tick();
   await done;
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
   clearInterval(heartbeat);
-  await syncInFlight();
+  await syncInFlight(ctx);
   await unlisten();
   await ctx.store.heartbeatAgent({ agentId: ctx.agentId, stopped: true }).catch(() => undefined);
 }

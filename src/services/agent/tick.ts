@@ -11,17 +11,15 @@ export interface TickResult {
   more: boolean;
 }
 
-let syncing: Promise<unknown> | null = null;
-
 /** The inventory sync in flight, if any: the supervisor waits for it before it closes the store. */
-export const syncInFlight = (): Promise<unknown> => syncing ?? Promise.resolve();
+export const syncInFlight = (ctx: AgentContext): Promise<unknown> => ctx.syncing ?? Promise.resolve();
 
 export async function agentTick(ctx: AgentContext, opts: { claim: boolean; backgroundSync?: boolean }): Promise<TickResult> {
   const jobs = await runJobPass(ctx, opts);
   const jupyter = await (await import('./jupyter-driver.js')).runJupyterPass(ctx, opts); // Jupyter sessions, after the jobs
   // Script inventory, when due (never throws). The supervisor lets a long scan run beside its
   // next ticks instead of holding up jobs; a cron tick waits for it before it exits.
-  syncing ??= import('../inventory/sync-pass.js').then((m) => m.runSyncPass(ctx)).finally(() => (syncing = null));
-  if (!opts.backgroundSync) await syncing;
+  ctx.syncing ??= import('../inventory/sync-pass.js').then((m) => m.runSyncPass(ctx)).finally(() => (ctx.syncing = null));
+  if (!opts.backgroundSync) await ctx.syncing;
   return { jobs, busy: jobs.active > 0 || jupyter.active > 0, more: jobs.more };
 }

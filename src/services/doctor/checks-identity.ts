@@ -9,7 +9,7 @@ import { listeningAddresses, receives } from '../jupyter/listening.js';
 import { isRoot, rootRefusal, ROOT_WARNING } from '../process-safety.js';
 import { sharedWarning } from '../store/identity.js';
 import type { LabStore } from '../store/lab-store.js';
-import { tokenlessUrl } from '../../machines/jupyter-machine.js';
+import { tokenlessUrl } from '../../machines/jupyter-rules.js';
 import { result, withTimeout, type CheckResult } from './types.js';
 
 /**

@@ -107,7 +107,10 @@ export function toDot(graph: MachineGraph, highlight?: Highlight): string {
   }
   for (const e of graph.edges) {
     const a = edgeAttrs(e, highlight);
-    if (compound(e.source)) a.ltail = clusterName(e.source);
+    // The lifecycle's own flow sets the layout (top to bottom): error edges back to the start, and
+    // the start's routing to wherever a row resumes, do not pull the states around.
+    if (e.kind === 'error' || (e.source === graph.initial && e.kind === 'always')) a.constraint = 'false';
+    if (compound(e.source) && e.target !== e.source) a.ltail = clusterName(e.source);
     if (compound(e.target) && e.target !== e.source) a.lhead = clusterName(e.target);
     out.push(`  ${q(leaf(e.source))} -> ${q(leaf(e.target))} ${attrs(a)};`);
   }

@@ -6,7 +6,7 @@
 // resting state on the way would itself have been recorded. A change with no such path (say a
 // pending job cancelled by its user, done by SQL alone) is kept as an "outside the machine" step.
 import type { LifecycleEvent } from '../store/types.js';
-import { stateForStatus, type MachineGraph, type VizEdge, type VizState } from './machine-graph.js';
+import { settle, stateForStatus, type MachineGraph, type VizEdge, type VizState } from './machine-graph.js';
 
 export interface HistoryStep {
   /** 1-based position in the timeline. */
@@ -52,17 +52,6 @@ const ancestorsOf = (graph: MachineGraph, id: string): string[] => {
   return out;
 };
 
-/** Entering a compound state enters its initial child (and so on down). */
-function settle(graph: MachineGraph, id: string): string {
-  let at = id;
-  for (;;) {
-    const child = graph.states.find((s) => s.parent === at && s.initial);
-    const node = graph.states.find((s) => s.id === at);
-    if (!child || node?.kind !== 'compound') return at;
-    at = child.id;
-  }
-}
-
 /**
  * The shortest way from one state to another, through transient states only. Ties go to the
  * path with fewer error edges, then to the transition declared first.
@@ -70,8 +59,13 @@ function settle(graph: MachineGraph, id: string): string {
 export function shortestPath(graph: MachineGraph, from: string, target: string): VizEdge[] | null {
   let to = target;
   const resting = new Map(graph.states.map((s) => [s.id, s.resting]));
-  // An event handled by a parent applies in each of its children.
-  const outgoing = (id: string) => [id, ...ancestorsOf(graph, id)].flatMap((sid) => graph.edges.filter((e) => e.source === sid && !e.targetless && e.target !== sid));
+  // An event handled by a parent applies in each of its children; a parent's error edge, only in
+  // a child running a step (a group's one error edge stands for its steps' failures).
+  const runsStep = new Map(graph.states.map((s) => [s.id, s.invokes.length > 0]));
+  const outgoing = (id: string) =>
+    [id, ...ancestorsOf(graph, id)].flatMap((sid) =>
+      graph.edges.filter((e) => e.source === sid && !e.targetless && e.target !== sid && (sid === id || e.kind !== 'error' || runsStep.get(id))),
+    );
   const cost = new Map<string, number>([[from, 0]]);
   // How each state was reached: the edge, and the state the step left (the edge may be its parent's).
   const via = new Map<string, { edge: VizEdge; prev: string }>();

@@ -4,6 +4,7 @@
 // paths are built from this, so a new state or transition shows up without touching the
 // visualizer. (xstate/graph's toDirectedGraph omits `always` edges, hence our own walk.)
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
+import { STEP_FAILED } from '../../machines/kit.js';
 
 export type StateKind = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
 export type EdgeKind = 'event' | 'always' | 'done' | 'error' | 'after';
@@ -62,7 +63,12 @@ export function guardName(guard: unknown): string | null {
     const name = guard.name && guard.name !== 'guard' ? guard.name : 'inline';
     return Array.isArray(inner) ? `${name}(${inner.map((g) => guardName(g) ?? '?').join(', ')})` : name;
   }
-  if (typeof guard === 'object' && 'type' in guard) return String((guard as { type: unknown }).type);
+  if (typeof guard === 'object' && 'type' in guard) {
+    // Fixed params say which case it is: statusIs(running). (Params read from the event are not shown.)
+    const { type, params } = guard as { type: unknown; params?: unknown };
+    const shown = params && typeof params === 'object' ? Object.values(params).filter((v) => typeof v === 'string' || typeof v === 'number') : [];
+    return shown.length ? `${String(type)}(${shown.join(', ')})` : String(type);
+  }
   return 'inline';
 }
 
@@ -110,12 +116,15 @@ export function machineGraph(machine: AnyStateMachine): MachineGraph {
   const edges: VizEdge[] = [];
   const addEdges = (node: AnyStateNode, list: readonly RawTransition[], always: boolean) => {
     for (const t of list) {
-      const { kind, event } = always ? { kind: 'always' as const, event: 'always' } : describeEvent(t.eventType, node);
+      const guard = guardName(t.guard);
+      // A group's one error edge (kit.ts onStepError): a failure of any step inside the group.
+      const groupError = !always && t.eventType === '*' && guard === STEP_FAILED;
+      const { kind, event } = always ? { kind: 'always' as const, event: 'always' } : groupError ? { kind: 'error' as const, event: 'error(any step)' } : describeEvent(t.eventType, node);
       const targets = t.target && t.target.length ? t.target.map(stateId) : [stateId(node)];
       for (const target of targets) {
         edges.push({
           index: edges.length, source: stateId(node), target, eventType: always ? '' : t.eventType, kind, event,
-          guard: guardName(t.guard), actions: (t.actions ?? []).map(actionName), targetless: !t.target || t.target.length === 0,
+          guard: groupError ? null : guard, actions: (t.actions ?? []).map(actionName), targetless: !t.target || t.target.length === 0,
         });
       }
     }
@@ -144,8 +153,25 @@ export function machineGraph(machine: AnyStateMachine): MachineGraph {
 /** The label an edge shows: event, then guard in brackets. */
 export const edgeLabel = (e: VizEdge): string => (e.guard ? `${e.event} [${e.guard}]` : e.event);
 
-/** The state a recorded status stands for: a state whose key is the status (the shallowest). */
+/** Entering a compound state enters its initial child (and so on down). */
+export function settle(graph: MachineGraph, id: string): string {
+  let at = id;
+  for (;;) {
+    const child = graph.states.find((s) => s.parent === at && s.initial);
+    const node = graph.states.find((s) => s.id === at);
+    if (!child || node?.kind !== 'compound') return at;
+    at = child.id;
+  }
+}
+
+/**
+ * The state a recorded status stands for: a state whose key is the status (the shallowest), and
+ * where that is a group, the child a row in that status rests in ('running' → 'running.waiting').
+ */
 export function stateForStatus(graph: MachineGraph, status: string): VizState | null {
   const matches = graph.states.filter((s) => s.key === status);
-  return matches.sort((a, b) => a.id.split('.').length - b.id.split('.').length)[0] ?? null;
+  const named = matches.sort((a, b) => a.id.split('.').length - b.id.split('.').length)[0];
+  if (!named) return null;
+  const rests = settle(graph, named.id);
+  return graph.states.find((s) => s.id === rests) ?? named;
 }
