@@ -330,6 +330,14 @@ else
 fi
 "$WRAPPER" config >/dev/null || die "the agent does not accept $DIR/.env (see above); fix it, then run this again"
 
+# The local database (no SUPABASE_URL, no LAB_DATABASE_URL) is the agent's own: its schema is
+# created here, and brought up to date after an update, explicitly (opening it never migrates).
+if [ "$("$WRAPPER" config --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{process.stdout.write(JSON.parse(s).mode)}catch{}})')" = local ]; then
+  step "Local database"
+  if migrated="$("$WRAPPER" db migrate 2>&1)"; then did "${migrated//$'\n'/; }"
+  else say "$migrated"; say "  ! the local database could not be migrated; the agent's first start tries again (lab-agent db migrate)"; fi
+fi
+
 # ---------------------------------------------------------------------------------------------
 # running it: cron every minute, and/or a systemd user unit
 

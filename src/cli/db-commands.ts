@@ -1,7 +1,7 @@
 // `lab-agent db migrate|status`: the schema of the local database or of LAB_DATABASE_URL.
 import pg from 'pg';
 import { loadConfig } from '../services/config.js';
-import { dbStatus, migrate } from '../services/store/migrate.js';
+import { dbStatus, migrate, newerSchemaMessage } from '../services/store/migrate.js';
 import { openError } from '../services/store/db-errors.js';
 import { serverRoot } from '../services/store/local-postgres.js';
 import { pgConnection } from '../services/store/open-store.js';
@@ -41,7 +41,7 @@ export const dbCommands: Command[] = [
   },
   {
     name: 'db status',
-    summary: 'show which migrations the database has and which it lacks',
+    summary: 'show which migrations the database has and which it lacks (changes nothing)',
     usage: 'lab-agent db status [--json]',
     json: true,
     async run({ out, env }) {
@@ -51,7 +51,7 @@ export const dbCommands: Command[] = [
           `database: ${s.where}`,
           `expected schema version: ${s.expected}`,
           `applied: ${s.applied.length ? s.applied.join(', ') : 'none'}`,
-          s.upToDate ? 'up to date' : `missing: ${s.missing.join(', ')} (run \`lab-agent db migrate\`)`,
+          s.newer.length ? newerSchemaMessage(s) : s.upToDate ? 'up to date' : `missing: ${s.missing.join(', ')} (run \`lab-agent db migrate\`)`,
         ].join('\n'),
       );
       return status.upToDate ? 0 : 1;
