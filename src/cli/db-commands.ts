@@ -5,7 +5,7 @@ import { dbStatus, migrate, newerSchemaMessage } from '../services/store/migrate
 import { openError } from '../services/store/db-errors.js';
 import { serverRoot } from '../services/store/local-postgres.js';
 import { pgConnection } from '../services/store/open-store.js';
-import type { Command } from './command.js';
+import { defineCommand, type Command } from './command.js';
 
 export async function withAdmin<T>(env: NodeJS.ProcessEnv, fn: (c: pg.Client, where: string) => Promise<T>): Promise<T> {
   const config = loadConfig({ env });
@@ -25,28 +25,28 @@ export async function withAdmin<T>(env: NodeJS.ProcessEnv, fn: (c: pg.Client, wh
 }
 
 export const dbCommands: Command[] = [
-  {
+  defineCommand({
     name: 'db migrate',
     summary: 'apply the schema migrations to the local database or LAB_DATABASE_URL',
     usage: 'lab-agent db migrate [--json]',
     json: true,
     async run({ out, env }) {
       const result = await withAdmin(env, async (c, where) => ({ where, ...(await migrate(c)) }));
-      out.data(result, (r: typeof result) =>
+      out.data(result, (r) =>
         r.applied.length
           ? `applied ${r.applied.length} migration(s) to the ${r.where}: ${r.applied.join(', ')}\nschema version ${r.version}`
           : `the ${r.where} is up to date (schema version ${r.version})`,
       );
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'db status',
     summary: 'show which migrations the database has and which it lacks (changes nothing)',
     usage: 'lab-agent db status [--json]',
     json: true,
     async run({ out, env }) {
       const status = await withAdmin(env, async (c, where) => ({ where, ...(await dbStatus(c)) }));
-      out.data(status, (s: typeof status) =>
+      out.data(status, (s) =>
         [
           `database: ${s.where}`,
           `expected schema version: ${s.expected}`,
@@ -56,5 +56,5 @@ export const dbCommands: Command[] = [
       );
       return status.upToDate ? 0 : 1;
     },
-  },
+  }),
 ];

@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { createLogger } from '../services/logger.js';
 import type { DoctorReport } from '../services/doctor/doctor.js';
 import type { CheckStatus } from '../services/doctor/types.js';
-import type { Command } from './command.js';
+import { defineCommand, type Command } from './command.js';
 
 const MARK: Record<CheckStatus, string> = { ok: '✔', fail: '✖', warn: '!', skip: '-' };
 
@@ -20,7 +20,7 @@ export function renderReport(r: DoctorReport): string {
   return lines.join('\n');
 }
 
-export const doctorCommand: Command = {
+export const doctorCommand = defineCommand({
   name: 'doctor',
   summary: 'check this installation (config, database, identity, Python, Jupyter, SMTP, cron, ports, logs)',
   usage: 'lab-agent doctor [--json]',
@@ -32,4 +32,4 @@ export const doctorCommand: Command = {
     out.data(report, renderReport);
     return report.ok ? 0 : 1;
   },
-};
+});
