@@ -1,14 +1,15 @@
 // `lab-agent db migrate|status`: the schema of the local database or of LAB_DATABASE_URL.
-import pg from 'pg';
+import type pg from 'pg';
 import { loadConfig } from '../services/config.js';
-import { dbStatus, migrate, newerSchemaMessage } from '../services/store/migrate.js';
 import { openError } from '../services/store/db-errors.js';
-import { serverRoot } from '../services/store/local-postgres.js';
-import { pgConnection } from '../services/store/open-store.js';
 import { defineCommand, type Command } from './command.js';
 
 export async function withAdmin<T>(env: NodeJS.ProcessEnv, fn: (c: pg.Client, where: string) => Promise<T>): Promise<T> {
   const config = loadConfig({ env });
+  // Loaded here, not at the top: the other commands' start-up never pays for pg.
+  const [{ default: pg }, { pgConnection }, { serverRoot }] = await Promise.all([
+    import('pg'), import('../services/store/open-store.js'), import('../services/store/local-postgres.js'),
+  ]);
   const connection = await pgConnection(config);
   const where = config.databaseUrl ? 'LAB_DATABASE_URL' : `local database (${config.dataDir})`;
   const client = new pg.Client(connection);
@@ -31,6 +32,7 @@ export const dbCommands: Command[] = [
     usage: 'lab-agent db migrate [--json]',
     json: true,
     async run({ out, env }) {
+      const { migrate } = await import('../services/store/migrate.js');
       const result = await withAdmin(env, async (c, where) => ({ where, ...(await migrate(c)) }));
       out.data(result, (r) =>
         r.applied.length
@@ -45,6 +47,7 @@ export const dbCommands: Command[] = [
     usage: 'lab-agent db status [--json]',
     json: true,
     async run({ out, env }) {
+      const { dbStatus, newerSchemaMessage } = await import('../services/store/migrate.js');
       const status = await withAdmin(env, async (c, where) => ({ where, ...(await dbStatus(c)) }));
       out.data(status, (s) =>
         [

@@ -4,7 +4,6 @@
 // connection is, whatever the client claims.
 import { loadConfig } from '../services/config.js';
 import { isUuid } from '../services/names.js';
-import { addMember, removeMember } from '../services/store/members.js';
 import { defineCommand, type Command, type OptionSpec, type OptionValues } from './command.js';
 import { withAdmin } from './db-commands.js';
 import { UsageError } from './output.js';
@@ -31,6 +30,7 @@ export const dbMemberCommands: Command[] = [
     async run({ args, options, env, out }) {
       const spec = memberArgs(args, options, env);
       const config = loadConfig({ env });
+      const { addMember } = await import('../services/store/members.js');
       const added = await withAdmin(env, (c) => addMember(c, config.databaseUrl, spec));
       out.data(added, (m) =>
         [
@@ -50,6 +50,7 @@ export const dbMemberCommands: Command[] = [
     options: { host: { type: 'string' } },
     async run({ args, options, env, out }) {
       const spec = memberArgs(args, options, env);
+      const { removeMember } = await import('../services/store/members.js');
       const removed = await withAdmin(env, (c) => removeMember(c, spec.linuxUser, spec.host));
       out.data(removed, (r) => `dropped role ${r.role} (user ${r.user_id}); ${r.connections_ended} open connection(s) ended; the member's jobs and sessions stay`);
     },

@@ -1,6 +1,5 @@
 // `lab-agent doctor`: what is wrong with this installation, one line per check with the fix.
 import { hostname, userInfo } from 'node:os';
-import { createLogger } from '../services/logger.js';
 import type { DoctorReport } from '../services/doctor/doctor.js';
 import type { CheckStatus } from '../services/doctor/types.js';
 import { defineCommand, type Command } from './command.js';
@@ -28,6 +27,7 @@ export const doctorCommand = defineCommand({
   async run({ env, out }) {
     const { runDoctor } = await import('../services/doctor/doctor.js');
     // Only errors on stderr: every finding is in the report itself.
+    const { createLogger } = await import('../services/logger.js');
     const report = await runDoctor(env, createLogger({ level: 'error' }));
     out.data(report, renderReport);
     return report.ok ? 0 : 1;

@@ -1,7 +1,6 @@
 // The user's Jupyter commands: start (and wait for the link), stop, ls, url. Every mode.
 import { isAbsolute, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tokenlessUrl } from '../machines/jupyter-machine.js';
 import { dashboardLink } from '../services/dashboard-link.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import type { SessionRow } from '../services/store/types.js';
@@ -40,7 +39,7 @@ function tellTunnel(s: SessionRow, json: boolean): void {
   if (s.tunnel && !json) process.stderr.write(`It listens on this server's loopback address only. From your computer, open a tunnel first:\n  ${s.tunnel}\nthen open the link there.\n`);
 }
 
-function sessionsTable(rows: SessionRow[]): string {
+function sessionsTable(rows: SessionRow[], tokenlessUrl: (url: string | null) => string | null): string {
   if (rows.length === 0) return 'no Jupyter sessions yet: start one with `lab-agent jupyter start`';
   return table([
     ['ID', 'STATUS', 'CREATED', 'HOST', 'PORT', 'URL / ERROR'],
@@ -117,7 +116,8 @@ export const jupyterCommands: Command[] = [
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
       const rows = await withUserStore(env, (store) => store.listSessions({ limit, activeOnly: Boolean(options.active) }));
-      out.data(rows, sessionsTable);
+      const { tokenlessUrl } = await import('../machines/jupyter-machine.js'); // not at the top: it brings XState
+      out.data(rows, (r) => sessionsTable(r, tokenlessUrl));
     },
   }),
   defineCommand({

@@ -6,7 +6,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../services/config.js';
 import { setEnvValue } from '../services/env-file.js';
-import { sessionFile } from '../services/store/open-store.js';
+import { sessionFile } from '../services/store/file-session-storage.js';
 import { defineCommand, type Command, type OptionSpec, type OptionValues } from './command.js';
 import { CliFailure, UsageError, type Output } from './output.js';
 import { ask, askSecret, closePrompts } from './prompt.js';

@@ -8,7 +8,8 @@ import type { LabStore } from '../store/lab-store.js';
 import { serverRoot } from '../store/local-postgres.js';
 import { dbStatus, expectedVersion, listMigrations, newerSchemaMessage } from '../store/migrate.js';
 import { envFileExposure } from '../process-safety.js';
-import { openStore, pgConnection, sessionFile } from '../store/open-store.js';
+import { sessionFile } from '../store/file-session-storage.js';
+import { openStore, pgConnection } from '../store/open-store.js';
 import { LOGIN_AGAIN } from '../store/types.js';
 import { result, tildify, withTimeout, type CheckResult } from './types.js';
 

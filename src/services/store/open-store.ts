@@ -1,9 +1,9 @@
 // Opens the store for the configured mode and works out which user the agent acts for (identity.ts).
-import { join } from 'node:path';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { sessionFile } from './file-session-storage.js';
 import { LabStore } from './lab-store.js';
 import { openError } from './db-errors.js';
 import { ensureLocalPostgres, serverRoot } from './local-postgres.js';
@@ -11,8 +11,6 @@ import { resolvePgIdentity, SERVICE_ID_HELP, type Identity } from './identity.js
 import { dbStatus, migrate, refuseNewer } from './migrate.js';
 import { PgTransport } from './pg-transport.js';
 import { StoreError } from './types.js';
-
-export const sessionFile = (config: Config): string => join(config.dataDir, 'supabase-session.json');
 
 /**
  * Opening never migrates a database the agent does not own: any other must have been migrated
