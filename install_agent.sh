@@ -245,7 +245,7 @@ cat > "$WRAPPER.tmp" <<EOF
 # has no node). Run install_agent.sh again after moving Node or the agent folder.
 LAB_AGENT_DIR="\${LAB_AGENT_DIR:-$DIR}"
 export LAB_AGENT_DIR
-exec '$NODE' '$DIR/dist/index.js' "\$@"
+exec '$NODE' --enable-source-maps '$DIR/dist/index.js' "\$@"
 EOF
 chmod 755 "$WRAPPER.tmp" && mv "$WRAPPER.tmp" "$WRAPPER"
 did "command $WRAPPER"
