@@ -1,21 +1,19 @@
 // Options before the command: `lab-agent --limit 5 ls` reads 5 as the value of --limit (issue 12),
 // an option the command does not take is refused naming it, and a value is never a command word.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentEnv } from './helpers/agent-env.js';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase } from './helpers/fresh-db.js';
 
-let db: TestDb;
+const db = useFreshDatabase();
 let a: AgentEnv;
 before(async () => {
-  db = await freshDatabase();
   a = new AgentEnv(db, `opt${process.pid}`);
   for (const n of [1, 2, 3]) {
     const r = await a.cli(['submit', a.write(`s${n}.py`, 'print(1)\n')]);
     assert.equal(r.code, 0, r.stderr);
   }
 });
-after(async () => db.drop());
 
 test('`lab-agent --limit 2 ls` works like `lab-agent ls --limit 2`', async () => {
   const before = await a.cli(['--limit', '2', 'ls', '--json']);
