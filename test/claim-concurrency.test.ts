@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { makeUser, storeAs } from './helpers/db.js';
 import { useFreshDatabase } from './helpers/fresh-db.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 let userId: string;
 
 before(async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { AgentEnv } from './helpers/agent-env.js';
 import { useFreshDatabase } from './helpers/fresh-db.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 let a: AgentEnv;
 before(async () => {
   a = new AgentEnv(db, `opt${process.pid}`);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { useFreshDatabase } from './helpers/fresh-db.js';
 import { repoRoot } from './helpers/required.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 
 /** function name → its parameter names (sorted), read from the generated file's Functions block. */
 function generatedFunctions(): Record<string, string[]> {

@@ -10,7 +10,7 @@ import { AgentEnv, eventually } from './helpers/agent-env.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
 import type { JobRow } from '../src/services/store/types.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 let a: AgentEnv;
 let smtp: TestSmtp;
 let userId: string;

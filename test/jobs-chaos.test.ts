@@ -7,7 +7,7 @@ import { useFreshDatabase } from './helpers/fresh-db.js';
 import { runChaos } from './helpers/chaos.js';
 import { startSmtp } from './helpers/smtp.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 
 test('30 jobs under random SIGKILLs of tick and supervise: once each, right outcome, one Message-ID each', async () => {
   const seed = Number(process.env.CHAOS_SEED) || Date.now() % 100_000;

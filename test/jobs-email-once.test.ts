@@ -7,7 +7,7 @@ import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 import { readMail, startSmtp } from './helpers/smtp.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 
 test('the Message-ID is the job\'s, and notified_at is already written (uncommitted) when the server accepts', async () => {
   // While the server holds its 250, the agent's transaction must hold the row with notified_at written.

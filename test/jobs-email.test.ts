@@ -6,7 +6,7 @@ import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 import { freePort, readMail, startSmtp } from './helpers/smtp.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 
 test('one email per job: subject with mark, script, exit code, duration; bodies with tails and paths', async () => {
   const smtp = await startSmtp();

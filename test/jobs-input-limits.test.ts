@@ -9,7 +9,7 @@ import { useFreshDatabase } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 import type { JobRow } from '../src/services/store/types.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 let a: AgentEnv;
 let userId: string;
 

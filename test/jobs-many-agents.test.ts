@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { useFreshDatabase } from './helpers/fresh-db.js';
 import { AgentEnv, eventually, exited } from './helpers/agent-env.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 
 test('4 agents, 500 jobs: each job run exactly once', async () => {
   const a = new AgentEnv(db, 'grace', { LAB_MAX_PARALLEL: '4', LAB_POLL_INTERVAL_S: '2' });

@@ -10,7 +10,7 @@ import { hasTestJupyter, requirePart, testJupyter } from './helpers/required.js'
 import type { JobRow } from '../src/services/store/types.js';
 import { isSameProcess } from '../src/services/host/process-identity.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 let a: AgentEnv;
 
 before(async () => {

@@ -8,7 +8,7 @@ import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually, exited, sleep } from './helpers/agent-env.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 let smtp: TestSmtp;
 
 before(async () => {

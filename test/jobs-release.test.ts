@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 
 test('a job the agent cannot start is released, then failed after 3 tries', async () => {
   const a = new AgentEnv(db, 'henry');

@@ -9,7 +9,7 @@ import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually, exited } from './helpers/agent-env.js';
 import { isAlive } from '../src/services/host/process-identity.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 
 /**
  * A job that leaves its process group two ways: a classic daemon (fork, setsid, fork) that keeps

@@ -6,7 +6,7 @@ import { AgentEnv, eventually, exited, sleep } from './helpers/agent-env.js';
 import { isSameProcess } from '../src/services/host/process-identity.js';
 import { readExitRecord } from '../src/services/runner/launch.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 let a: AgentEnv;
 
 before(async () => {

@@ -22,7 +22,7 @@ const skipLegacy = requirePart('legacy Notebook 6', hasLegacyJupyter, 'apt-get i
 const debianJupyter = '/usr/bin/jupyter'; // jupyter_core from Debian's package: `jupyter notebook` is Notebook 6
 const uid = process.getuid?.() ?? 0;
 
-const db = useFreshDatabase({ beforeDrop: killLeftoverJupyter }); // whatever a failed test left running
+const db = await useFreshDatabase({ beforeDrop: killLeftoverJupyter }); // whatever a failed test left running
 let smtp: TestSmtp;
 let nextBase = 26000;
 

@@ -7,7 +7,7 @@ import { jobRow, useFreshDatabase } from './helpers/fresh-db.js';
 import type { LabStore } from '../src/services/store/lab-store.js';
 import { StoreError } from '../src/services/store/types.js';
 
-const db = useFreshDatabase({ beforeDrop: () => store.close() });
+const db = await useFreshDatabase({ beforeDrop: () => store.close() });
 let store: LabStore;
 let userId: string;
 const agent = randomUUID();

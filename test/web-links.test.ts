@@ -7,7 +7,7 @@ import { AgentEnv } from './helpers/agent-env.js';
 import { dashboardLink } from '../src/services/dashboard-link.js';
 import { renderJobEmail, renderJupyterEmail } from '../src/services/job-email.js';
 
-const db = useFreshDatabase();
+const db = await useFreshDatabase();
 let a: AgentEnv;
 
 before(async () => {

@@ -1,37 +1,25 @@
 // The two things most test files repeat: a fresh database for the file, and reading a jobs row
 // behind the API's back.
-import { after, before } from 'node:test';
+import { after } from 'node:test';
 import type { JobRow } from '../../src/services/store/types.js';
 import { freshDatabase, type TestDb } from './db.js';
 
 /**
- * The test file's own database, cloned from the migrated template before its first test and
- * dropped after its last. Use it inside hooks and tests (it exists once the `before` hook ran);
- * `beforeDrop` runs first at the end (e.g. stopping what the tests left running).
+ * The test file's own database, cloned from the migrated template: `const db = await
+ * useFreshDatabase();` at the top of the file (a top-level await, so the file's own hooks and
+ * tests all find it made: Node 20 does not wait for one root `before` hook before the next),
+ * dropped after its last test; `beforeDrop` runs first (e.g. stopping what the tests left running).
  */
-export function useFreshDatabase(opts: { migrated?: boolean; beforeDrop?: (db: TestDb) => Promise<void> } = {}): TestDb {
-  let made: TestDb | null = null;
-  const db = (): TestDb => {
-    if (!made) throw new Error('the test database is made in before(): use it inside hooks and tests');
-    return made;
-  };
-  before(async () => {
-    made = await freshDatabase({ migrated: opts.migrated });
-  });
+export async function useFreshDatabase(opts: { migrated?: boolean; beforeDrop?: (db: TestDb) => Promise<void> } = {}): Promise<TestDb> {
+  const db = await freshDatabase({ migrated: opts.migrated });
   after(async () => {
-    if (!made) return;
     try {
-      await opts.beforeDrop?.(made);
+      await opts.beforeDrop?.(db);
     } finally {
-      await made.drop();
+      await db.drop();
     }
   });
-  return {
-    get connection() { return db().connection; },
-    get admin() { return db().admin; },
-    get name() { return db().name; },
-    drop: () => db().drop(),
-  };
+  return db;
 }
 
 /** A jobs row as the database holds it now (read as the superuser, past row-level security). */
