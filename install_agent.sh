@@ -245,7 +245,7 @@ cat > "$WRAPPER.tmp" <<EOF
 # has no node). Run install_agent.sh again after moving Node or the agent folder.
 LAB_AGENT_DIR="\${LAB_AGENT_DIR:-$DIR}"
 export LAB_AGENT_DIR
-exec '$NODE' '$DIR/dist/index.js' "\$@"
+exec '$NODE' --enable-source-maps '$DIR/dist/index.js' "\$@"
 EOF
 chmod 755 "$WRAPPER.tmp" && mv "$WRAPPER.tmp" "$WRAPPER"
 did "command $WRAPPER"
@@ -329,6 +329,14 @@ else
   did "wrote $DIR/.env (mode 600)"
 fi
 "$WRAPPER" config >/dev/null || die "the agent does not accept $DIR/.env (see above); fix it, then run this again"
+
+# The local database (no SUPABASE_URL, no LAB_DATABASE_URL) is the agent's own: its schema is
+# created here, and brought up to date after an update, explicitly (opening it never migrates).
+if [ "$("$WRAPPER" config --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{process.stdout.write(JSON.parse(s).mode)}catch{}})')" = local ]; then
+  step "Local database"
+  if migrated="$("$WRAPPER" db migrate 2>&1)"; then did "${migrated//$'\n'/; }"
+  else say "$migrated"; say "  ! the local database could not be migrated; the agent's first start tries again (lab-agent db migrate)"; fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # running it: cron every minute, and/or a systemd user unit

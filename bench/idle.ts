@@ -1,6 +1,8 @@
 // The agent's cost when there is nothing to do:
-//  - an idle `lab-agent tick` (what cron runs every minute): CPU and peak RSS of the whole process,
-//    next to `node -e 0` in the same run as the floor any Node.js command pays;
+//  - an idle `lab-agent tick` (what cron runs every minute) and `lab-agent --help`: CPU and peak
+//    RSS of the whole process, run as the installer's wrapper runs them (the bundle, with
+//    --enable-source-maps), next to `node -e 0` in the same run as the floor any Node.js command
+//    pays (goals: tick ≤ 2× its CPU and ≤ 50 MiB, --help ≤ 2× its CPU);
 //  - an idle `lab-agent supervise` over 60 s: CPU share and RSS from /proc.
 // Run: npm run build && node --import tsx bench/idle.ts [--runs 10] [--seconds 60]
 import { freshDatabase } from '../test/helpers/db.js';
@@ -16,13 +18,16 @@ const db = await freshDatabase();
 const a = new AgentEnv(db, 'idle', { LAB_LOG_LEVEL: 'warn' });
 await a.cli(['tick']); // first tick creates the user row and agent id; not measured
 
+const wrapperArgs = ['--enable-source-maps', cliPath]; // as bin/lab-agent runs it
 const tick: { cpuS: number; maxRssMiB: number; wallS: number }[] = [];
+const help: { cpuS: number; maxRssMiB: number }[] = [];
 const floor: { cpuS: number; maxRssMiB: number }[] = [];
 for (let i = 0; i < runs; i++) {
   floor.push(await timed(process.execPath, ['-e', '0'], a.env));
-  const r = await timed(process.execPath, [cliPath, 'tick'], a.env);
+  const r = await timed(process.execPath, [...wrapperArgs, 'tick'], a.env);
   if (r.code !== 0) throw new Error(`tick exited ${r.code}`);
   tick.push(r);
+  help.push(await timed(process.execPath, [...wrapperArgs, '--help'], a.env));
 }
 
 const sup = a.spawn(['supervise']);
@@ -41,7 +46,9 @@ await db.drop();
 
 console.log(JSON.stringify({
   idle_tick: { runs, cpu_s_median: round(median(tick.map((t) => t.cpuS)), 3), peak_rss_mib_median: round(median(tick.map((t) => t.maxRssMiB))), wall_s_median: round(median(tick.map((t) => t.wallS)), 3) },
+  help: { cpu_s_median: round(median(help.map((t) => t.cpuS)), 3), peak_rss_mib_median: round(median(help.map((t) => t.maxRssMiB))) },
   node_e_0: { cpu_s_median: round(median(floor.map((t) => t.cpuS)), 3), peak_rss_mib_median: round(median(floor.map((t) => t.maxRssMiB))) },
+  ratio_to_node_e_0: { tick: round(median(tick.map((t) => t.cpuS)) / median(floor.map((t) => t.cpuS)), 2), help: round(median(help.map((t) => t.cpuS)) / median(floor.map((t) => t.cpuS)), 2) },
   idle_supervisor: { seconds, cpu_percent: round(cpuShare, 2), max_rss_mib: round(maxRss) },
 }));
 process.exit(0);

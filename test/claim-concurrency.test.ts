@@ -1,14 +1,14 @@
 // 8 agents claiming from 2,000 pending jobs at once: every job claimed exactly once.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { freshDatabase, makeUser, storeAs, type TestDb } from './helpers/db.js';
+import { makeUser, storeAs } from './helpers/db.js';
+import { useFreshDatabase } from './helpers/fresh-db.js';
 
-let db: TestDb;
+const db = await useFreshDatabase();
 let userId: string;
 
 before(async () => {
-  db = await freshDatabase();
   userId = await makeUser(db, 'alice');
   await db.admin.query(
     `insert into public.jobs (user_id, script_path, created_at)
@@ -16,7 +16,6 @@ before(async () => {
     [userId],
   );
 });
-after(async () => db.drop());
 
 test('8 concurrent claimers take each of 2,000 jobs exactly once, oldest first', async () => {
   const claimers = Array.from({ length: 8 }, () => ({ agent: randomUUID(), store: storeAs(db, userId, 1), got: [] as string[] }));

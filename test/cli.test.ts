@@ -56,3 +56,15 @@ test('usage errors exit 2 with the reason; bad configuration exits 1 naming the 
   assert.match(badConfig.stderr, /LAB_EMAIL=nobody is not an email address/);
   assert.doesNotMatch(badConfig.stderr, /at .*\.js:\d+/, 'no stack trace for a configuration problem');
 });
+
+test('an option name means one thing in every command (the first pass that finds the command reads them all)', () => {
+  const seen = new Map<string, { type: string; short?: string; by: string }>();
+  for (const c of commands) {
+    for (const [name, o] of Object.entries(c.options ?? {})) {
+      const first = seen.get(name);
+      if (first) assert.deepEqual([o.type, o.short], [first.type, first.short], `--${name}: ${c.name} and ${first.by} disagree`);
+      else seen.set(name, { type: o.type, short: o.short, by: c.name });
+    }
+  }
+  assert.ok(seen.size > 5);
+});

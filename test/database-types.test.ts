@@ -2,18 +2,14 @@
 // name every public SQL function and its parameters exactly as the migrations define them, so
 // `npm run typecheck` holds LabStore to the SQL: a migration that renames a parameter without
 // regenerating fails here, and after regenerating LabStore fails to compile until it follows.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase } from './helpers/fresh-db.js';
 import { repoRoot } from './helpers/required.js';
 
-let db: TestDb;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db.drop());
+const db = await useFreshDatabase();
 
 /** function name → its parameter names (sorted), read from the generated file's Functions block. */
 function generatedFunctions(): Record<string, string[]> {

@@ -85,7 +85,7 @@ describe('install_agent.sh', { skip, timeout: 15 * 60_000 }, () => {
     assert.equal(statSync(dir()).uid, a.uid);
     // The command cron runs names node by its absolute path: cron's PATH has no node.
     assert.equal(mode(wrapper()), '755');
-    assert.match(readFileSync(wrapper(), 'utf8'), new RegExp(`exec '${nodeDir}/node' '${dir()}/dist/index.js' "\\$@"`));
+    assert.match(readFileSync(wrapper(), 'utf8'), new RegExp(`exec '${nodeDir}/node' --enable-source-maps '${dir()}/dist/index.js' "\\$@"`));
     assert.equal(readlinkSync(join(a.home, '.local', 'bin', 'lab-agent')), wrapper());
 
     const envFile = join(dir(), '.env');

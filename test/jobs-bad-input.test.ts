@@ -1,22 +1,21 @@
 // Bad input never stops the agent: each case fails its job with a clear error (also in
 // stderr_tail), the user is emailed, and the next job runs.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
 import type { JobRow } from '../src/services/store/types.js';
 
-let db: TestDb;
+const db = await useFreshDatabase();
 let a: AgentEnv;
 let smtp: TestSmtp;
 let userId: string;
 
 before(async () => {
-  db = await freshDatabase();
   smtp = await startSmtp();
   a = new AgentEnv(db, 'bob', { LAB_EMAIL: 'bob@lab.example', SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port) });
   // The first CLI call creates bob's users row.
@@ -24,7 +23,6 @@ before(async () => {
   assert.equal(r.code, 0, r.stderr);
   userId = (await db.admin.query("select user_id from public.users where linux_user = 'bob'")).rows[0].user_id;
 });
-after(async () => db.drop());
 
 async function insertJob(scriptPath: string | null, args: string | null = null): Promise<string> {
   const r = await db.admin.query('insert into public.jobs (user_id, script_path, args) values ($1, $2, $3) returning job_id', [userId, scriptPath, args]);

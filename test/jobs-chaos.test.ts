@@ -1,18 +1,13 @@
 // The chaos harness, small: 30 jobs while the agent is SIGKILLed at random, tick and supervise
 // taking turns (bench/chaos.ts runs it at any size). Every job runs exactly once, ends as its exit
 // code says, and its emails carry its one Message-ID (a repeat is the same message).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase } from './helpers/fresh-db.js';
 import { runChaos } from './helpers/chaos.js';
 import { startSmtp } from './helpers/smtp.js';
 
-let db: TestDb;
-
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db.drop());
+const db = await useFreshDatabase();
 
 test('30 jobs under random SIGKILLs of tick and supervise: once each, right outcome, one Message-ID each', async () => {
   const seed = Number(process.env.CHAOS_SEED) || Date.now() % 100_000;

@@ -1,21 +1,13 @@
 // One email per job, even when the agent dies mid-send: the Message-ID comes from the job id, so a
 // resend is the same message (mail systems drop it), and notified_at is written in the step that
 // sends: made before the SMTP server accepts, committed as soon as it has.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 import { readMail, startSmtp } from './helpers/smtp.js';
-import type { JobRow } from '../src/services/store/types.js';
 
-let db: TestDb;
-
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db.drop());
-
-const row = async (id: string): Promise<JobRow> => (await db.admin.query('select * from public.jobs where job_id = $1', [id])).rows[0];
+const db = await useFreshDatabase();
 
 test('the Message-ID is the job\'s, and notified_at is already written (uncommitted) when the server accepts', async () => {
   // While the server holds its 250, the agent's transaction must hold the row with notified_at written.
@@ -31,7 +23,7 @@ test('the Message-ID is the job\'s, and notified_at is already written (uncommit
   const id = (await a.cli(['submit', a.write('ok.py', 'print("ok")\n')])).stdout.trim();
   const done = await eventually('notified', async () => {
     await a.cli(['tick']);
-    const j = await row(id);
+    const j = await jobRow(db, id);
     return j.notified_at ? j : null;
   });
   assert.equal(smtp.received.length, 1);
@@ -46,12 +38,12 @@ test('an agent killed after the server accepted, before the record: the resend i
   const id = (await a.cli(['submit', a.write('ok.py', 'print("ok")\n')])).stdout.trim();
   await eventually('a tick to die right after the send', async () => (await a.cli(['tick'], { LAB_FAULT_KILL_AT: 'after-email' })).signal === 'SIGKILL', 30_000, 100);
   assert.equal(smtp.received.length, 1);
-  assert.equal((await row(id)).notified_at, null, 'not recorded: the agent died first');
+  assert.equal((await jobRow(db, id)).notified_at, null, 'not recorded: the agent died first');
   // Two minutes later the lease has run out: another try.
   await db.admin.query("update public.jobs set notify_lease_until = now() - interval '1 second' where job_id = $1", [id]);
   await eventually('notified', async () => {
     await a.cli(['tick']);
-    return (await row(id)).notified_at;
+    return (await jobRow(db, id)).notified_at;
   });
   const ids = smtp.received.map((m) => readMail(m).messageId);
   assert.equal(ids.length, 2, 'sent twice');

@@ -1,20 +1,12 @@
 // Notification on a real SMTP server: one email per job with the right content; with the server
 // down the job still ends, the send is retried later, and exactly one email arrives.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 import { freePort, readMail, startSmtp } from './helpers/smtp.js';
-import type { JobRow } from '../src/services/store/types.js';
 
-let db: TestDb;
-
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db.drop());
-
-const row = async (id: string): Promise<JobRow> => (await db.admin.query('select * from public.jobs where job_id = $1', [id])).rows[0];
+const db = await useFreshDatabase();
 
 test('one email per job: subject with mark, script, exit code, duration; bodies with tails and paths', async () => {
   const smtp = await startSmtp();
@@ -23,7 +15,7 @@ test('one email per job: subject with mark, script, exit code, duration; bodies 
   const id = (await a.cli(['submit', script, '--', '--lr', '0.1'])).stdout.trim();
   await eventually('the email', async () => {
     await a.cli(['tick']);
-    return (await row(id)).notified_at;
+    return (await jobRow(db, id)).notified_at;
   });
   for (let i = 0; i < 3; i++) await a.cli(['tick']);
   assert.equal(smtp.received.length, 1, 'exactly one email, however many ticks');
@@ -48,7 +40,7 @@ test('SMTP down: the job ends anyway, the send is retried, and one email arrives
   const id = (await a.cli(['submit', script])).stdout.trim();
   const failedOnce = await eventually('a failed send recorded', async () => {
     await a.cli(['tick']);
-    const r = await row(id);
+    const r = await jobRow(db, id);
     return r.notify_attempts >= 1 ? r : null;
   });
   assert.equal(failedOnce.status, 'finished', 'the job is not held by the mail server');
@@ -59,7 +51,7 @@ test('SMTP down: the job ends anyway, the send is retried, and one email arrives
   const other = (await a.cli(['submit', script])).stdout.trim();
   await eventually('the other job to finish', async () => {
     await a.cli(['tick']);
-    return (await row(other)).status === 'finished';
+    return (await jobRow(db, other)).status === 'finished';
   });
 
   const smtp = await startSmtp({}, port);
@@ -68,7 +60,7 @@ test('SMTP down: the job ends anyway, the send is retried, and one email arrives
   await db.admin.query("update public.jobs set notify_next_at = now() - interval '1 second' where job_id = $1", [id]);
   await eventually('the retried email', async () => {
     await a.cli(['tick']);
-    return (await row(id)).notified_at;
+    return (await jobRow(db, id)).notified_at;
   });
   await a.cli(['tick']);
   assert.equal(smtp.received.filter((m) => readMail(m).text.includes(id)).length, 1);
@@ -80,7 +72,7 @@ test('no email when LAB_EMAIL is empty; the job is still marked as reported', as
   const id = (await a.cli(['submit', a.write('x.py', 'print(1)\n')])).stdout.trim();
   await eventually('the job to be done', async () => {
     await a.cli(['tick']);
-    return (await row(id)).notified_at;
+    return (await jobRow(db, id)).notified_at;
   });
   assert.equal(smtp.received.length, 0);
 });

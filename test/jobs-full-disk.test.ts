@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freshDatabase, type TestDb } from './helpers/db.js';
+import { jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 import { requirePart } from './helpers/required.js';
 import type { JobRow } from '../src/services/store/types.js';
@@ -37,12 +38,10 @@ after(async () => {
   rmSync(mountPoint, { recursive: true, force: true });
 });
 
-const row = async (id: string): Promise<JobRow> => (await db.admin.query('select * from public.jobs where job_id = $1', [id])).rows[0];
-
 async function tickUntilEnded(id: string): Promise<JobRow> {
   return eventually('the job to end', async () => {
     await a.cli(['tick']);
-    const j = await row(id);
+    const j = await jobRow(db, id);
     return ['finished', 'failed', 'cancelled'].includes(j.status) ? j : null;
   }, 60_000, 200);
 }

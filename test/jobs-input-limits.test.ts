@@ -1,26 +1,24 @@
 // Requests the kernel or the file system can never satisfy fail once, before anything starts,
 // with a message in the member's terms (never "spawn E2BIG" or an index into the agent's own argv),
 // and the agent goes on with the next job.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 import type { JobRow } from '../src/services/store/types.js';
 
-let db: TestDb;
+const db = await useFreshDatabase();
 let a: AgentEnv;
 let userId: string;
 
 before(async () => {
-  db = await freshDatabase();
   a = new AgentEnv(db, 'ivan', { LAB_MAX_PARALLEL: '4' });
   const r = await a.cli(['ls']); // creates ivan's users row
   assert.equal(r.code, 0, r.stderr);
   userId = (await db.admin.query("select user_id from public.users where linux_user = 'ivan'")).rows[0].user_id;
 });
-after(async () => db.drop());
 
 async function insertJob(scriptPath: string, args: string | null): Promise<string> {
   const r = await db.admin.query('insert into public.jobs (user_id, script_path, args) values ($1, $2, $3) returning job_id', [userId, scriptPath, args]);

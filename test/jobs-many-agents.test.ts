@@ -1,17 +1,12 @@
 // Four supervisors (four hosts of one lab member) on 500 queued jobs: every job runs exactly once.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase } from './helpers/fresh-db.js';
 import { AgentEnv, eventually, exited } from './helpers/agent-env.js';
 
-let db: TestDb;
-
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db.drop());
+const db = await useFreshDatabase();
 
 test('4 agents, 500 jobs: each job run exactly once', async () => {
   const a = new AgentEnv(db, 'grace', { LAB_MAX_PARALLEL: '4', LAB_POLL_INTERVAL_S: '2' });

@@ -1,33 +1,21 @@
 // Real Python scripts through the real agent (cron-style ticks): success, failure, crash, a flood
 // of output, a timeout, a cancel of a script that ignores SIGTERM, and real notebooks.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { jobRow, jobRows, useFreshDatabase } from './helpers/fresh-db.js';
 import { AgentEnv, eventually, sleep } from './helpers/agent-env.js';
 import { hasTestJupyter, requirePart, testJupyter } from './helpers/required.js';
 import type { JobRow } from '../src/services/store/types.js';
 import { isSameProcess } from '../src/services/host/process-identity.js';
 
-let db: TestDb;
+const db = await useFreshDatabase();
 let a: AgentEnv;
 
 before(async () => {
-  db = await freshDatabase();
   a = new AgentEnv(db, 'alice', { LAB_MAX_PARALLEL: '8' });
 });
-after(async () => db.drop());
-
-async function job(id: string): Promise<JobRow> {
-  return (await db.admin.query('select * from public.jobs where job_id = $1', [id])).rows[0];
-}
-
-/** Rows in the order of ids (one query: the admin client runs one query at a time). */
-async function jobs(ids: string[]): Promise<JobRow[]> {
-  const rows: JobRow[] = (await db.admin.query('select * from public.jobs where job_id = any($1)', [ids])).rows;
-  return ids.map((id) => rows.find((r) => r.job_id === id)!);
-}
 
 async function submit(script: string, args: string[] = [], extra: string[] = []): Promise<string> {
   const r = await a.cli(['submit', script, ...extra, ...(args.length ? ['--', ...args] : [])]);
@@ -40,7 +28,7 @@ async function tickUntilEnded(ids: string[], timeoutMs = 90_000): Promise<JobRow
   return eventually(`jobs ${ids.join(', ')} to end`, async () => {
     const t = await a.cli(['tick']);
     assert.equal(t.code, 0, t.stderr);
-    const rows = await jobs(ids);
+    const rows = await jobRows(db, ids);
     return rows.every((r) => ['finished', 'failed', 'cancelled'].includes(r.status)) ? rows : null;
   }, timeoutMs, 300);
 }
@@ -96,7 +84,7 @@ describe('jobs through cron ticks', () => {
     const id = await submit(stubborn);
     await a.cli(['tick']);
     const running = await eventually('the script to be ready', async () => {
-      const r = await job(id);
+      const r = await jobRow(db, id);
       return r.status === 'running' && existsSync(r.stdout_path!) && readFileSync(r.stdout_path!, 'utf8').includes('ready') ? r : null;
     });
     const c = await a.cli(['cancel', id.slice(0, 8)]);
@@ -119,7 +107,7 @@ describe('jobs through cron ticks', () => {
     const c = await a.cli(['cancel', id]);
     assert.match(c.stdout, /cancelled/);
     await a.cli(['tick']);
-    assert.equal((await job(id)).status, 'cancelled');
+    assert.equal((await jobRow(db, id)).status, 'cancelled');
     assert.ok(!existsSync(marker));
   });
 });
@@ -146,7 +134,7 @@ describe('notebooks', { skip: noJupyter }, () => {
     const ids = [s1.stdout.trim(), s2.stdout.trim()];
     const rows = await eventually('notebooks to end', async () => {
       await a.cli(['tick'], env);
-      const r = await jobs(ids);
+      const r = await jobRows(db, ids);
       return r.every((x) => ['finished', 'failed'].includes(x.status)) ? r : null;
     }, 120_000, 500);
     assert.equal(rows[0]!.status, 'finished', rows[0]!.stderr_tail ?? '');

@@ -1,24 +1,19 @@
 // Crash recovery: the agent SIGKILLed at every step of a job, in tick mode and in supervise mode,
 // then started again. Each job must run exactly once, end with the right outcome, and be emailed once.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually, exited, sleep } from './helpers/agent-env.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
-import type { JobRow } from '../src/services/store/types.js';
 
-let db: TestDb;
+const db = await useFreshDatabase();
 let smtp: TestSmtp;
 
 before(async () => {
-  db = await freshDatabase();
   smtp = await startSmtp();
 });
-after(async () => db.drop());
-
-const row = async (id: string): Promise<JobRow> => (await db.admin.query('select * from public.jobs where job_id = $1', [id])).rows[0];
 
 function agentFor(user: string): AgentEnv {
   return new AgentEnv(db, user, { LAB_EMAIL: `${user}@lab.example`, SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port) });
@@ -58,7 +53,7 @@ describe('tick mode: the agent killed at each step', () => {
       const ended = await eventually('the job to be done and reported', async () => {
         const r = await a.cli(['tick']);
         assert.notEqual(r.signal, 'SIGKILL');
-        const j = await row(id);
+        const j = await jobRow(db, id);
         return j.notified_at ? j : null;
       }, 60_000, 200);
       assert.equal(ended.status, 'finished', `${fault}: ${ended.error}`);
@@ -74,7 +69,7 @@ describe('tick mode: the agent killed at each step', () => {
     const id = (await a.cli(['submit', s.path])).stdout.trim();
     const running = await eventually('running', async () => {
       await a.cli(['tick']);
-      const j = await row(id);
+      const j = await jobRow(db, id);
       return j.status === 'running' ? j : null;
     });
     // The whole job, recorder included, dies with the machine, say: kill both groups.
@@ -84,7 +79,7 @@ describe('tick mode: the agent killed at each step', () => {
     await sleep(200);
     const ended = await eventually('the job to be failed', async () => {
       await a.cli(['tick']);
-      const j = await row(id);
+      const j = await jobRow(db, id);
       return j.status === 'failed' ? j : null;
     });
     assert.match(ended.error!, /^lost/);
@@ -95,11 +90,11 @@ describe('tick mode: the agent killed at each step', () => {
     const s = countingScript(a, 'offline', 1);
     const id = (await a.cli(['submit', s.path])).stdout.trim();
     await a.cli(['tick']);
-    const j = await row(id);
+    const j = await jobRow(db, id);
     assert.equal(j.status, 'running');
     await eventually('the exit record', async () => existsSync(join(j.log_dir!, 'exit.json')), 10_000);
     await a.cli(['tick']);
-    const ended = await row(id);
+    const ended = await jobRow(db, id);
     assert.equal(ended.status, 'finished');
     assert.equal(ended.retcode, 0);
   });
@@ -113,7 +108,7 @@ describe('tick mode: the agent killed at each step', () => {
     assert.ok(results.some((r) => /another agent .* is running for this user on this host; this tick exits/.test(r.stderr)), 'an overlapping tick says why it left');
     await eventually('done', async () => {
       await a.cli(['tick']);
-      return (await row(id)).notified_at;
+      return (await jobRow(db, id)).notified_at;
     });
     assert.equal(s.runs(), 1);
   });
@@ -125,12 +120,12 @@ describe('supervise mode: the agent killed while jobs run', () => {
     const s = countingScript(a, 'long', 2);
     const sup = a.spawn(['supervise']);
     const id = (await a.cli(['submit', s.path])).stdout.trim();
-    await eventually('running', async () => (await row(id)).status === 'running');
+    await eventually('running', async () => (await jobRow(db, id)).status === 'running');
     sup.kill('SIGKILL');
     await exited(sup);
     const sup2 = a.spawn(['supervise']);
     const ended = await eventually('finished and reported', async () => {
-      const j = await row(id);
+      const j = await jobRow(db, id);
       return j.notified_at ? j : null;
     }, 30_000);
     assert.equal(ended.status, 'finished');
@@ -149,7 +144,7 @@ describe('supervise mode: the agent killed while jobs run', () => {
       assert.equal((await exited(dying)).signal, 'SIGKILL');
       const sup = a.spawn(['supervise']);
       const ended = await eventually('reported', async () => {
-        const j = await row(id);
+        const j = await jobRow(db, id);
         return j.notified_at ? j : null;
       }, 30_000);
       sup.kill('SIGTERM');

@@ -1,20 +1,12 @@
 // When the agent itself cannot start a claimed job (its own trouble, not the request's), the job
 // goes back to the queue, and fails after the third try with the reason. Tails are pushed while
 // a job runs.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
-import type { JobRow } from '../src/services/store/types.js';
 
-let db: TestDb;
-
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db.drop());
-
-const row = async (id: string): Promise<JobRow> => (await db.admin.query('select * from public.jobs where job_id = $1', [id])).rows[0];
+const db = await useFreshDatabase();
 
 test('a job the agent cannot start is released, then failed after 3 tries', async () => {
   const a = new AgentEnv(db, 'henry');
@@ -22,12 +14,12 @@ test('a job the agent cannot start is released, then failed after 3 tries', asyn
   // The agent's own trouble, not the request's (a problem with the member's log folder fails at once: jobs-input-limits).
   const broken = { LAB_FAULT_FAIL_AT: 'launch' };
   await a.cli(['tick'], broken);
-  const first = await row(id);
+  const first = await jobRow(db, id);
   assert.equal(first.status, 'pending', 'back in the queue after one failed start');
   assert.equal(first.claim_count, 1);
   await a.cli(['tick'], broken);
   await a.cli(['tick'], broken);
-  const last = await row(id);
+  const last = await jobRow(db, id);
   assert.equal(last.status, 'failed');
   assert.match(last.error!, /could not be started after 3 tries: injected fault at launch/);
   const events = (await db.admin.query('select from_status, to_status from public.lifecycle_events where subject_id = $1 order by event_id', [id])).rows;
@@ -43,16 +35,16 @@ test('tails reach the row while the job runs, only when they change', async () =
   try {
     const id = (await a.cli(['submit', script, '--timeout', '60'])).stdout.trim();
     const seen = await eventually('a tail while running', async () => {
-      const j = await row(id);
+      const j = await jobRow(db, id);
       return j.status === 'running' && j.stdout_tail?.includes('step 2') ? j : null;
     }, 20_000, 100);
     assert.ok(seen.heartbeat_at);
     // Nothing changes now: the row is not rewritten (heartbeat_at stays) for the next seconds.
-    const before = String((await row(id)).updated_at);
+    const before = String((await jobRow(db, id)).updated_at);
     await new Promise((r) => setTimeout(r, 6000));
-    assert.equal(String((await row(id)).updated_at), before, 'no write when the tails did not change');
+    assert.equal(String((await jobRow(db, id)).updated_at), before, 'no write when the tails did not change');
     await a.cli(['cancel', id]);
-    await eventually('cancelled', async () => (await row(id)).status === 'cancelled', 20_000);
+    await eventually('cancelled', async () => (await jobRow(db, id)).status === 'cancelled', 20_000);
   } finally {
     sup.kill('SIGTERM');
   }

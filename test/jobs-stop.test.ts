@@ -5,19 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually, exited } from './helpers/agent-env.js';
 import { isAlive } from '../src/services/host/process-identity.js';
-import type { JobRow } from '../src/services/store/types.js';
 
-let db: TestDb;
-
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db.drop());
-
-const row = async (id: string): Promise<JobRow> => (await db.admin.query('select * from public.jobs where job_id = $1', [id])).rows[0];
+const db = await useFreshDatabase();
 
 /**
  * A job that leaves its process group two ways: a classic daemon (fork, setsid, fork) that keeps
@@ -71,11 +63,11 @@ describe('supervise: cancel ends the whole job', () => {
       const s = escapingScript(a, `esc_${onTerm}`, onTerm);
       const id = (await a.cli(['submit', s.path])).stdout.trim();
       const pids = await eventually('the escaped processes to start', async () => s.pids(), 20_000);
-      await eventually('running', async () => (await row(id)).status === 'running');
+      await eventually('running', async () => (await jobRow(db, id)).status === 'running');
       assert.equal((await a.cli(['cancel', id])).code, 0);
       const waited = await a.cli(['wait', id], {}, 30_000);
       assert.equal(waited.code, 130, `wait: ${waited.stdout}${waited.stderr}`);
-      const j = await row(id);
+      const j = await jobRow(db, id);
       assert.equal(j.status, 'cancelled', `${j.status}: ${j.error}`);
       assert.equal(j.stop_reason, 'cancel');
       assert.ok(j.kill_sent_at, 'the stop is recorded');
@@ -91,7 +83,7 @@ describe('tick: timeout, and the agent dying between the record and the signal',
     const id = (await a.cli(['submit', s.path, '--timeout', '1'])).stdout.trim();
     const ended = await eventually('the job to end', async () => {
       await a.cli(['tick']);
-      const j = await row(id);
+      const j = await jobRow(db, id);
       return ['failed', 'finished', 'cancelled'].includes(j.status) ? j : null;
     }, 30_000, 300);
     assert.equal(ended.status, 'failed');
@@ -105,12 +97,12 @@ describe('tick: timeout, and the agent dying between the record and the signal',
     const id = (await a.cli(['submit', s, '--timeout', '1'])).stdout.trim();
     await eventually('running', async () => {
       await a.cli(['tick']);
-      return (await row(id)).status === 'running';
+      return (await jobRow(db, id)).status === 'running';
     });
     await eventually('a tick to die while stopping', async () => (await a.cli(['tick'], { LAB_FAULT_KILL_AT: 'stopping' })).signal === 'SIGKILL', 20_000, 200);
     const ended = await eventually('the job to end', async () => {
       await a.cli(['tick']);
-      const j = await row(id);
+      const j = await jobRow(db, id);
       return ['failed', 'finished', 'cancelled'].includes(j.status) ? j : null;
     }, 30_000, 300);
     assert.equal(ended.status, 'failed', `a stopped job is not a plain finish: ${ended.status} ${ended.error}`);

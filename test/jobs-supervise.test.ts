@@ -1,22 +1,17 @@
 // Supervise mode with the user CLI in another process, as a lab member would use it.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase, jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually, exited, sleep } from './helpers/agent-env.js';
-import type { JobRow } from '../src/services/store/types.js';
 import { isSameProcess } from '../src/services/host/process-identity.js';
 import { readExitRecord } from '../src/services/runner/launch.js';
 
-let db: TestDb;
+const db = await useFreshDatabase();
 let a: AgentEnv;
 
 before(async () => {
-  db = await freshDatabase();
   a = new AgentEnv(db, 'frank', { LAB_POLL_INTERVAL_S: '60' });
 });
-after(async () => db.drop());
-
-const row = async (id: string): Promise<JobRow> => (await db.admin.query('select * from public.jobs where job_id = $1', [id])).rows[0];
 
 test('submit, wait, logs, status, ls against a running supervisor; a second one refuses', async () => {
   const sup = a.spawn(['supervise']);
@@ -54,7 +49,7 @@ test('submit, wait, logs, status, ls against a running supervisor; a second one 
   // A job's end is reported within about a second of the process exiting.
   const quick = (await a.cli(['submit', hello, '--', '--n', '1'])).stdout.trim();
   const done = await eventually('finished', async () => {
-    const j = await row(quick);
+    const j = await jobRow(db, quick);
     return j.status === 'finished' ? j : null;
   }, 10_000, 50);
   const exitRecord = (await readExitRecord(done.log_dir!))!;
@@ -64,7 +59,7 @@ test('submit, wait, logs, status, ls against a running supervisor; a second one 
   // Cancel through the CLI while the supervisor runs it.
   const sleeper = a.write('sleeper.py', 'import time\nprint("up", flush=True)\ntime.sleep(60)\n');
   const sid = (await a.cli(['submit', sleeper])).stdout.trim();
-  await eventually('running', async () => (await row(sid)).status === 'running');
+  await eventually('running', async () => (await jobRow(db, sid)).status === 'running');
   await a.cli(['cancel', sid]);
   const cancelled = await a.cli(['wait', sid], {}, 20_000);
   assert.equal(cancelled.code, 130);
@@ -79,7 +74,7 @@ test('SIGTERM stops the supervisor but leaves running jobs running; the next age
   const long = a.write('long.py', 'import time\ntime.sleep(2)\nprint("survived")\n');
   const id = (await a.cli(['submit', long])).stdout.trim();
   const running = await eventually('running', async () => {
-    const j = await row(id);
+    const j = await jobRow(db, id);
     return j.status === 'running' ? j : null;
   });
   sup.kill('SIGTERM');
@@ -89,7 +84,7 @@ test('SIGTERM stops the supervisor but leaves running jobs running; the next age
   assert.ok(agent.stopped_at, 'the agents row says it stopped');
   await sleep(2500);
   await a.cli(['tick']);
-  const j = await row(id);
+  const j = await jobRow(db, id);
   assert.equal(j.status, 'finished');
   assert.match(j.stdout_tail!, /survived/);
 });

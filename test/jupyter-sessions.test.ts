@@ -2,13 +2,14 @@
 // waits while cron-style `lab-agent tick` runs (or a `supervise` process) launch, check, stop.
 // JupyterLab from the test venv and Debian's legacy Notebook 6; Notebook 6 starts in about half a
 // second, so the fault cases use it. Every server binds 127.0.0.1 on ports away from 8800.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
-import { freshDatabase, killLeftoverJupyter, type TestDb } from './helpers/db.js';
+import { killLeftoverJupyter } from './helpers/db.js';
+import { useFreshDatabase } from './helpers/fresh-db.js';
 import { AgentEnv, eventually, exited, sleep, type CliResult } from './helpers/agent-env.js';
 import { hasLegacyJupyter, hasTestJupyter, requirePart, testJupyter } from './helpers/required.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
@@ -21,17 +22,12 @@ const skipLegacy = requirePart('legacy Notebook 6', hasLegacyJupyter, 'apt-get i
 const debianJupyter = '/usr/bin/jupyter'; // jupyter_core from Debian's package: `jupyter notebook` is Notebook 6
 const uid = process.getuid?.() ?? 0;
 
-let db: TestDb;
+const db = await useFreshDatabase({ beforeDrop: killLeftoverJupyter }); // whatever a failed test left running
 let smtp: TestSmtp;
 let nextBase = 26000;
 
 before(async () => {
-  db = await freshDatabase();
   smtp = await startSmtp();
-});
-after(async () => {
-  await killLeftoverJupyter(db); // whatever a failed test left running
-  await db.drop();
 });
 
 const row = async (id: string): Promise<SessionRow> => (await db.admin.query('select * from public.jupyter_sessions where session_id = $1', [id])).rows[0];

@@ -1,5 +1,5 @@
 // Local mode: the embedded PostgreSQL starts on demand, once per user even when several processes
-// start together, migrates itself, and gives the Linux user a stable id.
+// start together, is migrated by its first start (saying so; `db status` never migrates), and gives the Linux user a stable id.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/services/config.js';
 import { serverRoot, stopLocalPostgres } from '../src/services/store/local-postgres.js';
+import { expectedVersion, listMigrations } from '../src/services/store/migrate.js';
 import { openStore } from '../src/services/store/open-store.js';
 import { repoRoot } from './helpers/required.js';
 
@@ -22,17 +23,35 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('three processes starting at once share one migrated server', async () => {
-  const results = await Promise.all(
-    [1, 2, 3].map(() => run(process.execPath, [join(repoRoot, 'dist/index.js'), 'db', 'status', '--json'], { env })),
-  );
-  for (const r of results) assert.equal(JSON.parse(r.stdout).upToDate, true);
+const cli = (...args: string[]) => run(process.execPath, [join(repoRoot, 'dist/index.js'), ...args], { env });
+const failed = (p: Promise<unknown>) => p.then(() => assert.fail('expected exit 1'), (err: { code: number; stdout: string; stderr: string }) => err);
+
+test('three `db status` at once on a fresh local database: one server, every migration pending, none applied', async () => {
+  const results = await Promise.all([1, 2, 3].map(() => failed(cli('db', 'status', '--json'))));
+  const all = listMigrations().map((m) => m.version);
+  for (const r of results) {
+    assert.equal(r.code, 1, r.stderr);
+    const status = JSON.parse(r.stdout);
+    assert.equal(status.upToDate, false);
+    assert.deepEqual(status.missing, all, 'every migration pending');
+    assert.deepEqual(status.applied, []);
+  }
+  const again = await failed(cli('db', 'status'));
+  assert.match(again.stdout, /applied: none\n.*missing: .*run `lab-agent db migrate`/s, 'still nothing applied: status never migrates');
   const pidFile = readFileSync(join(serverRoot(dataDir), 'data', 'postmaster.pid'), 'utf8');
   const postmaster = Number(pidFile.split('\n')[0]);
   const { stdout } = await run('ps', ['-eo', 'pid,ppid,args']);
   const servers = stdout.split('\n').filter((l) => l.includes(join(serverRoot(dataDir), 'data')) && /postgres/.test(l));
   assert.equal(servers.length, 1, `one postmaster for this data folder:\n${servers.join('\n')}`);
   assert.match(servers[0]!, new RegExp(`^\\s*${postmaster}\\s`));
+});
+
+test('the first start migrates the local database and says so; later starts say nothing', async () => {
+  const first = await cli('ls');
+  assert.match(first.stderr, new RegExp(`local database \\(.*\\): first start: created its schema \\(${listMigrations().length} migration\\(s\\), schema version ${expectedVersion()}\\)`));
+  assert.equal(JSON.parse((await cli('db', 'status', '--json')).stdout).upToDate, true);
+  const second = await cli('ls');
+  assert.doesNotMatch(second.stderr, /schema/);
 });
 
 test('the Linux user gets one users row with a stable id', async () => {

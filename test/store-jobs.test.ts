@@ -1,39 +1,30 @@
 // Contract tests of the job functions through the Postgres transport, as role authenticated.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { freshDatabase, makeUser, storeAs, type TestDb } from './helpers/db.js';
+import { makeUser, storeAs } from './helpers/db.js';
+import { jobRow, useFreshDatabase } from './helpers/fresh-db.js';
 import type { LabStore } from '../src/services/store/lab-store.js';
 import { StoreError } from '../src/services/store/types.js';
 
-let db: TestDb;
+const db = await useFreshDatabase({ beforeDrop: () => store.close() });
 let store: LabStore;
 let userId: string;
 const agent = randomUUID();
 
 before(async () => {
-  db = await freshDatabase();
   userId = await makeUser(db, 'alice');
   store = storeAs(db, userId);
 });
-after(async () => {
-  await store.close();
-  await db.drop();
-});
-
-async function rowOf(jobId: string) {
-  return (await db.admin.query('select * from public.jobs where job_id = $1', [jobId])).rows[0];
-}
-
 /** The call must raise `wrong state` and leave the row exactly as it was. */
 async function rejectsUnchanged(jobId: string, call: () => Promise<unknown>, pattern: RegExp) {
-  const before = await rowOf(jobId);
+  const before = await jobRow(db, jobId);
   await assert.rejects(call, (err: unknown) => {
     assert.ok(err instanceof StoreError, `expected a StoreError, got ${err}`);
     assert.match(err.message, pattern);
     return true;
   });
-  assert.deepEqual(await rowOf(jobId), before);
+  assert.deepEqual(await jobRow(db, jobId), before);
 }
 
 async function drain() {

@@ -99,6 +99,15 @@ describe('Supabase with the service key', () => {
     assert.match(readFileSync(a.agentLog, 'utf8'), /needs LAB_USER_ID/, 'said in the agent log too (cron reads no stderr)');
   });
 
+  test('with LAB_USER_ID it runs, and says once per process that the key can act as anyone', async () => {
+    const owner = await layer.createUser(`keyholder-${randomBytes(3).toString('hex')}@lab.example`, 'pw');
+    const a = new AgentEnv(db, victimName(), { LAB_DATABASE_URL: '', SUPABASE_URL: layer.url, SUPABASE_SERVICE_KEY: layer.serviceKey, LAB_USER_ID: owner.id });
+    const tick = await a.cli(['tick']);
+    assert.equal(tick.code, 0, tick.stderr);
+    const said = (text: string) => text.split('\n').filter((l) => l.includes('anyone holding this key can act as any lab member')).length;
+    assert.equal(said(readFileSync(a.agentLog, 'utf8')) + said(tick.stderr), 1, `said once:\n${readFileSync(a.agentLog, 'utf8')}\n${tick.stderr}`);
+  });
+
   test('`lab-agent login` finds the account by its confirmed email, writes LAB_USER_ID once the member says yes', async () => {
     const email = `owner-${randomBytes(3).toString('hex')}@lab.example`;
     const owner = await layer.createUser(email, 'pw');

@@ -121,3 +121,25 @@ test('on a database with the supabase_realtime publication, jobs and sessions jo
     await fresh.drop();
   }
 });
+
+test('a schema newer than the code is refused, with both versions named; nothing is changed', async () => {
+  const newer = '29991231000000';
+  const { expectedVersion } = await import('../src/services/store/migrate.js');
+  await cli('db', 'migrate'); // whatever the test before left
+  await db.admin.query('insert into lab_private.schema_migrations (version) values ($1)', [newer]);
+  // A project's own migration recorded by `supabase db push` is not ours: it never counts as newer.
+  await db.admin.query("insert into supabase_migrations.schema_migrations (version, name) values ('29990101000000', 'project_own_table')");
+  try {
+    const both = new RegExp(`schema is version ${newer}, newer than this lab-agent .* knows \\(schema version ${expectedVersion()}\\)`);
+    for (const args of [['db', 'status'], ['db', 'migrate'], ['ls']]) {
+      await assert.rejects(cli(...args), (err: { code?: number; stdout?: string; stderr?: string }) => {
+        assert.equal(err.code, 1, args.join(' '));
+        assert.match(`${err.stdout}${err.stderr}`, both, args.join(' '));
+        return true;
+      });
+    }
+  } finally {
+    await db.admin.query('delete from lab_private.schema_migrations where version = $1', [newer]);
+  }
+  assert.equal(JSON.parse((await cli('db', 'status', '--json')).stdout).upToDate, true, 'the project\'s own migration is not ours');
+});

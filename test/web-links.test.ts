@@ -1,20 +1,18 @@
 // LAB_DASHBOARD_URL: emails and the CLI link to the job's or session's page; without it, nothing
 // changes (stdout of submit stays the bare id that scripts read).
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshDatabase, type TestDb } from './helpers/db.js';
+import { useFreshDatabase } from './helpers/fresh-db.js';
 import { AgentEnv } from './helpers/agent-env.js';
 import { dashboardLink } from '../src/services/dashboard-link.js';
 import { renderJobEmail, renderJupyterEmail } from '../src/services/job-email.js';
 
-let db: TestDb;
+const db = await useFreshDatabase();
 let a: AgentEnv;
 
 before(async () => {
-  db = await freshDatabase();
   a = new AgentEnv(db, 'linker');
 });
-after(async () => db.drop());
 
 const ID = '0b4e8c9a-1f2d-4e5f-8a9b-0c1d2e3f4a5b';
 

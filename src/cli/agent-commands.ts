@@ -1,9 +1,9 @@
 // `lab-agent tick` (cron) and `lab-agent supervise` (continuous): the agent itself.
-import type { Command } from './command.js';
+import { defineCommand, type Command } from './command.js';
 import { CliFailure } from './output.js';
 
 export const agentCommands: Command[] = [
-  {
+  defineCommand({
     name: 'tick',
     summary: 'one pass: recover, drive every job one step, send due email, then exit (for cron)',
     usage: 'lab-agent tick [--trace] [--json]',
@@ -25,15 +25,15 @@ export const agentCommands: Command[] = [
         let result = await agentTick(ctx, { claim: true });
         for (let round = 1; result.more && round < 5; round++) result = await agentTick(ctx, { claim: true });
         await ctx.store.heartbeatAgent({ agentId: ctx.agentId, stopped: true });
-        out.data(result, (r: typeof result) => `claimed ${r.jobs.claimed}, stepped ${r.jobs.stepped}, running ${r.jobs.active}, waiting ${r.jobs.pendingLeft}`);
+        out.data(result, (r) => `claimed ${r.jobs.claimed}, stepped ${r.jobs.stepped}, running ${r.jobs.active}, waiting ${r.jobs.pendingLeft}`);
       } finally {
         await ctx.close();
         await ctx.store.close();
         release();
       }
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'supervise',
     summary: 'run continuously: wake on new requests, poll as the fallback (npm start)',
     usage: 'lab-agent supervise [--trace]',
@@ -58,5 +58,5 @@ export const agentCommands: Command[] = [
         release();
       }
     },
-  },
+  }),
 ];

@@ -1,7 +1,7 @@
 // `lab-agent config`: the effective configuration with secrets masked, or the key table (--doc).
 import { CONFIG_KEYS } from '../services/config-keys.js';
 import { loadConfig, maskedValues } from '../services/config.js';
-import type { Command } from './command.js';
+import { defineCommand, type Command } from './command.js';
 import { table } from './output.js';
 
 /** The Markdown table in the README's configuration section. */
@@ -21,7 +21,7 @@ function describeDynamicDefault(key: string): string {
   return map[key] ?? '(computed)';
 }
 
-export const configCommand: Command = {
+export const configCommand = defineCommand({
   name: 'config',
   summary: 'show the effective configuration (secrets masked)',
   usage: 'lab-agent config [--json] [--doc]',
@@ -35,8 +35,8 @@ export const configCommand: Command = {
     const config = loadConfig({ env });
     const values = maskedValues(config);
     const data = { mode: config.mode, agentDir: config.agentDir, values, sources: config.sources };
-    out.data(data, (d: typeof data) =>
+    out.data(data, (d) =>
       [`mode: ${d.mode}`, `.env: ${d.agentDir}/.env`, '', table(Object.entries(d.values).map(([k, v]) => [k, v || '(empty)', d.sources[k] ?? '']))].join('\n'),
     );
   },
-};
+});

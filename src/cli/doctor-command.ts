@@ -1,9 +1,8 @@
 // `lab-agent doctor`: what is wrong with this installation, one line per check with the fix.
 import { hostname, userInfo } from 'node:os';
-import { createLogger } from '../services/logger.js';
 import type { DoctorReport } from '../services/doctor/doctor.js';
 import type { CheckStatus } from '../services/doctor/types.js';
-import type { Command } from './command.js';
+import { defineCommand, type Command } from './command.js';
 
 const MARK: Record<CheckStatus, string> = { ok: '✔', fail: '✖', warn: '!', skip: '-' };
 
@@ -20,7 +19,7 @@ export function renderReport(r: DoctorReport): string {
   return lines.join('\n');
 }
 
-export const doctorCommand: Command = {
+export const doctorCommand = defineCommand({
   name: 'doctor',
   summary: 'check this installation (config, database, identity, Python, Jupyter, SMTP, cron, ports, logs)',
   usage: 'lab-agent doctor [--json]',
@@ -28,8 +27,9 @@ export const doctorCommand: Command = {
   async run({ env, out }) {
     const { runDoctor } = await import('../services/doctor/doctor.js');
     // Only errors on stderr: every finding is in the report itself.
+    const { createLogger } = await import('../services/logger.js');
     const report = await runDoctor(env, createLogger({ level: 'error' }));
     out.data(report, renderReport);
     return report.ok ? 0 : 1;
   },
-};
+});

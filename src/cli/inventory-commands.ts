@@ -2,7 +2,7 @@
 // imported inside run(), so `sync --dry-run` loads only what it uses.
 import type { SyncResult } from '../services/inventory/sync.js';
 import type { ScriptRow } from '../services/store/types.js';
-import type { Command } from './command.js';
+import { defineCommand, type Command } from './command.js';
 import { size, table } from './output.js';
 
 function plural(n: number, word: string): string {
@@ -45,7 +45,7 @@ export function scriptsTable(rows: ScriptRow[]): string {
 }
 
 export const inventoryCommands: Command[] = [
-  {
+  defineCommand({
     name: 'sync',
     summary: 'scan your home for scripts now and update the inventory (--dry-run: only show the changes)',
     usage: 'lab-agent sync [--dry-run] [--json]',
@@ -61,8 +61,8 @@ export const inventoryCommands: Command[] = [
       out.data(result, syncText);
       if (!out.json) for (const w of result.warnings) process.stderr.write(`lab-agent sync: warning: ${w}\n`);
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'scripts',
     summary: 'your script inventory as the database holds it',
     usage: 'lab-agent scripts [--json]',
@@ -72,5 +72,5 @@ export const inventoryCommands: Command[] = [
       const rows = await withUserStore(env, (store) => store.listScripts());
       out.data(rows, scriptsTable);
     },
-  },
+  }),
 ];

@@ -6,7 +6,7 @@ import { dashboardLink } from '../services/dashboard-link.js';
 import { readNotebookKernel } from '../services/scanner/kernel.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import type { JobRow } from '../services/store/types.js';
-import type { Command } from './command.js';
+import { defineCommand, type Command } from './command.js';
 import { jobDetail, jobsTable } from './job-format.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
@@ -64,7 +64,7 @@ async function printFrom(path: string, from: number): Promise<number> {
 }
 
 export const jobCommands: Command[] = [
-  {
+  defineCommand({
     name: 'submit',
     summary: 'queue a run of one of your scripts; prints the job id',
     usage: 'lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] [--json] [-- args…]',
@@ -78,15 +78,15 @@ export const jobCommands: Command[] = [
         const script = await checkScript(args[0]!, config.home);
         await store.syncScripts({ upserts: [script], deletes: [] }); // no-op when the inventory already has it unchanged
         // argv as a JSON array: exactly these words reach the script, whatever quoting they hold.
-        const job = await store.submitJob({ scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: (options.host as string) ?? null, timeoutS: timeout });
+        const job = await store.submitJob({ scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: options.host ?? null, timeoutS: timeout });
         return { job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', job.job_id) };
       });
       out.data(job, (j: JobRow) => j.job_id);
       // stdout stays the bare id (scripts read it); the page's link goes beside it.
       if (page && !out.json) process.stderr.write(`on your dashboard: ${page}\n`);
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'ls',
     summary: 'your jobs, newest first',
     usage: 'lab-agent ls [--limit N] [--status S] [--json]',
@@ -94,11 +94,11 @@ export const jobCommands: Command[] = [
     options: { limit: { type: 'string' }, status: { type: 'string' } },
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
-      const jobs = await withUserStore(env, (store) => store.listJobs({ limit, status: (options.status as string) ?? null }));
+      const jobs = await withUserStore(env, (store) => store.listJobs({ limit, status: options.status ?? null }));
       out.data(jobs, jobsTable);
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'status',
     summary: 'one job in full: state, exit code, error, log tails',
     usage: 'lab-agent status <job> [--json]',
@@ -111,8 +111,8 @@ export const jobCommands: Command[] = [
       });
       out.data(job, (j: JobRow) => `${jobDetail(j)}${page ? `\n\n${'dashboard'.padEnd(16)} ${page}` : ''}`);
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'logs',
     summary: "a job's output (stdout, or --stderr); -f follows it until the job ends",
     usage: 'lab-agent logs <job> [--stderr] [-f]',
@@ -142,8 +142,8 @@ export const jobCommands: Command[] = [
         }
       });
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'cancel',
     summary: 'cancel a job: at once if pending, SIGTERM then SIGKILL if running',
     usage: 'lab-agent cancel <job> [--json]',
@@ -153,8 +153,8 @@ export const jobCommands: Command[] = [
       const job = await withUserStore(env, async (store) => store.requestCancel((await findJob(store, id)).job_id));
       out.data(job, (j: JobRow) => (j.status === 'cancelled' ? `${j.job_id} cancelled` : `${j.job_id}: cancel requested; the agent stops it (SIGTERM, then SIGKILL after the grace)`));
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'wait',
     summary: 'wait for a job to end; the exit code is the job\'s (0 finished, its code if failed, 130 cancelled)',
     usage: 'lab-agent wait <job> [--json]',
@@ -165,5 +165,5 @@ export const jobCommands: Command[] = [
       out.data(job, (j: JobRow) => `${j.job_id} ${j.status}${j.retcode === null ? '' : ` (exit ${j.retcode})`}${j.error ? `: ${j.error}` : ''}`);
       return jobExitCode(job);
     },
-  },
+  }),
 ];

@@ -1,11 +1,10 @@
 // The user's Jupyter commands: start (and wait for the link), stop, ls, url. Every mode.
 import { isAbsolute, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tokenlessUrl } from '../machines/jupyter-rules.js';
 import { dashboardLink } from '../services/dashboard-link.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import type { SessionRow } from '../services/store/types.js';
-import type { Command } from './command.js';
+import { defineCommand, type Command } from './command.js';
 import { age } from './job-format.js';
 import { CliFailure, positiveInt, table, UsageError } from './output.js';
 import { findSession, idArg, withUserStore } from './user-store.js';
@@ -40,7 +39,7 @@ function tellTunnel(s: SessionRow, json: boolean): void {
   if (s.tunnel && !json) process.stderr.write(`It listens on this server's loopback address only. From your computer, open a tunnel first:\n  ${s.tunnel}\nthen open the link there.\n`);
 }
 
-function sessionsTable(rows: SessionRow[]): string {
+function sessionsTable(rows: SessionRow[], tokenlessUrl: (url: string | null) => string | null): string {
   if (rows.length === 0) return 'no Jupyter sessions yet: start one with `lab-agent jupyter start`';
   return table([
     ['ID', 'STATUS', 'CREATED', 'HOST', 'PORT', 'URL / ERROR'],
@@ -52,20 +51,20 @@ function sessionsTable(rows: SessionRow[]): string {
 }
 
 export const jupyterCommands: Command[] = [
-  {
+  defineCommand({
     name: 'jupyter start',
     summary: 'ask the agent for a Jupyter server; waits until it answers and prints its link',
     usage: 'lab-agent jupyter start [--dir D] [--host H] [--app lab|notebook|server] [--wait S] [--json]',
     json: true,
     options: { dir: { type: 'string' }, host: { type: 'string' }, app: { type: 'string' }, wait: { type: 'string' } },
     async run({ options, env, out }) {
-      const app = (options.app as string | undefined) ?? null;
+      const app = options.app ?? null;
       if (app !== null && !['lab', 'notebook', 'server'].includes(app)) throw new UsageError('--app is lab, notebook or server');
-      const dir = options.dir as string | undefined;
+      const dir = options.dir;
       // A relative folder means this shell's folder here; on another host it is taken from that home.
       const absDir = dir === undefined ? null : isAbsolute(dir) || options.host ? dir : resolve(dir);
       const row = await withUserStore(env, async (store, config) => {
-        const requested = await store.requestJupyter({ dir: absDir, host: (options.host as string) ?? null, app });
+        const requested = await store.requestJupyter({ dir: absDir, host: options.host ?? null, app });
         process.stderr.write(`Jupyter session ${requested.session_id} requested; waiting for the agent…\n`);
         const page = dashboardLink(config.values.LAB_DASHBOARD_URL, 'session', requested.session_id);
         if (page) process.stderr.write(`on your dashboard: ${page}\n`);
@@ -88,8 +87,8 @@ export const jupyterCommands: Command[] = [
           `Check later with \`lab-agent jupyter url ${row.session_id}\`.`,
       );
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'jupyter stop',
     summary: 'stop a Jupyter server (SIGTERM, SIGKILL after the grace); waits until it is stopped',
     usage: 'lab-agent jupyter stop <session> [--wait S] [--json]',
@@ -107,8 +106,8 @@ export const jupyterCommands: Command[] = [
         ended(s) ? `${s.session_id} ${s.status}${s.error_message ? `: ${s.error_message.split('\n')[0]}` : ''}` : `${s.session_id}: stop requested; the agent stops it on its next pass`,
       );
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'jupyter ls',
     summary: 'your Jupyter sessions, newest first',
     usage: 'lab-agent jupyter ls [--active] [--limit N] [--json]',
@@ -117,10 +116,11 @@ export const jupyterCommands: Command[] = [
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
       const rows = await withUserStore(env, (store) => store.listSessions({ limit, activeOnly: Boolean(options.active) }));
-      out.data(rows, sessionsTable);
+      const { tokenlessUrl } = await import('../machines/jupyter-rules.js'); // not at the top: its kit brings XState
+      out.data(rows, (r) => sessionsTable(r, tokenlessUrl));
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'jupyter url',
     summary: "a running Jupyter server's link, token included (keep it to yourself)",
     usage: 'lab-agent jupyter url <session> [--json]',
@@ -134,5 +134,5 @@ export const jupyterCommands: Command[] = [
       tellTunnel(s, out.json);
       out.data({ session_id: s.session_id, url: s.url, tunnel: s.tunnel, port: s.port, host: s.run_host }, (v: { url: string }) => v.url);
     },
-  },
+  }),
 ];

@@ -6,21 +6,23 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../services/config.js';
 import { setEnvValue } from '../services/env-file.js';
-import { sessionFile } from '../services/store/open-store.js';
-import type { Command, CommandContext } from './command.js';
-import { CliFailure, UsageError } from './output.js';
+import { sessionFile } from '../services/store/file-session-storage.js';
+import { defineCommand, type Command, type OptionSpec, type OptionValues } from './command.js';
+import { CliFailure, UsageError, type Output } from './output.js';
 import { ask, askSecret, closePrompts } from './prompt.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
+const LOGIN_OPTIONS = { email: { type: 'string' }, password: { type: 'boolean' }, code: { type: 'string' } } as const satisfies OptionSpec;
+type LoginOptions = OptionValues<typeof LOGIN_OPTIONS>;
 
-async function askEmail(config: Config, options: CommandContext['options']): Promise<string> {
-  const email = String(options.email ?? '') || config.email || (await ask('Email of your Supabase account: '));
+async function askEmail(config: Config, options: LoginOptions): Promise<string> {
+  const email = options.email || config.email || (await ask('Email of your Supabase account: '));
   if (!EMAIL.test(email)) throw new UsageError(`"${email}" is not an email address`);
   return email;
 }
 
 /** Service-key mode: the account with this confirmed email becomes LAB_USER_ID, once the member says so. */
-async function writeServiceUserId(config: Config, options: CommandContext['options'], out: CommandContext['out']): Promise<number> {
+async function writeServiceUserId(config: Config, options: LoginOptions, out: Output): Promise<number> {
   const { findVerifiedAccount } = await import('../services/store/supabase-admin.js');
   try {
     const account = await findVerifiedAccount(config, await askEmail(config, options));
@@ -36,7 +38,7 @@ async function writeServiceUserId(config: Config, options: CommandContext['optio
     mkdirSync(config.agentDir, { recursive: true, mode: 0o700 });
     setEnvValue(envFile, 'LAB_USER_ID', account.id);
     const data = { userId: account.id, email: account.email, envFile, written: true };
-    out.data(data, (d: typeof data) =>
+    out.data(data, (d) =>
       [
         `wrote LAB_USER_ID=${d.userId} to ${d.envFile} (mode 600)`,
         'the service key still lets whoever reads that .env act as any member: prefer SUPABASE_ANON_KEY with `lab-agent login`',
@@ -50,12 +52,12 @@ async function writeServiceUserId(config: Config, options: CommandContext['optio
 }
 
 export const loginCommands: Command[] = [
-  {
+  defineCommand({
     name: 'login',
     summary: 'sign in to Supabase (emailed code or link, or --password); with only the service key: find your account by email and set LAB_USER_ID',
     usage: 'lab-agent login [--email you@lab] [--password] [--code 123456|LINK] [--json]',
     json: true,
-    options: { email: { type: 'string' }, password: { type: 'boolean' }, code: { type: 'string' } },
+    options: LOGIN_OPTIONS,
     async run({ env, options, out }) {
       const config = loadConfig({ env });
       if (config.mode === 'supabase' && !config.supabase.anonKey && config.supabase.serviceKey) return writeServiceUserId(config, options, out);
@@ -69,7 +71,7 @@ export const loginCommands: Command[] = [
           if (!password) throw new UsageError('no password given');
           userId = await auth.signInWithPassword(client, email, password);
         } else {
-          let code = typeof options.code === 'string' ? options.code : '';
+          let code = options.code ?? '';
           if (!code) {
             // --code skips this: the code from an earlier `login` run (two steps in a script).
             await auth.sendCode(client, email);
@@ -85,7 +87,7 @@ export const loginCommands: Command[] = [
         const file = sessionFile(config);
         const mode = (statSync(file).mode & 0o777).toString(8);
         const data = { userId, email, linuxUser: row.linux_user, sessionFile: file, sessionFileMode: mode };
-        out.data(data, (d: typeof data) =>
+        out.data(data, (d) =>
           [
             `signed in as ${d.email} (user ${d.userId}); users row: linux_user ${d.linuxUser}`,
             `session kept in ${d.sessionFile} (mode ${d.sessionFileMode}); the agent refreshes it and uses it from its next run`,
@@ -96,8 +98,8 @@ export const loginCommands: Command[] = [
         closePrompts();
       }
     },
-  },
-  {
+  }),
+  defineCommand({
     name: 'logout',
     summary: 'end this machine\'s Supabase session (the agent stops acting for you until the next login)',
     usage: 'lab-agent logout [--json]',
@@ -108,12 +110,12 @@ export const loginCommands: Command[] = [
       const client = auth.authClient(config);
       const r = await auth.signOut(config, client);
       const data = { ...r, sessionFile: sessionFile(config) };
-      out.data(data, (d: typeof data) =>
+      out.data(data, (d) =>
         !d.hadSession ? 'not signed in here; nothing to do'
         : d.serverError ? `signed out here (session file removed); the server could not be told (${d.serverError}), so that session ends when it expires`
         : 'signed out: the session is revoked and its file removed; `lab-agent login` to sign in again',
       );
       return r.serverError ? 1 : 0;
     },
-  },
+  }),
 ];

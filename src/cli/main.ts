@@ -3,9 +3,14 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../services/config.js';
 import { DatabaseUnreachableError } from '../services/store/db-errors.js';
 import { StoreError } from '../services/store/types.js';
-import type { Command } from './command.js';
+import type { Command, OptionSpec } from './command.js';
 import { CliFailure, createOutput, UsageError } from './output.js';
 
+/** Options every command takes. */
+const COMMON_OPTIONS = { help: { type: 'boolean', short: 'h' } } satisfies OptionSpec;
+const JSON_OPTION = { json: { type: 'boolean' } } satisfies OptionSpec;
+
+/** The command named by the leading words, the longest name first ("db status" before "db"). */
 function findCommand(commands: Command[], words: string[]): { command: Command; used: number } | null {
   let best: { command: Command; used: number } | null = null;
   for (const command of commands) {
@@ -13,6 +18,25 @@ function findCommand(commands: Command[], words: string[]): { command: Command; 
     if (parts.every((p, i) => words[i] === p) && (!best || parts.length > best.used)) best = { command, used: parts.length };
   }
   return best;
+}
+
+/**
+ * The words before any argument: a first, lenient pass that knows every command's options (so
+ * `--limit 5 ls` reads 5 as the value of --limit, not as a word) reads the tokens; the positional
+ * ones are the command's words. The command's own spec then parses the same arguments strictly.
+ */
+function commandWords(commands: Command[], own: string[]): string[] {
+  const options: OptionSpec = { ...COMMON_OPTIONS, ...JSON_OPTION };
+  for (const c of commands) Object.assign(options, c.options);
+  const { tokens } = parseArgs({ args: own, options, strict: false, allowPositionals: true, tokens: true });
+  return tokens.flatMap((t) => (t.kind === 'positional' ? [t.value] : []));
+}
+
+/** parseArgs's reason, without its hint to put the option after `--` (here `--` starts a job's own arguments). */
+function parseFailure(command: Command, err: Error & { code?: string }): string {
+  if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return err.message;
+  const option = /^Unknown option '([^']+)'/.exec(err.message)?.[1] ?? '?';
+  return `Unknown option '${option}': \`lab-agent ${command.name}\` does not take it (options may come before or after the command; its own are below)`;
 }
 
 export function helpText(commands: Command[]): string {
@@ -47,27 +71,23 @@ export async function main(argv: string[], commands: Command[], env: NodeJS.Proc
   const dashdash = argv.indexOf('--');
   const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
   const rest = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
-  const words = own.filter((a) => !a.startsWith('-'));
   if (own.length === 0 || own[0] === 'help' || own[0] === '--help' || own[0] === '-h') {
     process.stdout.write(`${helpText(commands)}\n`);
     return own.length === 0 ? 2 : 0;
   }
+  const words = commandWords(commands, own);
   const found = findCommand(commands, words);
   if (!found) {
-    process.stderr.write(`lab-agent: unknown command "${words.join(' ')}"\n\n${helpText(commands)}\n`);
+    const what = words.length ? `unknown command "${words.join(' ')}"` : 'options, but no command';
+    process.stderr.write(`lab-agent: ${what}\n\n${helpText(commands)}\n`);
     return 2;
   }
   const { command } = found;
   let parsed;
   try {
-    parsed = parseArgs({
-      args: own,
-      allowPositionals: true,
-      strict: true,
-      options: { ...(command.options ?? {}), help: { type: 'boolean', short: 'h' }, ...(command.json ? { json: { type: 'boolean' } } : {}) },
-    });
+    parsed = parseArgs({ args: own, allowPositionals: true, strict: true, options: { ...command.options, ...COMMON_OPTIONS, ...(command.json ? JSON_OPTION : {}) } });
   } catch (err) {
-    process.stderr.write(`lab-agent ${command.name}: ${(err as Error).message}\n${commandHelp(command)}\n`);
+    process.stderr.write(`lab-agent ${command.name}: ${parseFailure(command, err as Error & { code?: string })}\n${commandHelp(command)}\n`);
     return 2;
   }
   if (parsed.values.help) {
@@ -79,7 +99,7 @@ export async function main(argv: string[], commands: Command[], env: NodeJS.Proc
     const code = await command.run({
       args: parsed.positionals.slice(found.used),
       rest,
-      options: parsed.values as Record<string, string | boolean | string[] | undefined>,
+      options: parsed.values,
       out: createOutput(json),
       env,
     });

@@ -18,7 +18,7 @@ export class CliFailure extends Error {
 export interface Output {
   json: boolean;
   /** Prints data: as JSON with --json, else through the text renderer. */
-  data(value: unknown, text: (value: never) => string): void;
+  data<T>(value: T, text: (value: T) => string): void;
   line(text: string): void;
 }
 
@@ -26,7 +26,7 @@ export function createOutput(json: boolean): Output {
   return {
     json,
     data(value, text) {
-      process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text(value as never)}\n`);
+      process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text(value)}\n`);
     },
     line(text) {
       if (!json) process.stdout.write(`${text}\n`);

@@ -1,15 +1,16 @@
 // Opening the store for a user command, and finding a job by id or unique prefix.
 import { loadConfig, type Config } from '../services/config.js';
-import { createLogger } from '../services/logger.js';
 import { isUuid } from '../services/names.js';
-import { preflight } from '../services/process-safety.js';
 import type { LabStore } from '../services/store/lab-store.js';
-import { openStore } from '../services/store/open-store.js';
 import type { JobRow, SessionRow } from '../services/store/types.js';
 import { CliFailure, UsageError } from './output.js';
 
 export async function withUserStore<T>(env: NodeJS.ProcessEnv, fn: (store: LabStore, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig({ env });
+  // Loaded here, not at the top: `--help` and a usage error cost no database client or logger.
+  const [{ preflight }, { openStore }, { createLogger }] = await Promise.all([
+    import('../services/process-safety.js'), import('../services/store/open-store.js'), import('../services/logger.js'),
+  ]);
   // Root is refused where it would run something: the local database (local-postgres.ts).
   preflight(config, null);
   // Warnings only, on stderr: stdout is for the command's own output.

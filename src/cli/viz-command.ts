@@ -1,11 +1,11 @@
 // `lab-agent viz`: draws a machine from its definition, or a job's / session's way through it
 // from the events table. Text and Mermaid/DOT go to stdout; SVG/HTML to a file (-o), or to a pipe.
 import { writeFile } from 'node:fs/promises';
-import type { Command } from './command.js';
+import { defineCommand, type Command } from './command.js';
 import { UsageError } from './output.js';
 import { findJob, findSession, idArg, withUserStore } from './user-store.js';
 
-export const vizCommand: Command = {
+export const vizCommand = defineCommand({
   name: 'viz',
   summary: "draw a machine (job, jupyter), or a job's or session's path through it",
   usage: 'lab-agent viz job|jupyter [--format mermaid|dot|svg|html|text] [-o FILE]\n'
@@ -22,8 +22,8 @@ export const vizCommand: Command = {
     const { isMachineName, loadMachine, MACHINE_NAMES } = await import('../services/viz/machines.js');
     const { machineGraph } = await import('../services/viz/machine-graph.js');
     const { traceHistory } = await import('../services/viz/history.js');
-    const jobId = options.job as string | undefined;
-    const sessionId = options.session as string | undefined;
+    const jobId = options.job;
+    const sessionId = options.session;
     if (jobId !== undefined && sessionId !== undefined) throw new UsageError('give --job or --session, not both');
     const rowMode = jobId !== undefined || sessionId !== undefined;
     const name = rowMode ? (jobId !== undefined ? 'job' : 'jupyter') : args[0];
@@ -31,8 +31,8 @@ export const vizCommand: Command = {
     // `viz job --job <id>` reads fine too; anything else extra is a mistake.
     const extra = rowMode && args[0] === name ? args.slice(1) : rowMode ? args : args.slice(1);
     if (extra.length) throw new UsageError(`unexpected argument(s): ${extra.join(' ')}`);
-    const file = options.output as string | undefined;
-    const format = (options.format as string | undefined) ?? (file ? formatOfFile(file) : null) ?? (rowMode ? 'text' : 'mermaid');
+    const file = options.output;
+    const format = options.format ?? (file ? formatOfFile(file) : null) ?? (rowMode ? 'text' : 'mermaid');
     if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format takes one of: ${FORMATS.join(', ')}`);
     if (!file && !out.json && (format === 'svg' || format === 'html') && process.stdout.isTTY) {
       throw new UsageError(`${format} is for a browser: write it to a file with -o FILE.${format}`);
@@ -70,4 +70,4 @@ export const vizCommand: Command = {
       process.stdout.write(text);
     }
   },
-};
+});

@@ -3,7 +3,7 @@
 // taken from the command line, where `ps` would show it to everyone on the machine).
 import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
-import type { Command } from './command.js';
+import { defineCommand, type Command } from './command.js';
 import { CliFailure, UsageError } from './output.js';
 
 /** Default port: this + uid % 100, or the next free one (Jupyter's rule, on its own range). */
@@ -17,14 +17,14 @@ function portOption(value: unknown): number | null {
   return n;
 }
 
-export const webCommand: Command = {
+export const webCommand = defineCommand({
   name: 'web',
   summary: 'serve the dashboard on this server (loopback by default); prints a link with a fresh token',
   usage: 'lab-agent web [--port P] [--ip 127.0.0.1]',
   options: { port: { type: 'string' }, ip: { type: 'string' } },
   async run({ options, env, out }) {
     const port = portOption(options.port);
-    const ip = (options.ip as string | undefined) ?? '127.0.0.1';
+    const ip = options.ip ?? '127.0.0.1';
     if (!isIP(ip)) throw new UsageError('--ip takes an address: 127.0.0.1 (this machine only, the default), or one of this machine\'s addresses');
     const [{ loadConfig }, { createLogger }, { openStore }, { startWebServer }, { isLoopback }, { AGENT_VERSION }] = await Promise.all([
       import('../services/config.js'), import('../services/logger.js'), import('../services/store/open-store.js'),
@@ -66,4 +66,4 @@ export const webCommand: Command = {
     await web.close();
     await store.close();
   },
-};
+});

@@ -1,7 +1,7 @@
 // Doctor checks of this machine: Python and Jupyter as a job would find them (the login PATH, not
 // cron's), the mail server, the Jupyter port window, the log folders, and the JUPYTER_IP warning.
-import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
@@ -13,12 +13,10 @@ import { loginEnvironment } from '../host/login-env.js';
 import { findJupyter, findPython } from '../runner/interpreter.js';
 import { result, tildify, withTimeout, type CheckResult } from './types.js';
 
-function version(exe: string, args: string[]): Promise<string> {
-  return new Promise((resolve) => {
-    execFile(exe, args, { timeout: 10_000, encoding: 'utf8' }, (err, stdout, stderr) => {
-      resolve(err ? '' : `${stdout}${stderr}`.trim().split('\n')[0] ?? '');
-    });
-  });
+/** The first line a `--version` prints (some print it on stderr); '' when it does not run. */
+async function version(exe: string, args: string[]): Promise<string> {
+  const r = await execa(exe, args, { timeout: 10_000, reject: false, stdin: 'ignore', all: true });
+  return r.failed ? '' : (r.all.trim().split('\n')[0] ?? '');
 }
 
 export async function checkPython(config: Config): Promise<CheckResult> {

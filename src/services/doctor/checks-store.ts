@@ -6,9 +6,10 @@ import { ConfigError, loadConfig, maskedValues, type Config } from '../config.js
 import type { Logger } from '../logger.js';
 import type { LabStore } from '../store/lab-store.js';
 import { serverRoot } from '../store/local-postgres.js';
-import { dbStatus, expectedVersion, listMigrations } from '../store/migrate.js';
+import { dbStatus, expectedVersion, listMigrations, newerSchemaMessage } from '../store/migrate.js';
 import { envFileExposure } from '../process-safety.js';
-import { openStore, pgConnection, sessionFile } from '../store/open-store.js';
+import { sessionFile } from '../store/file-session-storage.js';
+import { openStore, pgConnection } from '../store/open-store.js';
 import { LOGIN_AGAIN } from '../store/types.js';
 import { result, tildify, withTimeout, type CheckResult } from './types.js';
 
@@ -57,6 +58,7 @@ async function checkPgDatabase(config: Config, log: Logger): Promise<CheckResult
     await withTimeout(client.connect(), 10_000, where);
     const status = await dbStatus(client);
     const data = { where, expected: status.expected, applied: status.applied.at(-1) ?? null, missing: status.missing };
+    if (status.newer.length) return result('database', 'database', 'fail', `${where} reachable, but ${newerSchemaMessage(status)}`, 'update lab-agent', data);
     if (!status.upToDate) {
       return result('database', 'database', 'fail', `${where} reachable, but lacks migrations ${status.missing.join(', ')}`, 'run `lab-agent db migrate`', data);
     }

@@ -1,8 +1,8 @@
 // Is something going to run the agent? install_agent.sh writes a cron line ending in CRON_MARKER
 // and, with --systemd, a user unit; these names must stay the same as in install_agent.sh.
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import type { Config } from '../config.js';
 import { agentLockHolder } from '../agent/agent-process.js';
 import { isExecutableFile } from '../host/executables.js';
@@ -21,13 +21,10 @@ interface Run {
   stderr: string;
 }
 
-function run(cmd: string, args: string[], timeoutMs = 5000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const e = err as (Error & { code?: number | string }) | null;
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 127) : 0, stdout: stdout ?? '', stderr: stderr ?? '' });
-    });
-  });
+/** Exit code 127 when the command is missing or timed out, as a shell would say. */
+async function run(cmd: string, args: string[], timeoutMs = 5000): Promise<Run> {
+  const r = await execa(cmd, args, { timeout: timeoutMs, reject: false, stdin: 'ignore' });
+  return { code: r.exitCode ?? 127, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The user's crontab lines; null when there is no crontab command. */

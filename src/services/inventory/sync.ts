@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { withFileLock, tryLock } from '../file-lock.js';
 import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { scanScripts, type ScanTruncation } from '../scanner/scan.js';
 import { diffInventory, knownFromRows } from '../scanner/diff.js';
 import type { LabStore } from '../store/lab-store.js';
@@ -70,10 +70,9 @@ function folderCollector(base: Logger | undefined): { logger: Logger; folders: s
     if (typeof folder === 'string') folders.push(folder);
     (base?.warn as ((...a: unknown[]) => void) | undefined)?.call(base, obj, ...rest);
   };
-  const noop = (): void => {};
   const logger = base
     ? new Proxy(base, { get: (target, key) => (key === 'warn' ? warn : Reflect.get(target, key)) })
-    : ({ warn, trace: noop, debug: noop, info: noop, error: noop, fatal: noop } as unknown as Logger);
+    : Object.assign(silentLogger.child({}), { warn });
   return { logger, folders };
 }
 

@@ -58,6 +58,11 @@ function commandLine(job: LauncherJob, base: Record<string, string>): string {
   return `cd -- ${shqLine(job.cwd)} && ${environment(job.env, base)}${shqLine(setsidPath())} -f /bin/sh -c "$W" ${wrapper} ${fds} || printf '%s failed\\n' ${id}; cd /\n`;
 }
 
+/** A child's pipe is a net.Socket at run time (typed as a plain stream): it can be unref'd too. */
+function unrefPipe(stream: object): void {
+  if ('unref' in stream && typeof stream.unref === 'function') stream.unref();
+}
+
 class Launcher {
   private readonly child: ChildProcess;
   private readonly input: Writable;
@@ -75,8 +80,8 @@ class Launcher {
     // Neither the launcher nor its pipes keep this process alive: at its exit the launcher reads
     // the end of its input and exits too; jobs it started keep running.
     this.child.unref();
-    (this.input as unknown as { unref?: () => void }).unref?.();
-    (output as unknown as { unref?: () => void }).unref?.();
+    unrefPipe(this.input);
+    unrefPipe(output);
     this.input.on('error', (e) => this.stop(e));
     output.setEncoding('utf8');
     output.on('data', (chunk: string) => this.read(chunk));

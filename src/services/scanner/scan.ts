@@ -212,7 +212,7 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
       ignore,
       signal: controller.signal,
       // fs.readdir is overloaded; fdir only ever calls the (path, { withFileTypes: true }, cb) form.
-      fs: { readdir: readdir as unknown as typeof fs.readdir },
+      fs: { readdir: readdir as typeof fs.readdir },
     });
     const hung = new Promise<'hung'>((resolve) => {
       hang = setTimeout(() => resolve('hung'), Math.max(0, budget.deadline - performance.now()) + HANG_GRACE_MS);

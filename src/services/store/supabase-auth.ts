@@ -4,9 +4,8 @@
 import { rmSync } from 'node:fs';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Config } from '../config.js';
-import { dropSessionBackup } from './file-session-storage.js';
+import { dropSessionBackup, sessionFile } from './file-session-storage.js';
 import { LabStore } from './lab-store.js';
-import { sessionFile } from './open-store.js';
 import { createSupabaseClient, SupabaseTransport, type SupabaseTransportOptions } from './supabase-transport.js';
 import { StoreError } from './types.js';
 

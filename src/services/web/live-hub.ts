@@ -37,8 +37,8 @@ export class LiveHub {
     if (this.clients.size === 0) return;
     try {
       if (e.subject === 'resync' || !e.id) return this.send({ type: 'resync' });
-      if (e.subject === 'job') this.send({ type: 'job', row: await this.store.getJob(e.id) as unknown as Record<string, unknown> });
-      else this.send({ type: 'session', row: await this.store.getSession(e.id) as unknown as Record<string, unknown> });
+      if (e.subject === 'job') this.send({ type: 'job', row: { ...(await this.store.getJob(e.id)) } });
+      else this.send({ type: 'session', row: { ...(await this.store.getSession(e.id)) } });
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'live update: row not read');
     }

