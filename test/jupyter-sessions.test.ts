@@ -16,7 +16,7 @@ import { isPortFree, preferredPort } from '../src/services/jupyter/ports.js';
 import { isAlive } from '../src/services/host/process-identity.js';
 import type { SessionRow } from '../src/services/store/types.js';
 
-const skipLab = requirePart('JupyterLab', hasTestJupyter, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab ipykernel');
+const skipLab = requirePart('JupyterLab', hasTestJupyter, 'make the test venv: scripts/test-venv.sh (npm test does it when .venv is missing)');
 const skipLegacy = requirePart('legacy Notebook 6', hasLegacyJupyter, 'apt-get install jupyter-notebook (Debian/Ubuntu)');
 const debianJupyter = '/usr/bin/jupyter'; // jupyter_core from Debian's package: `jupyter notebook` is Notebook 6
 const uid = process.getuid?.() ?? 0;
