@@ -12,6 +12,7 @@ import { JupyterError, scrubbedTail } from '../jupyter/errors.js';
 import { checkHealth, waitHealthy } from '../jupyter/health.js';
 import { jupyterLink } from '../jupyter/link.js';
 import { launchJupyter, type JupyterAppKind } from '../jupyter/launch.js';
+import { jupyterForApp } from '../jupyter/installed.js';
 import { pickFreePort } from '../jupyter/ports.js';
 import {
   findServerByRuntimeDir, readSessionRecord, removeSessionRecord, sessionRuntimeDir, writeSessionRecord, type SessionRecord,
@@ -75,6 +76,7 @@ async function launchServer(ctx: AgentContext, s: SessionRow): Promise<LaunchInf
   const env = await ctx.loginEnv();
   const jupyterPath = locateJupyter(ctx, dir, env);
   const app = (s.app ?? cfg.app) as JupyterAppKind;
+  const { legacy } = jupyterForApp(jupyterPath, app, cfg.legacy, env.PATH); // fails at once, with the fix, when the app is missing
   let port: number;
   try {
     port = await pickFreePort({ basePort: cfg.basePort, uid: process.getuid?.() ?? 0, range: cfg.portRange, host: cfg.ip });
@@ -82,14 +84,14 @@ async function launchServer(ctx: AgentContext, s: SessionRow): Promise<LaunchInf
     throw new JupyterError('invalid', (err as Error).message);
   }
   const rec: SessionRecord = {
-    sessionId: s.session_id, port, token: randomBytes(32).toString('hex'), ip: cfg.ip, app, legacy: cfg.legacy,
+    sessionId: s.session_id, port, token: randomBytes(32).toString('hex'), ip: cfg.ip, app, legacy,
     logFile: sessionLogFile(ctx, s.session_id), launchedAt: Date.now(),
   };
   writeSessionRecord(home(ctx), rec);
   let launched;
   try {
     launched = await launchJupyter({
-      sessionId: s.session_id, jupyterPath, app, legacy: cfg.legacy, port, ip: cfg.ip, dir, token: rec.token,
+      sessionId: s.session_id, jupyterPath, app, legacy, port, ip: cfg.ip, dir, token: rec.token,
       idleMinutes: cfg.idleMin, logFile: rec.logFile, env, runtimeDir: sessionRuntimeDir(home(ctx), s.session_id),
     });
   } catch (err) {

@@ -3,14 +3,14 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { isPortFree, preferredPort } from '../jupyter/ports.js';
 import { createMailer } from '../mailer.js';
 import { rotationOptions } from '../rotating-file.js';
-import { isExecutableFile, whichIn } from '../host/executables.js';
 import { loginEnvironment } from '../host/login-env.js';
 import { findJupyter, findPython } from '../runner/interpreter.js';
+import { findEntryPoint, installCommand } from '../jupyter/installed.js';
 import { result, tildify, withTimeout, type CheckResult } from './types.js';
 
 function version(exe: string, args: string[]): Promise<string> {
@@ -44,15 +44,14 @@ export async function checkJupyter(config: Config): Promise<CheckResult> {
     return result('jupyter', 'Jupyter', 'warn', 'no jupyter found (notebooks and Jupyter requests will fail; .py jobs are fine)',
       'python3 -m pip install --user jupyterlab nbconvert ipykernel, or set LAB_JUPYTER=/path/to/jupyter in .env');
   }
-  // `jupyter <sub>` runs jupyter-<sub> from the same folder or PATH.
-  const sub = (name: string) => isExecutableFile(join(dirname(found.path), `jupyter-${name}`)) || whichIn(`jupyter-${name}`, env.PATH) !== null;
+  const sub = (name: string) => findEntryPoint(found.path, name, env.PATH) !== null;
   const app = config.jupyter.app;
   const missing = [app, 'nbconvert'].filter((s) => !sub(s));
   const detail = `${tildify(found.path, config.home)} (from ${found.source}); ${app} ${sub(app) ? 'yes' : 'missing'}, nbconvert ${sub('nbconvert') ? 'yes' : 'missing'}`;
   const data = { path: found.path, source: found.source, app, missing };
   if (missing.length) {
     return result('jupyter', 'Jupyter', 'warn', detail,
-      `install what is missing next to it (${missing.map((m) => (m === 'lab' ? 'jupyterlab' : m)).join(', ')}), or set LAB_JUPYTER_APP / JUPYTER_LEGACY to what is installed`, data);
+      `${installCommand(found.path, missing.map((m) => (m === 'lab' ? 'jupyterlab' : m)))}, or set LAB_JUPYTER_APP to what is installed`, data);
   }
   return result('jupyter', 'Jupyter', 'ok', detail, undefined, data);
 }
