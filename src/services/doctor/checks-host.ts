@@ -3,7 +3,8 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { agentLogFile } from '../agent/agent-process.js';
 import type { Config } from '../config.js';
 import { isPortFree, preferredPort } from '../jupyter/ports.js';
 import { createMailer } from '../mailer.js';
@@ -110,7 +111,9 @@ function writable(dir: string): string | null {
 
 export function checkLogs(config: Config): CheckResult {
   const problems: string[] = [];
-  for (const [key, dir] of [['LAB_LOG_DIR', config.logDir], ['LAB_AGENT_DIR', config.agentDir]] as const) {
+  // agent.log's folder (the agent folder, or LAB_DATA_DIR for a clone run before any install): never made just to check it.
+  const agentLogDir = dirname(agentLogFile(config));
+  for (const [key, dir] of [['LAB_LOG_DIR', config.logDir], [agentLogDir === config.agentDir ? 'LAB_AGENT_DIR' : 'LAB_DATA_DIR', agentLogDir]] as const) {
     const why = writable(dir);
     if (why) problems.push(`${key} ${dir}: ${why}`);
   }
@@ -125,8 +128,8 @@ export function checkLogs(config: Config): CheckResult {
     /* statfs unsupported: no free-space note */
   }
   const gb = (freeBytes / 1e9).toFixed(1);
-  const detail = `${tildify(config.logDir, config.home)} and ${tildify(config.agentDir, config.home)} writable, ${gb} GB free; ${rotation}`;
-  const data = { logDir: config.logDir, agentDir: config.agentDir, freeBytes, maxBytes, keep };
+  const detail = `${tildify(config.logDir, config.home)} and ${tildify(agentLogDir, config.home)} (agent.log) writable, ${gb} GB free; ${rotation}`;
+  const data = { logDir: config.logDir, agentDir: config.agentDir, agentLog: agentLogFile(config), freeBytes, maxBytes, keep };
   if (freeBytes && freeBytes < 1e9) return result('logs', 'log folders', 'warn', detail, 'less than 1 GB free for job logs: clean up old runs in LAB_LOG_DIR', data);
   return result('logs', 'log folders', 'ok', detail, undefined, data);
 }
