@@ -17,7 +17,8 @@ export function cliInvocation(pathVar: string | undefined): string {
   const ours = join(packageRoot, 'dist', 'index.js');
   const found = whichIn('lab-agent', pathVar);
   try {
-    if (found && realpathSync(found) === realpathSync(ours)) return 'lab-agent';
+    // The link `npm install -g --prefix ~/.local .` makes, or install_agent.sh's wrapper script that runs this build.
+    if (found && (realpathSync(found) === realpathSync(ours) || readFileSync(found, 'utf8').slice(0, 4096).includes(ours))) return 'lab-agent';
   } catch {
     /* a broken link: not ours */
   }
