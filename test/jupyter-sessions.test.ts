@@ -150,7 +150,7 @@ test('JupyterLab: start → healthy → link with the token only → one email �
   await checkStopped(a, s);
 });
 
-test('legacy Notebook 6 (Debian jupyter, JUPYTER_LEGACY unset): found to be NotebookApp; start → healthy → /tree link → stop', { skip: skipLegacy, timeout: 60_000 }, async () => {
+test('legacy Notebook 6 (Debian jupyter, JUPYTER_LEGACY unset): found to be NotebookApp; start → healthy → /tree link → stop', { skip: skipLegacy, timeout: 150_000 }, async () => {
   const a = agentFor('legacy', { LAB_JUPYTER: debianJupyter });
   const { r, s } = await startWithTicks(a, ['--app', 'notebook']);
   assert.equal(r.code, 0, r.stderr);
