@@ -198,6 +198,16 @@ if [ -z "$REPO" ] && [ -n "$SELF_DIR" ] && [ -d "$SELF_DIR/.git" ] && is_ours "$
   REPO="${REPO:-$SELF_DIR}"
 fi
 
+# True when a folder holds agent.log (and its rotations) and nothing else.
+only_agent_logs() {
+  local f any=""
+  for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    [ -e "$f" ] || continue
+    case "${f##*/}" in agent.log|agent.log.[0-9]*) any=1 ;; *) return 1 ;; esac
+  done
+  [ -n "$any" ]
+}
+
 step "Getting the code into $DIR"
 if [ -d "$DIR/.git" ] && is_ours "$DIR"; then
   before="$(git -C "$DIR" rev-parse HEAD)"
@@ -211,7 +221,12 @@ if [ -d "$DIR/.git" ] && is_ours "$DIR"; then
 else
   [ -n "$REPO" ] || die "set LAB_AGENT_REPO to the git URL of lab-job-agent (your lab's copy), e.g. LAB_AGENT_REPO=https://github.com/<lab>/lab-job-agent.git"
   OLD=""
-  if [ -e "$DIR" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
+  LOGS=""
+  if [ -d "$DIR" ] && only_agent_logs "$DIR"; then
+    # Only agent.log (an earlier version's `npm start` from a clone elsewhere wrote it here): kept, put back after the clone.
+    LOGS="$(mktemp -d)"
+    mv "$DIR"/agent.log* "$LOGS"/ && rmdir "$DIR"
+  elif [ -e "$DIR" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
     # Most likely the original Python agent: kept aside, its .env carried over.
     OLD="$DIR.old-$(date +%Y%m%d%H%M%S)"
     mv "$DIR" "$OLD"
@@ -219,6 +234,10 @@ else
   fi
   git clone --quiet "$REPO" "$DIR" || die "git clone $REPO failed"
   did "cloned $REPO into $DIR"
+  if [ -n "$LOGS" ]; then
+    mv "$LOGS"/agent.log* "$DIR"/ && rmdir "$LOGS"
+    did "kept the agent.log that was in $DIR"
+  fi
   if [ -n "$OLD" ] && [ -f "$OLD/.env" ]; then
     cp "$OLD/.env" "$DIR/.env" && chmod 600 "$DIR/.env"
     did "kept your existing .env (from $OLD); its keys still work"

@@ -51,7 +51,7 @@ test('postgres mode, server down: ls, tick, submit, status, wait, db status each
     assertOneLine(r, args.join(' '), db, /check that the server is running .*LAB_DATABASE_URL/);
     assert.doesNotMatch(r.stderr, /s3cr3t-pw/, 'the password is never shown');
   }
-  const log = readFileSync(join(m.home, 'lab_job_agent', 'agent.log'), 'utf8');
+  const log = readFileSync(join(m.home, '.local', 'share', 'lab-job-agent', 'agent.log'), 'utf8');
   assert.match(log, /ECONNREFUSED/, 'the detail is in the agent log');
   assert.match(log, /"stack":/, 'with its stack');
   assert.doesNotMatch(log, /s3cr3t-pw/);
@@ -73,5 +73,5 @@ test('local mode, a database that will not start: one line naming its folder and
   writeFileSync(join(root, 'data', 'PG_VERSION'), '99\n');
   const r = await cli(['ls'], m.env);
   assertOneLine(r, 'ls', new RegExp(`cannot reach the local database at ${root}: it would not start`), new RegExp(`see ${root}/postgres\\.log`));
-  assert.ok(existsSync(join(m.home, 'lab_job_agent', 'agent.log')), 'the detail is in the agent log');
+  assert.ok(existsSync(join(m.env.LAB_DATA_DIR!, 'agent.log')), 'the detail is in the agent log');
 });

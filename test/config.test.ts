@@ -19,7 +19,7 @@ test('the original agent\'s keys keep their defaults', () => {
   assert.equal(c.smtp.port, 25);
   assert.equal(c.jupyter.basePort, 8800);
   assert.equal(c.jupyter.ip, '0.0.0.0');
-  assert.equal(c.jupyter.legacy, false);
+  assert.equal(c.jupyter.legacy, null); // found from what is installed
   assert.equal(c.jupyter.app, 'lab');
   assert.equal(c.syncIntervalMin, 10);
   assert.equal(c.agentDir, join(home, 'lab_job_agent'));

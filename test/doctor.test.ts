@@ -3,11 +3,11 @@
 // sockets. The installer's suite checks doctor on a real install (cron line, local database).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { AgentEnv, databaseUrl } from './helpers/agent-env.js';
+import { AgentEnv, databaseUrl, eventually, exited } from './helpers/agent-env.js';
 import { freshDatabase, makeUser, type TestDb } from './helpers/db.js';
 import { startSupabaseLayer, type SupabaseLayer } from './helpers/supabase/layer.js';
 import { freePort, startSmtp } from './helpers/smtp.js';
@@ -129,6 +129,26 @@ describe('doctor', () => {
     assert.equal(text.code, 1);
     assert.match(text.stdout, /^✖ database .*\n\s+fix: run `lab-agent db migrate`$/m);
     assert.match(text.stdout, /problem\(s\).*fix the ✖ lines above/);
+  });
+
+  test('no cron line or unit, but `supervise` (npm start) running: a warning with the cron line to add, not a failure', async () => {
+    const db = await freshDatabase();
+    dbs.push(db);
+    const env = await member(db);
+    rmSync(join(env.home, '.config'), { recursive: true, force: true }); // no systemd unit: as after a plain `npm start`
+    const before = (await doctor(env)).by.scheduler!;
+    assert.equal(before.status, 'fail', 'nothing will run the agent');
+    const sup = env.spawn(['supervise']);
+    try {
+      await eventually('the supervisor to hold its lock', async () => (await doctor(env)).by.scheduler!.status !== 'fail', 60_000, 500);
+      const { by } = await doctor(env);
+      assert.equal(by.scheduler!.status, 'warn');
+      assert.match(by.scheduler!.detail, new RegExp(`an agent is running now \\(pid ${sup.pid}\\)`));
+      assert.match(by.scheduler!.fix!, /crontab -e`: \* \* \* \* \* \S.* tick >\/dev\/null 2>&1 # lab-job-agent/);
+    } finally {
+      sup.kill('SIGTERM');
+      await exited(sup);
+    }
   });
 
   test('an unreachable database is a failure with where to look, and the other checks still run', async () => {

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { processStartTime, isSameProcess, isAlive, parseProcStat } from '../src/services/host/process-identity.js';
 import { requirePart, hasTestPython, testPython } from './helpers/required.js';
 
-const skipPython = requirePart('test Python', hasTestPython, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab nbconvert ipykernel');
+const skipPython = requirePart('test Python', hasTestPython, 'install python3 (or make the test venv: scripts/test-venv.sh)');
 
 test('this process: a start time, the same process, alive', () => {
   const st = processStartTime(process.pid);

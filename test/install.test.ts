@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { freshDatabase, type TestDb } from './helpers/db.js';
@@ -77,8 +77,13 @@ describe('install_agent.sh', { skip, timeout: 15 * 60_000 }, () => {
   });
 
   test('--yes: clones, runs npm ci and the build, writes a private .env and one cron line', async () => {
+    // An agent folder holding only a log (an earlier version's `npm start` from a clone elsewhere): kept, not moved aside.
+    await world.runAs(a, ['sh', '-c', 'mkdir -p ~/lab_job_agent && echo "{\\"msg\\":\\"an earlier run\\"}" > ~/lab_job_agent/agent.log'], world.env(a));
     const r = await install(a, ['--yes', '--set', 'LAB_MAX_PARALLEL=2'], envA());
     assert.equal(r.code, 0, r.out);
+    assert.doesNotMatch(r.out, /moved the existing/);
+    assert.deepEqual(readdirSync(a.home).filter((f) => f.startsWith('lab_job_agent.old-')), []);
+    assert.match(readFileSync(join(dir(), 'agent.log'), 'utf8'), /an earlier run/);
     assert.match(r.out, /✔ npm ci/);
     assert.match(r.out, /Next:\n.*lab-agent doctor/);
     assert.ok(existsSync(join(dir(), '.git')) && existsSync(join(dir(), 'dist', 'index.js')));

@@ -112,7 +112,7 @@ describe('jobs through cron ticks', () => {
   });
 });
 
-const noJupyter = requirePart('Jupyter (nbconvert)', hasTestJupyter, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab nbconvert ipykernel');
+const noJupyter = requirePart('Jupyter (nbconvert)', hasTestJupyter, 'make the test venv: scripts/test-venv.sh (npm test does it when .venv is missing)');
 
 describe('notebooks', { skip: noJupyter }, () => {
   const nb = (cells: { source: string; tags?: string[] }[]) =>

@@ -37,6 +37,7 @@ function escapingScript(a: AgentEnv, name: string, onTerm: 'die' | 'ignore' | 'e
     'open(mark + ".tmp", "w").write(got.decode()); os.rename(mark + ".tmp", mark)',
     handler,
     'print("up", flush=True)',
+    'print("the job\'s own last words", file=sys.stderr, flush=True)',
     'time.sleep(300)',
   ].join('\n') + '\n');
   return { path, pids: () => (existsSync(mark) ? readFileSync(mark, 'utf8').trim().split('\n').map(Number) : null) };
@@ -71,6 +72,10 @@ describe('supervise: cancel ends the whole job', () => {
       assert.equal(j.status, 'cancelled', `${j.status}: ${j.error}`);
       assert.equal(j.stop_reason, 'cancel');
       assert.ok(j.kill_sent_at, 'the stop is recorded');
+      // The tail says who cancelled it and when, after the job's own output.
+      const lines = (j.stderr_tail ?? '').trimEnd().split('\n');
+      assert.match(lines.at(-1)!, /^\[lab-job-agent\] cancelled by judy \(cancel requested at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\); the agent sent SIGTERM at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, j.stderr_tail ?? '');
+      assert.ok(lines.indexOf("the job's own last words") >= 0 && lines.indexOf("the job's own last words") < lines.length - 1, j.stderr_tail ?? '');
       await noneLeft(pids, onTerm);
     });
   }
@@ -88,6 +93,11 @@ describe('tick: timeout, and the agent dying between the record and the signal',
     }, 30_000, 300);
     assert.equal(ended.status, 'failed');
     assert.match(ended.error ?? '', /^timeout after 1s/);
+    assert.match(ended.stderr_tail ?? '', /\n\[lab-job-agent\] stopped by the agent at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: timeout after 1s$/);
+    // agent.log: one pid per line, the agent's; the job's is jobPid.
+    const log = readFileSync(a.agentLog, 'utf8').trim().split('\n');
+    for (const line of log) assert.ok((line.match(/"pid":/g) ?? []).length <= 1, `two pid keys: ${line}`);
+    assert.ok(log.some((l) => /"jobPid":\d+/.test(l) && l.includes('job started')), 'the job\'s pid is jobPid');
     await noneLeft(s.pids() ?? [], 'timeout');
   });
 

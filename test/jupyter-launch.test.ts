@@ -20,7 +20,7 @@ import { stopJupyter } from '../src/services/jupyter/stop.js';
 import { descendants, groupMembers } from '../src/services/jupyter/proc.js';
 import { isAlive } from '../src/services/host/process-identity.js';
 
-const skipLab = requirePart('JupyterLab', hasTestJupyter, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab ipykernel');
+const skipLab = requirePart('JupyterLab', hasTestJupyter, 'make the test venv: scripts/test-venv.sh (npm test does it when .venv is missing)');
 const skipLegacy = requirePart('legacy Notebook 6', hasLegacyJupyter, 'apt-get install jupyter-notebook (Debian/Ubuntu)');
 // Debian's package installs /usr/bin/jupyter (jupyter_core) next to /usr/bin/jupyter-notebook.
 const debianJupyter = '/usr/bin/jupyter';

@@ -6,6 +6,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { killLeftoverJupyter } from './helpers/db.js';
@@ -17,7 +18,7 @@ import { isPortFree, preferredPort } from '../src/services/jupyter/ports.js';
 import { isAlive } from '../src/services/host/process-identity.js';
 import type { SessionRow } from '../src/services/store/types.js';
 
-const skipLab = requirePart('JupyterLab', hasTestJupyter, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab ipykernel');
+const skipLab = requirePart('JupyterLab', hasTestJupyter, 'make the test venv: scripts/test-venv.sh (npm test does it when .venv is missing)');
 const skipLegacy = requirePart('legacy Notebook 6', hasLegacyJupyter, 'apt-get install jupyter-notebook (Debian/Ubuntu)');
 const debianJupyter = '/usr/bin/jupyter'; // jupyter_core from Debian's package: `jupyter notebook` is Notebook 6
 const uid = process.getuid?.() ?? 0;
@@ -43,7 +44,8 @@ function agentFor(user: string, extra: NodeJS.ProcessEnv = {}): AgentEnv & { bas
   return Object.assign(a, { base });
 }
 
-const legacyEnv = { JUPYTER_LEGACY: 'true', LAB_JUPYTER: debianJupyter };
+/** Debian's Notebook 6 with JUPYTER_LEGACY unset: the agent sees it is the classic NotebookApp. */
+const legacyEnv = { LAB_JUPYTER_APP: 'notebook', LAB_JUPYTER: debianJupyter };
 
 /** `jupyter start` (which waits) with cron ticks beside it until it returns. */
 async function startWithTicks(a: AgentEnv, args: string[] = []): Promise<{ r: CliResult; s: SessionRow }> {
@@ -144,15 +146,41 @@ test('JupyterLab: start → healthy → link with the token only → one email �
   await checkStopped(a, s);
 });
 
-test('legacy Notebook 6 (JUPYTER_LEGACY=true, Debian jupyter): start → healthy → /tree link → stop', { skip: skipLegacy, timeout: 60_000 }, async () => {
-  const a = agentFor('legacy', legacyEnv);
-  const { r, s } = await startWithTicks(a);
+test('legacy Notebook 6 (Debian jupyter, JUPYTER_LEGACY unset): found to be NotebookApp; start → healthy → /tree link → stop', { skip: skipLegacy, timeout: 150_000 }, async () => {
+  const a = agentFor('legacy', { LAB_JUPYTER: debianJupyter });
+  const { r, s } = await startWithTicks(a, ['--app', 'notebook']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(s.app, 'notebook');
   await checkServes(s, '/tree');
   assert.ok(readFileSync(s.log_path!, 'utf8').includes('NotebookApp'), 'Notebook 6 served it');
   assertTokenHidden(a, s.token!);
   await checkStopped(a, s);
+});
+
+test('JUPYTER_LEGACY=false forced on Notebook 6: the server makes its own token; failed at once, its token scrubbed', { skip: skipLegacy, timeout: 200_000 }, async () => {
+  const a = agentFor('owntoken', { ...legacyEnv, JUPYTER_LEGACY: 'false', LAB_JUPYTER_START_TIMEOUT: '120' });
+  const startedAt = Date.now();
+  const { r, s } = await startWithTicks(a);
+  assert.equal(r.code, 1, r.stdout);
+  assert.ok(Date.now() - startedAt < 60_000, `failed at once, not after the 120 s start timeout (${Date.now() - startedAt} ms)`);
+  assert.equal(s.status, 'failed');
+  assert.match(s.error_message!, /ignored the agent's token settings and made its own token/);
+  assert.match(s.error_message!, /Leave JUPYTER_LEGACY empty/);
+  const own = [...readFileSync(join(a.home, 'lab_job_logs', 'jupyter', `${s.session_id}.log`), 'utf8').matchAll(/token=([0-9a-f]{16,})/g)].map((m) => m[1]!);
+  assert.ok(own.length > 0, 'the server printed its own token in its log');
+  for (const t of own) assert.ok(!s.error_message!.includes(t), 'its token is not in the row');
+  assert.ok(!execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(s.session_id), 'the server was stopped');
+});
+
+test('jupyter-lab missing (Debian jupyter, app lab): failed at once with the install command and the Notebook that is there', { skip: skipLegacy, timeout: 60_000 }, async () => {
+  const a = agentFor('nolab', { LAB_JUPYTER: debianJupyter });
+  const { r, s } = await startWithTicks(a);
+  assert.equal(r.code, 1);
+  assert.equal(s.status, 'failed');
+  assert.match(s.error_message!, /jupyter-lab not found next to \/usr\/bin\/jupyter or on your PATH, so a Jupyter lab server cannot start/);
+  assert.match(s.error_message!, /Install it with: python3 -m pip install --user jupyterlab/);
+  assert.match(s.error_message!, /jupyter start --app notebook/);
+  assert.equal(s.pid, null, 'nothing was started');
 });
 
 test('preferred port occupied: the next free one is used and reported', { skip: skipLegacy, timeout: 60_000 }, async () => {

@@ -84,7 +84,8 @@ test('supervise: the postmaster killed while a job runs; the result is in the ro
     assert.ok(lag < 10_000, `the result reached the row ${lag} ms after the job ended`);
     assert.equal(done.retcode, 0);
     assert.equal(sup.exitCode, null, 'the same supervisor, never restarted');
-    assert.ok(readFileSync(join(home, 'lab_job_agent', 'agent.log'), 'utf8').includes('started it again'), 'the agent log says what happened');
+    assert.ok(readFileSync(join(dataDir, 'agent.log'), 'utf8').includes('started it again'), 'the agent log says what happened');
+    assert.equal(existsSync(join(home, 'lab_job_agent')), false, 'no agent folder holding only a log: the log is in LAB_DATA_DIR');
   } finally {
     sup.kill('SIGTERM');
     await exited(sup);

@@ -2,8 +2,8 @@
 // start together, is migrated by its first start (saying so; `db status` never migrates), and gives the Linux user a stable id.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -69,11 +69,21 @@ test('the Linux user gets one users row with a stable id', async () => {
   await b.close();
 });
 
-test('fresh user on the embedded default: supervise, submit, wait, logs', async () => {
+/** The CLI's exit code and output, failing or not. */
+const runCli = (args: string[]) => run(process.execPath, [join(repoRoot, 'dist/index.js'), ...args], { env, timeout: 60_000 }).then(
+  (r) => ({ code: 0, ...r }),
+  (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+);
+
+test('fresh user on the embedded default: supervise says where the log is and the next step; submit, wait, logs; on SIGTERM, what keeps running', async () => {
   const hello = join(dataDir, 'hello.py');
-  (await import('node:fs')).writeFileSync(hello, 'import sys\nprint("hello", *sys.argv[1:])\n');
-  const { spawn } = await import('node:child_process');
-  const sup = spawn(process.execPath, [join(repoRoot, 'dist/index.js'), 'supervise'], { env, stdio: 'ignore' });
+  writeFileSync(hello, 'import sys\nprint("hello", *sys.argv[1:])\n');
+  const sleeper = join(dataDir, 'sleeper.py');
+  writeFileSync(sleeper, 'import time\nprint("up", flush=True)\ntime.sleep(60)\n');
+  const sup = spawn(process.execPath, [join(repoRoot, 'dist/index.js'), 'supervise'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  sup.stderr.on('data', (d) => (stderr += d));
+  let sleeping = '';
   try {
     const submitted = await run(process.execPath, [join(repoRoot, 'dist/index.js'), 'submit', hello, '--', '--n', '3'], { env });
     const id = submitted.stdout.trim();
@@ -81,8 +91,33 @@ test('fresh user on the embedded default: supervise, submit, wait, logs', async 
     assert.match(waited.stdout, /finished \(exit 0\)/);
     const logs = await run(process.execPath, [join(repoRoot, 'dist/index.js'), 'logs', id], { env });
     assert.equal(logs.stdout, 'hello --n 3\n');
+    assert.match(stderr, new RegExp(`^lab-agent: supervising for carol on .* \\(local database\\); log: ${join(dataDir, 'agent.log')}; SIGTERM or Ctrl-C stops it\\nNext, in another terminal: node \\S+/dist/index\\.js submit ~/hello\\.py -- --n 3`));
+    const busy = await runCli(['db', 'stop']);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stdout, new RegExp(`an agent \\(pid ${sup.pid}\\) is running and would start the database again`));
+    sleeping = (await runCli(['submit', sleeper])).stdout.trim();
+    for (let i = 0; i < 300 && !/running/.test((await runCli(['status', sleeping])).stdout); i++) await new Promise((r) => setTimeout(r, 100));
   } finally {
     sup.kill('SIGTERM');
     await new Promise((r) => sup.once('exit', r));
   }
+  assert.match(stderr.trim().split('\n').at(-1)!, /^lab-agent: supervisor stopped; still running: 1 job \(detached: .*`lab-agent cancel <id>` stops one\), the local database \(`lab-agent db stop`\)\./);
+  assert.equal(existsSync(join(dataDir, 'lab_job_agent')), false, 'no agent folder holding only a log');
+  assert.equal((await runCli(['cancel', sleeping])).code, 0);
+});
+
+test('db stop / db start: the local database on request', async () => {
+  const root = serverRoot(dataDir);
+  const stop = await runCli(['db', 'stop']);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.equal(stop.stdout.trim(), `stopped the local database (${root}); the agent or any command starts it again when needed`);
+  assert.equal(existsSync(join(root, 'data', 'postmaster.pid')), false);
+  assert.match((await runCli(['db', 'stop'])).stdout, /the local database is not running/);
+  const start = await runCli(['db', 'start']);
+  assert.equal(start.code, 0, start.stderr);
+  assert.match(start.stdout, /^started the local database .*`lab-agent db stop` stops it/);
+  assert.match((await runCli(['db', 'start'])).stdout, /the local database is already running/);
+  const elsewhere = await run(process.execPath, [join(repoRoot, 'dist/index.js'), 'db', 'stop'], { env: { ...env, LAB_DATABASE_URL: 'postgres://x@localhost/y' } }).catch((e) => e);
+  assert.equal(elsewhere.code, 1);
+  assert.match(elsewhere.stdout, /db start\/stop is for the embedded local database; this agent uses LAB_DATABASE_URL/);
 });

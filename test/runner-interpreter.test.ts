@@ -9,7 +9,7 @@ import { loginEnvironment, clearLoginEnvironmentCache, fallbackEnv } from '../sr
 import { JobInputError } from '../src/services/runner/errors.js';
 import { requirePart, hasTestPython, testPython } from './helpers/required.js';
 
-const skipPython = requirePart('test Python', hasTestPython, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab nbconvert ipykernel');
+const skipPython = requirePart('test Python', hasTestPython, 'install python3 (or make the test venv: scripts/test-venv.sh)');
 
 function tempTree(): { root: string; home: string; cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), 'runner-interp-'));

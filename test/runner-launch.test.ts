@@ -11,7 +11,7 @@ import { isAlive, isSameProcess, findProcessesWithEnv } from '../src/services/ho
 import { JobInputError } from '../src/services/runner/errors.js';
 import { requirePart, hasTestPython, testPython, repoRoot } from './helpers/required.js';
 
-const skip = requirePart('test Python', hasTestPython, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab nbconvert ipykernel');
+const skip = requirePart('test Python', hasTestPython, 'install python3 (or make the test venv: scripts/test-venv.sh)');
 const root = mkdtempSync(join(tmpdir(), 'runner-launch-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));
 

@@ -10,7 +10,7 @@ import { launchDetached, readExitRecord } from '../src/services/runner/launch.js
 import { launcherAvailable } from '../src/services/runner/launcher.js';
 import { requirePart, hasTestPython, testPython } from './helpers/required.js';
 
-const skip = requirePart('test Python', hasTestPython, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab nbconvert ipykernel')
+const skip = requirePart('test Python', hasTestPython, 'install python3 (or make the test venv: scripts/test-venv.sh)')
   || requirePart('setsid -f (util-linux ≥ 2.31)', launcherAvailable(), 'install a newer util-linux');
 const root = mkdtempSync(join(tmpdir(), 'runner-launcher-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));

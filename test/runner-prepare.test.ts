@@ -9,8 +9,8 @@ import { findProcessesWithEnv } from '../src/services/host/process-identity.js';
 import { JobInputError } from '../src/services/runner/errors.js';
 import { requirePart, hasTestPython, hasTestJupyter, testPython, testJupyter } from './helpers/required.js';
 
-const skipPython = requirePart('test Python', hasTestPython, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab nbconvert ipykernel');
-const skipJupyter = requirePart('test Jupyter', hasTestJupyter, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab nbconvert ipykernel');
+const skipPython = requirePart('test Python', hasTestPython, 'install python3 (or make the test venv: scripts/test-venv.sh)');
+const skipJupyter = requirePart('test Jupyter', hasTestJupyter, 'make the test venv: scripts/test-venv.sh (npm test does it when .venv is missing)');
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'runner-prepare-')));
 const home = join(root, 'home');

@@ -9,7 +9,7 @@ import { AgentEnv, eventually, exited } from './helpers/agent-env.js';
 import { hasTestJupyter, requirePart, testJupyter } from './helpers/required.js';
 import { launchChromium, newContext, noChromium, shotPath, startWeb, type RunningWeb } from './helpers/web-env.js';
 
-const noJupyter = requirePart('JupyterLab in .venv', hasTestJupyter, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab nbconvert ipykernel');
+const noJupyter = requirePart('JupyterLab in .venv', hasTestJupyter, 'make the test venv: scripts/test-venv.sh (npm test does it when .venv is missing)');
 const skip = noChromium || noJupyter;
 
 let db: TestDb;

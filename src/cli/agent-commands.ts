@@ -46,12 +46,11 @@ export const agentCommands: Command[] = [
         throw new CliFailure(`another lab-agent (pid ${started.holder ?? '?'}) is already running for this user on this host; stop it first (or let it be: one is enough)`);
       }
       const { ctx, release } = started;
-      if (!process.stderr.isTTY) {
-        // On a terminal the log itself is shown; elsewhere, say once where it goes.
-        process.stderr.write(`lab-agent: supervising for ${ctx.config.user} on ${ctx.host} (${ctx.config.mode} database); log: ${ctx.config.agentDir}/agent.log; SIGTERM or Ctrl-C stops it\n`);
-      }
+      const { startLines, stopLine } = await import('../services/agent/first-run.js');
+      process.stderr.write(startLines(ctx, env.PATH).join('\n') + '\n');
       try {
         await supervise(ctx);
+        process.stderr.write(`${await stopLine(ctx)}\n`);
       } finally {
         await ctx.close();
         await ctx.store.close();

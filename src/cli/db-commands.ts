@@ -25,7 +25,22 @@ export async function withAdmin<T>(env: NodeJS.ProcessEnv, fn: (c: pg.Client, wh
   }
 }
 
+/** `db start` / `db stop`: the embedded local database (services/agent/first-run.ts). */
+const localDbCommand = (verb: 'start' | 'stop', summary: string): Command => defineCommand({
+  name: `db ${verb}`,
+  summary,
+  usage: `lab-agent db ${verb}`,
+  async run({ out, env }) {
+    const control = await import('../services/agent/first-run.js');
+    const r = await (verb === 'start' ? control.startLocalDatabase : control.stopLocalDatabase)(loadConfig({ env }));
+    out.data(r, (x: typeof r) => x.message);
+    return r.ok ? 0 : 1;
+  },
+});
+
 export const dbCommands: Command[] = [
+  localDbCommand('start', 'start the embedded local database (it keeps running after the agent stops)'),
+  localDbCommand('stop', 'stop the embedded local database (the agent or a command starts it again when needed)'),
   defineCommand({
     name: 'db migrate',
     summary: 'apply the schema migrations to the local database or LAB_DATABASE_URL',

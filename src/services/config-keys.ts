@@ -39,7 +39,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_FROM_EMAIL', kind: 'email', default: '', original: true, description: 'Sender address; empty = <LAB_USER>@<host>' },
   { key: 'JUPYTER_BASE_PORT', kind: 'int', default: '8800', min: 1024, max: 65535, original: true, description: 'Jupyter port = this + uid % 100, or the next free one' },
   { key: 'JUPYTER_IP', kind: 'ip', default: '0.0.0.0', original: true, description: 'Address Jupyter listens on (0.0.0.0 = every network, token only)' },
-  { key: 'JUPYTER_LEGACY', kind: 'bool', default: 'false', original: true, description: 'true = classic Notebook 6 (NotebookApp) instead of JupyterLab' },
+  { key: 'JUPYTER_LEGACY', kind: 'bool', default: '', original: true, description: 'Override: true = run the Notebook as the classic NotebookApp, false = on Jupyter Server; empty = as installed (Notebook 6 or 7)' },
   { key: 'SYNC_INTERVAL_MIN', kind: 'int', default: '10', min: 1, max: 10080, original: true, description: 'Minutes between script inventory syncs' },
   { key: 'LAB_AGENT_DIR', kind: 'path', default: (c) => `${c.home}/lab_job_agent`, description: 'Agent folder: code, .env and agent.log' },
   { key: 'LAB_DATA_DIR', kind: 'path', default: (c) => `${c.home}/.local/share/lab-job-agent`, description: 'Local state: embedded database, session, locks' },

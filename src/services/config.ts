@@ -19,7 +19,8 @@ export interface Config {
   databaseUrl: string;
   smtp: { host: string; port: number; user: string; pass: string; secure: boolean; from: string };
   jupyter: {
-    basePort: number; ip: string; legacy: boolean; app: 'lab' | 'notebook' | 'server'; portRange: number;
+    basePort: number; ip: string; /** JUPYTER_LEGACY; null = found from what is installed (jupyter/installed.ts). */
+    legacy: boolean | null; app: 'lab' | 'notebook' | 'server'; portRange: number;
     startTimeoutS: number; max: number; idleMin: number; publicHost: string; executable: string;
   };
   syncIntervalMin: number;
@@ -162,7 +163,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (problems.length) throw new ConfigError(problems);
 
   const mode: Mode = v('SUPABASE_URL') ? 'supabase' : v('LAB_DATABASE_URL') ? 'postgres' : 'local';
-  const legacy = truthy(v('JUPYTER_LEGACY'));
+  const legacy = v('JUPYTER_LEGACY') === '' ? null : truthy(v('JUPYTER_LEGACY'));
   return {
     mode,
     home,

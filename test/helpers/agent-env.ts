@@ -1,5 +1,7 @@
 // A lab member's world for end-to-end tests: a temporary home with scripts in it, the real CLI
 // (dist/index.js) run as cron or a terminal would run it, against a test database.
+import { agentLogFile } from '../../src/services/agent/agent-process.js';
+import { loadConfig } from '../../src/services/config.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,8 +54,9 @@ export class AgentEnv {
     return path;
   }
 
+  /** Where this member's agent writes agent.log (the agent folder when it exists, else LAB_DATA_DIR). */
   get agentLog(): string {
-    return join(this.home, 'lab_job_agent', 'agent.log');
+    return agentLogFile(loadConfig({ env: this.env }));
   }
 
   /** Runs the CLI to its end; never throws on a non-zero exit. `input`: what it reads on stdin. */

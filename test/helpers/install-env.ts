@@ -109,6 +109,8 @@ export class InstallWorld {
         clearTimeout(timer);
         resolve({ code, out });
       });
+      // A command that never reads stdin may be gone before it is written to (EPIPE): not an error.
+      child.stdin.on('error', () => undefined);
       child.stdin.end(input);
     });
   }

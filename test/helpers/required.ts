@@ -2,6 +2,7 @@
 // test may skip with the reason. Under CI=true a missing part is a failure, never a skip.
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { whichIn } from '../../src/services/host/executables.js';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -15,9 +16,11 @@ export function requirePart(name: string, present: boolean, howToGet: string): s
   return reason;
 }
 
-/** The test virtualenv made by .ci/run (python -m venv .venv; pip install jupyterlab nbconvert ipykernel). */
+/** The test virtualenv (scripts/test-venv.sh, made by `npm test` when missing, and by .ci/run). */
 export const testVenv = process.env.LAB_TEST_VENV ?? join(repoRoot, '.venv');
-export const testPython = join(testVenv, 'bin', 'python');
+const venvPython = join(testVenv, 'bin', 'python');
+/** The venv's Python, else python3 on PATH: tests that need only Python never need the venv. */
+export const testPython = existsSync(venvPython) ? venvPython : (whichIn('python3', process.env.PATH) ?? venvPython);
 export const testJupyter = join(testVenv, 'bin', 'jupyter');
 export const hasTestPython = existsSync(testPython);
 export const hasTestJupyter = existsSync(testJupyter);

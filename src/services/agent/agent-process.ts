@@ -1,5 +1,5 @@
 // What `tick` and `supervise` share: the per-user lock, the agent log, the store, the context.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../config.js';
 import { lockHolder, tryLock } from '../file-lock.js';
@@ -17,11 +17,20 @@ export const lockPath = (config: Config) => join(config.dataDir, `agent-${hostFi
 /** The live process holding this user's agent lock on this host, if any. */
 export const agentLockHolder = (config: Config): number | null => lockHolder(lockPath(config));
 
+/**
+ * agent.log lives in the agent folder (~/lab_job_agent, as installed). An agent run from a clone
+ * elsewhere (`npm start`) before any install has no such folder: its log goes to LAB_DATA_DIR
+ * instead, so no folder holding only a log appears where install_agent.sh will put the code.
+ */
+export function agentLogFile(config: Pick<Config, 'agentDir' | 'dataDir'>): string {
+  return existsSync(config.agentDir) ? join(config.agentDir, 'agent.log') : join(config.dataDir, 'agent.log');
+}
+
 export function agentLogger(config: Config, opts: { toFile?: boolean; quiet?: boolean } = {}): Logger {
   const pretty = Boolean(process.stderr.isTTY) && !opts.quiet; // quiet: the file only
   if (opts.toFile === false) return createLogger({ level: config.logLevel, pretty: false });
   // Bounded: rotated at LAB_LOG_MAX_MB, LAB_LOG_KEEP old files kept (the original grew forever).
-  const destination = new RotatingFile(join(config.agentDir, 'agent.log'), rotationOptions(config.values));
+  const destination = new RotatingFile(agentLogFile(config), rotationOptions(config.values));
   return createLogger({ level: config.logLevel, destination, pretty });
 }
 

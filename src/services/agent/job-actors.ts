@@ -13,6 +13,7 @@ import { JobInputError } from '../runner/errors.js';
 import { checkLogFolder, isNoSpace, noSpaceError } from '../runner/log-folder.js';
 import { AlreadyLaunchedError, killJobGroup, killJobStragglers, launchDetached, readExitRecord, readPidRecord, type PidRecord } from '../runner/launch.js';
 import { prepareJob } from '../runner/prepare.js';
+import { withStopNote } from '../runner/stop-note.js';
 import { isAlive, isSameProcess } from '../host/process-identity.js';
 import { readTail } from '../host/tail.js';
 import { EXIT_RESERVE, PID_FILE, STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
@@ -61,7 +62,7 @@ async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   // (A stat first: the usual answer is "no", and a failed open costs more than a stat.)
   const earlier = existsSync(join(logDir, PID_FILE)) ? await readPidRecord(logDir) : null;
   if (earlier) {
-    ctx.log.warn({ job: job.job_id, pid: earlier.pid }, 'adopting a job started by an agent that stopped before recording it');
+    ctx.log.warn({ job: job.job_id, jobPid: earlier.pid }, 'adopting a job started by an agent that stopped before recording it');
     const note = await readLaunchNote(logDir);
     return recordStart(ctx, job, earlier, note?.interpreter ?? 'unknown (adopted)', note?.argv ?? [], logDir);
   }
@@ -97,7 +98,7 @@ async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Pr
     if (!(err instanceof AlreadyLaunchedError) || !err.record) throw err;
     launched = err.record;
   }
-  ctx.log.info({ job: job.job_id, pid: launched.pid, interpreter: prepared.interpreter }, 'job started');
+  ctx.log.info({ job: job.job_id, jobPid: launched.pid, interpreter: prepared.interpreter }, 'job started');
   faultPoint('after-spawn');
   return recordStart(ctx, job, launched, prepared.interpreter, prepared.argv, prepared.logDir);
 }
@@ -126,7 +127,7 @@ async function probeJob(ctx: AgentContext, job: JobRow): Promise<JobProbe> {
 function signalJob(ctx: AgentContext, job: JobRow, signal: NodeJS.Signals): void {
   if (job.pid === null || !isSameProcess(job.pid, job.pid_start)) return;
   killJobGroup(job.pid, signal);
-  ctx.log.info({ job: job.job_id, pid: job.pid, signal }, 'job signalled');
+  ctx.log.info({ job: job.job_id, jobPid: job.pid, signal }, 'job signalled');
 }
 
 /**
@@ -148,7 +149,7 @@ async function stopEverything(ctx: AgentContext, job: JobRow, signal: NodeJS.Sig
   signalJob(ctx, job, signal);
   const rec = await readPidRecord(logDirOf(ctx, job));
   const hit = killJobStragglers(job.job_id, rec?.wrapperPid ?? 0, signal, jobSession(job));
-  if (hit.length) ctx.log.info({ job: job.job_id, pids: hit, signal }, 'signalled processes that left the job\'s group');
+  if (hit.length) ctx.log.info({ job: job.job_id, jobPids: hit, signal }, 'signalled processes that left the job\'s group');
 }
 
 /** Cancel or timeout: the stop is recorded before the signal goes, so a crash in between never reads as a plain finish. */
@@ -169,7 +170,8 @@ async function cleanUp(ctx: AgentContext, job: JobRow): Promise<void> {
 
 async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, probe: JobProbe | null, via: string): Promise<JobRow> {
   const t = probe ?? (await tails(job));
-  const end = { jobId: job.job_id, retcode: outcome.retcode, signal: outcome.signal, stdoutTail: t.stdoutTail, stderrTail: t.stderrTail };
+  const stderrTail = withStopNote(t.stderrTail, job, ctx.config.user); // who stopped it and when, after its own output
+  const end = { jobId: job.job_id, retcode: outcome.retcode, signal: outcome.signal, stdoutTail: t.stdoutTail, stderrTail };
   // A stopped job's main process has ended: nothing it started may outlive it.
   if (job.kill_sent_at) await stopEverything(ctx, job, 'SIGKILL');
   await cleanUp(ctx, job).catch(() => undefined);

@@ -12,6 +12,7 @@ import { JupyterError, scrubbedTail } from '../jupyter/errors.js';
 import { checkHealth, waitHealthy } from '../jupyter/health.js';
 import { jupyterLink } from '../jupyter/link.js';
 import { launchJupyter, type JupyterAppKind } from '../jupyter/launch.js';
+import { jupyterForApp } from '../jupyter/installed.js';
 import { pickFreePort } from '../jupyter/ports.js';
 import {
   findServerByRuntimeDir, readSessionRecord, removeSessionRecord, sessionRuntimeDir, writeSessionRecord, type SessionRecord,
@@ -66,7 +67,7 @@ async function findLaunch(ctx: AgentContext, s: SessionRow): Promise<LaunchInfo 
     removeSessionRecord(home(ctx), s.session_id);
     return null;
   }
-  ctx.log.warn({ session: s.session_id, pid, port: rec.port }, 'adopting a Jupyter server launched by an earlier agent run');
+  ctx.log.warn({ session: s.session_id, serverPid: pid, port: rec.port }, 'adopting a Jupyter server launched by an earlier agent run');
   return { pid, startTime, port: rec.port, launchedAt: rec.launchedAt };
 }
 
@@ -76,6 +77,7 @@ async function launchServer(ctx: AgentContext, s: SessionRow): Promise<LaunchInf
   const env = await ctx.loginEnv();
   const jupyterPath = locateJupyter(ctx, dir, env);
   const app = (s.app ?? cfg.app) as JupyterAppKind;
+  const { legacy } = jupyterForApp(jupyterPath, app, cfg.legacy, env.PATH); // fails at once, with the fix, when the app is missing
   let port: number;
   try {
     port = await pickFreePort({ basePort: cfg.basePort, uid: process.getuid?.() ?? 0, range: cfg.portRange, host: cfg.ip });
@@ -83,14 +85,14 @@ async function launchServer(ctx: AgentContext, s: SessionRow): Promise<LaunchInf
     throw new JupyterError('invalid', (err as Error).message);
   }
   const rec: SessionRecord = {
-    sessionId: s.session_id, port, token: randomBytes(32).toString('hex'), ip: cfg.ip, app, legacy: cfg.legacy,
+    sessionId: s.session_id, port, token: randomBytes(32).toString('hex'), ip: cfg.ip, app, legacy,
     logFile: sessionLogFile(ctx, s.session_id), launchedAt: Date.now(),
   };
   writeSessionRecord(home(ctx), rec);
   let launched;
   try {
     launched = await launchJupyter({
-      sessionId: s.session_id, jupyterPath, app, legacy: cfg.legacy, port, ip: cfg.ip, dir, token: rec.token,
+      sessionId: s.session_id, jupyterPath, app, legacy, port, ip: cfg.ip, dir, token: rec.token,
       idleMinutes: cfg.idleMin, logFile: rec.logFile, env, runtimeDir: sessionRuntimeDir(home(ctx), s.session_id),
     });
   } catch (err) {
@@ -99,7 +101,7 @@ async function launchServer(ctx: AgentContext, s: SessionRow): Promise<LaunchInf
   }
   faultPoint('jupyter-after-spawn');
   writeSessionRecord(home(ctx), { ...rec, pid: launched.pid, startTime: launched.startTime, configFile: launched.configFile });
-  ctx.log.info({ session: s.session_id, pid: launched.pid, port, app, jupyter: jupyterPath, dir }, 'Jupyter server launched');
+  ctx.log.info({ session: s.session_id, serverPid: launched.pid, port, app, jupyter: jupyterPath, dir }, 'Jupyter server launched');
   return { pid: launched.pid, startTime: launched.startTime, port, launchedAt: rec.launchedAt };
 }
 
@@ -125,7 +127,7 @@ async function markRunning(ctx: AgentContext, s: SessionRow, launch: LaunchInfo)
   const row = await ctx.store.markJupyterRunning({
     sessionId: s.session_id, port: launch.port, token: rec.token, pid: launch.pid, pidStart: launch.startTime, url, tunnel, logPath: rec.logFile, app: rec.app,
   });
-  ctx.log.info({ session: s.session_id, pid: launch.pid, port: launch.port, ms: Date.now() - rec.launchedAt }, 'Jupyter server healthy: session running');
+  ctx.log.info({ session: s.session_id, serverPid: launch.pid, port: launch.port, ms: Date.now() - rec.launchedAt }, 'Jupyter server healthy: session running');
   return row;
 }
 
@@ -135,7 +137,7 @@ async function probeServer(ctx: AgentContext, s: SessionRow): Promise<ServerProb
   const ip = readSessionRecord(home(ctx), s.session_id)?.ip ?? ctx.config.jupyter.ip;
   const healthy = await checkHealth({ port: s.port, token: s.token, host: ip });
   // Alive but not answering (busy, or hung): left running; the user can stop it.
-  if (!healthy) ctx.log.warn({ session: s.session_id, pid: s.pid, port: s.port }, 'Jupyter server alive but not answering /api/status');
+  if (!healthy) ctx.log.warn({ session: s.session_id, serverPid: s.pid, port: s.port }, 'Jupyter server alive but not answering /api/status');
   return { alive, healthy };
 }
 
@@ -164,7 +166,7 @@ async function cleanUp(ctx: AgentContext, s: SessionRow, graceMs: number): Promi
       pid, pgid: pid, startTime, port, graceMs, portWaitMs: 5000, host: rec?.ip ?? ctx.config.jupyter.ip, configFile: rec?.configFile,
     });
     portFree = res.portFree;
-    ctx.log.info({ session: s.session_id, pid, port, killed: res.killed, leftovers: res.leftovers, portFree }, 'Jupyter server stopped');
+    ctx.log.info({ session: s.session_id, serverPid: pid, port, killed: res.killed, leftovers: res.leftovers, portFree }, 'Jupyter server stopped');
   }
   removeSessionRecord(home(ctx), s.session_id);
   return { portFree, port };
@@ -177,10 +179,10 @@ async function concludeGone(ctx: AgentContext, s: SessionRow): Promise<SessionRo
   await cleanUp(ctx, s, 1000); // kernels orphaned by the server's end
   const end = classifyEnd(tail, s.pid, ctx.config.jupyter.idleMin);
   if (end.kind === 'stopped') {
-    ctx.log.info({ session: s.session_id, pid: s.pid, reason: end.reason }, 'Jupyter server ended by itself');
+    ctx.log.info({ session: s.session_id, serverPid: s.pid, reason: end.reason }, 'Jupyter server ended by itself');
     return ctx.store.markJupyterStopped({ sessionId: s.session_id, reason: end.reason });
   }
-  ctx.log.warn({ session: s.session_id, pid: s.pid }, 'Jupyter server is gone: session failed');
+  ctx.log.warn({ session: s.session_id, serverPid: s.pid }, 'Jupyter server is gone: session failed');
   return ctx.store.failJupyter({ sessionId: s.session_id, error: end.error });
 }
 

@@ -4,13 +4,14 @@ import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
+import { agentLogFile } from '../agent/agent-process.js';
 import type { Config } from '../config.js';
 import { isPortFree, preferredPort } from '../jupyter/ports.js';
 import { createMailer } from '../mailer.js';
 import { rotationOptions } from '../rotating-file.js';
-import { isExecutableFile, whichIn } from '../host/executables.js';
 import { loginEnvironment } from '../host/login-env.js';
 import { findJupyter, findPython } from '../runner/interpreter.js';
+import { findEntryPoint, installCommand } from '../jupyter/installed.js';
 import { result, tildify, withTimeout, type CheckResult } from './types.js';
 
 /** The first line a `--version` prints (some print it on stderr); '' when it does not run. */
@@ -42,15 +43,14 @@ export async function checkJupyter(config: Config): Promise<CheckResult> {
     return result('jupyter', 'Jupyter', 'warn', 'no jupyter found (notebooks and Jupyter requests will fail; .py jobs are fine)',
       'python3 -m pip install --user jupyterlab nbconvert ipykernel, or set LAB_JUPYTER=/path/to/jupyter in .env');
   }
-  // `jupyter <sub>` runs jupyter-<sub> from the same folder or PATH.
-  const sub = (name: string) => isExecutableFile(join(dirname(found.path), `jupyter-${name}`)) || whichIn(`jupyter-${name}`, env.PATH) !== null;
+  const sub = (name: string) => findEntryPoint(found.path, name, env.PATH) !== null;
   const app = config.jupyter.app;
   const missing = [app, 'nbconvert'].filter((s) => !sub(s));
   const detail = `${tildify(found.path, config.home)} (from ${found.source}); ${app} ${sub(app) ? 'yes' : 'missing'}, nbconvert ${sub('nbconvert') ? 'yes' : 'missing'}`;
   const data = { path: found.path, source: found.source, app, missing };
   if (missing.length) {
     return result('jupyter', 'Jupyter', 'warn', detail,
-      `install what is missing next to it (${missing.map((m) => (m === 'lab' ? 'jupyterlab' : m)).join(', ')}), or set LAB_JUPYTER_APP / JUPYTER_LEGACY to what is installed`, data);
+      `${installCommand(found.path, missing.map((m) => (m === 'lab' ? 'jupyterlab' : m)))}, or set LAB_JUPYTER_APP to what is installed`, data);
   }
   return result('jupyter', 'Jupyter', 'ok', detail, undefined, data);
 }
@@ -109,7 +109,9 @@ function writable(dir: string): string | null {
 
 export function checkLogs(config: Config): CheckResult {
   const problems: string[] = [];
-  for (const [key, dir] of [['LAB_LOG_DIR', config.logDir], ['LAB_AGENT_DIR', config.agentDir]] as const) {
+  // agent.log's folder (the agent folder, or LAB_DATA_DIR for a clone run before any install): never made just to check it.
+  const agentLogDir = dirname(agentLogFile(config));
+  for (const [key, dir] of [['LAB_LOG_DIR', config.logDir], [agentLogDir === config.agentDir ? 'LAB_AGENT_DIR' : 'LAB_DATA_DIR', agentLogDir]] as const) {
     const why = writable(dir);
     if (why) problems.push(`${key} ${dir}: ${why}`);
   }
@@ -124,8 +126,8 @@ export function checkLogs(config: Config): CheckResult {
     /* statfs unsupported: no free-space note */
   }
   const gb = (freeBytes / 1e9).toFixed(1);
-  const detail = `${tildify(config.logDir, config.home)} and ${tildify(config.agentDir, config.home)} writable, ${gb} GB free; ${rotation}`;
-  const data = { logDir: config.logDir, agentDir: config.agentDir, freeBytes, maxBytes, keep };
+  const detail = `${tildify(config.logDir, config.home)} and ${tildify(agentLogDir, config.home)} (agent.log) writable, ${gb} GB free; ${rotation}`;
+  const data = { logDir: config.logDir, agentDir: config.agentDir, agentLog: agentLogFile(config), freeBytes, maxBytes, keep };
   if (freeBytes && freeBytes < 1e9) return result('logs', 'log folders', 'warn', detail, 'less than 1 GB free for job logs: clean up old runs in LAB_LOG_DIR', data);
   return result('logs', 'log folders', 'ok', detail, undefined, data);
 }

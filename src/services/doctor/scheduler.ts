@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import type { Config } from '../config.js';
 import { agentLockHolder } from '../agent/agent-process.js';
 import { isExecutableFile } from '../host/executables.js';
+import { packageRoot } from '../package-info.js';
 import { result, tildify, type CheckResult } from './types.js';
 
 export const CRON_MARKER = '# lab-job-agent';
@@ -93,5 +94,17 @@ export async function checkScheduler(config: Config, env: NodeJS.ProcessEnv): Pr
     return result('scheduler', 'cron / systemd', 'warn', detail,
       unitState ? '`systemctl --user enable --now lab-agent`, and `loginctl enable-linger` to keep it after logout' : 'ask your admin to run the cron daemon, or use `install_agent.sh --systemd`', data);
   }
+  if (holder) {
+    // `npm start` / `lab-agent supervise` running now serves the member: only a reboot or logout ends it.
+    return result('scheduler', 'cron / systemd', 'warn', `${detail}: it serves your jobs until it stops (logout, reboot)`,
+      `to have the agent come back after a reboot, add this line with \`crontab -e\`: ${suggestedCronLine(config)} (install_agent.sh adds it), or run \`install_agent.sh --systemd\``, data);
+  }
   return result('scheduler', 'cron / systemd', 'fail', detail, 'run install_agent.sh (adds the cron line), or `install_agent.sh --systemd` for a user unit', data);
+}
+
+/** The cron line install_agent.sh writes, or, for a clone it has not set up, one that runs this clone's build. */
+export function suggestedCronLine(config: Config): string {
+  const wrapper = join(config.agentDir, 'bin', 'lab-agent');
+  const command = isExecutableFile(wrapper) ? wrapper : `${process.execPath} ${join(packageRoot, 'dist', 'index.js')}`;
+  return `* * * * * ${command} tick >/dev/null 2>&1 ${CRON_MARKER}`;
 }

@@ -6,6 +6,7 @@ export type JupyterErrorKind =
   | 'spawn' // the OS refused to start it
   | 'exited' // it started, then exited before answering
   | 'timeout' // alive but not healthy in time
+  | 'own-token' // it ignored the token the agent gave it and printed one of its own
   | 'invalid'; // bad options (session id, token, port ...)
 
 export class JupyterError extends Error {
@@ -18,6 +19,13 @@ export class JupyterError extends Error {
   ) {
     super(logTail ? `${message}\n--- last lines of the Jupyter log ---\n${logTail}` : message);
   }
+}
+
+/** Tokens a server printed itself (`?token=<hex>` in its startup URLs), other than `ours`. */
+export function printedTokens(text: string, ours: string): string[] {
+  const found = new Set<string>();
+  for (const m of text.matchAll(/[?&]token=([A-Za-z0-9_-]{8,})/g)) if (m[1] !== ours) found.add(m[1]!);
+  return [...found];
 }
 
 /**

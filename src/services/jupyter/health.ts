@@ -3,7 +3,8 @@
 // query string, so it cannot land in an access log.
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { JupyterError, scrubbedTail } from './errors.js';
+import { readTail } from '../host/tail.js';
+import { JupyterError, printedTokens, scrubbedTail } from './errors.js';
 import { isAlive, isSameProcess } from '../host/process-identity.js';
 import type { JupyterAppKind } from './launch.js';
 
@@ -68,6 +69,23 @@ export interface WaitHealthyOptions extends HealthOptions {
 }
 
 /**
+ * A server refusing our token that printed a token of its own ignored the config file the agent
+ * gave it (a classic NotebookApp given ServerApp settings, or the other way round): it will never
+ * accept ours, so fail now instead of at the timeout. Its token is scrubbed from the message too.
+ */
+async function failOnOwnToken(logFile: string, token: string, port: number): Promise<void> {
+  const own = printedTokens(await readTail(logFile, { maxLines: 200, maxBytes: 65536 }).catch(() => ''), token);
+  if (!own.length) return;
+  throw new JupyterError(
+    'own-token',
+    `the Jupyter server on port ${port} ignored the agent's token settings and made its own token, so the agent cannot vouch for it: ` +
+      'it is a classic Notebook (NotebookApp) run with Jupyter Server settings, or the other way round. ' +
+      'Leave JUPYTER_LEGACY empty in the agent\'s .env so the agent sees which one is installed (true only for Notebook 6 and older).',
+    await scrubbedTail(logFile, [token, ...own]),
+  );
+}
+
+/**
  * Resolves once healthy; rejects with JupyterError 'exited' as soon as the process is gone, or
  * 'timeout' after timeoutMs. The log tail in the error has the token scrubbed.
  */
@@ -83,6 +101,7 @@ export async function waitHealthy(opts: WaitHealthyOptions): Promise<void> {
     // holds the port and never answers.
     last = await probeStatus({ ...opts, requestTimeoutMs: opts.requestTimeoutMs ?? 1000 });
     if (last === 200) return;
+    if (last === 403 && opts.logFile) await failOnOwnToken(opts.logFile, opts.token, opts.port);
     if (gone()) {
       throw new JupyterError('exited', `Jupyter (pid ${opts.pid}) exited before answering on port ${opts.port}`, await tail());
     }

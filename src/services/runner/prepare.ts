@@ -6,6 +6,7 @@ import { JobInputError } from './errors.js';
 import { parseJobArgs } from './args.js';
 import { checkExecSize, checkJobArguments, checkNotebookArguments } from './exec-limits.js';
 import { findJupyter, findPython } from './interpreter.js';
+import { inspectJupyter, missingMessage } from '../jupyter/installed.js';
 import { findParametersCell, injectParameters, isPythonNotebook, parseNotebook, parseNotebookParams } from './notebook-params.js';
 import { wrapperArgv } from './wrapper.js';
 
@@ -72,6 +73,9 @@ export async function prepareJob(input: JobInput): Promise<PreparedJob> {
 
   const jupyter = findJupyter(script, { home, env: input.env, labJupyter: input.labJupyter });
   notes.push(`jupyter: ${jupyter.path} (from ${jupyter.source})`);
+  // Without it `jupyter nbconvert` prints its usage and exits 1: say what to install instead.
+  const noNbconvert = missingMessage(inspectJupyter(jupyter.path, input.env.PATH), ['nbconvert'], 'the notebook cannot be run');
+  if (noNbconvert) throw new JobInputError(noNbconvert);
   let notebook = script;
   const extra: string[] = [];
   if ((input.args ?? '').trim() !== '') {

@@ -144,7 +144,8 @@ export async function ensureLocalPostgres(opts: LocalPostgresOptions): Promise<L
         `unix_socket_directories = '${socketDir.replace(/'/g, "''")}'`,
         'unix_socket_permissions = 0700',
         `port = ${PORT}`,
-        'max_connections = 60',
+        // The tests run several files at once, each with its pools and agents.
+        `max_connections = ${opts.fast ? 200 : 60}`,
         'shared_buffers = 32MB',
         ...(opts.fast ? ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off'] : []),
       ];
