@@ -27,7 +27,8 @@ function grid(lrs: string[], seeds: string[]) {
   return lrs.flatMap((lr) => seeds.map((seed) => ({ args: `--lr ${lr} --seed ${seed} --epochs 10`, params: { lr, seed } })));
 }
 
-const submitSweep = (extra: Record<string, unknown> = {}, cells = grid(['0.1', '0.01', '0.001'], ['1', '2', '3'])) =>
+const submitSweep = (extra: Record<string, unknown> = {},
+  cells: { args: string; params: Record<string, string> }[] = grid(['0.1', '0.01', '0.001'], ['1', '2', '3'])) =>
   alice.call<SweepView>('sweep_submit', {
     p_script_path: '/home/alice/train.py', p_cells: cells, p_args: '--epochs 10',
     p_axes: [{ name: 'lr', values: ['0.1', '0.01', '0.001'] }, { name: 'seed', values: ['1', '2', '3'] }], ...extra,

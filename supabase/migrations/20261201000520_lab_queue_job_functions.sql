@@ -97,6 +97,8 @@ begin
       stdout_tail = coalesce(p_stdout_tail, stdout_tail), stderr_tail = coalesce(p_stderr_tail, stderr_tail),
       pid = null, pid_start = null, agent_id = null, run_host = null, claimed_at = null, started_at = null,
       heartbeat_at = null, kill_sent_at = null, stop_reason = null, claim_count = 0, finished_at = null,
+      -- The next attempt gets a log folder of its own (this one's is in `attempts`).
+      log_dir = null, stdout_path = null, stderr_path = null, interpreter = null, command = null,
       pending_reason = lab_private.retry_reason(j.user_id, j.attempt + 1, j.retries, v_at, p_error)
       where job_id = j.job_id returning * into j;
   else
