@@ -1,25 +1,16 @@
 // Dependencies in SQL (issue 17): --after waits for jobs (or a whole sweep) to finish; a failure or
 // cancel cancels the dependents down the chain with the reason; --after-any starts whatever the
 // outcome; a dependency that ends while the dependent is being submitted is never missed.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshDatabase, makeUser, type TestDb } from './helpers/db.js';
-import { member, openAs, short, type Member, type QueueJob } from './helpers/queue.js';
+import type { TestDb } from './helpers/db.js';
+import { withMembers, openAs, short, type Member, type QueueJob } from './helpers/queue.js';
 
 let db: TestDb;
 let alice: Member;
 let bob: Member;
 
-before(async () => {
-  db = await freshDatabase();
-  alice = member(db, await makeUser(db, 'alice'));
-  bob = member(db, await makeUser(db, 'bob'));
-});
-after(async () => {
-  await alice.close();
-  await bob.close();
-  await db.drop();
-});
+withMembers(['alice', 'bob'], (x) => ({ db, alice, bob } = x));
 
 const ids = (rows: QueueJob[]) => rows.map((r) => r.job_id);
 

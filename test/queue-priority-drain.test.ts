@@ -1,26 +1,17 @@
 // Priorities and drain in SQL (issue 17): claims take higher priority first, then the oldest, within
 // one member's queue only; a drained host claims no job or Jupyter server, any-host jobs go to
 // other hosts, pinned ones wait saying why, and what runs there finishes.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { freshDatabase, makeUser, type TestDb } from './helpers/db.js';
-import { member, openAs, type Member } from './helpers/queue.js';
+import type { TestDb } from './helpers/db.js';
+import { withMembers, openAs, type Member } from './helpers/queue.js';
 
 let db: TestDb;
 let alice: Member;
 let bob: Member;
 
-before(async () => {
-  db = await freshDatabase();
-  alice = member(db, await makeUser(db, 'alice'));
-  bob = member(db, await makeUser(db, 'bob'));
-});
-after(async () => {
-  await alice.close();
-  await bob.close();
-  await db.drop();
-});
+withMembers(['alice', 'bob'], (x) => ({ db, alice, bob } = x));
 
 async function cancelPending(m: Member): Promise<void> {
   for (const j of await m.call<{ job_id: string; status: string }[]>('jobs_list', { p_limit: 500, p_status: 'pending' })) {

@@ -1,22 +1,15 @@
 // Retries in SQL (issue 17): a failed run with retries left goes back to pending (same job, attempt
 // + 1, not before an exponential backoff, its reason on the row); a cancel or bad input is never
 // retried; every attempt's outcome is kept; the email is due once, after the last attempt.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshDatabase, makeUser, type TestDb } from './helpers/db.js';
-import { member, type Member, type QueueJob } from './helpers/queue.js';
+import type { TestDb } from './helpers/db.js';
+import { withMembers, type Member, type QueueJob } from './helpers/queue.js';
 
 let db: TestDb;
 let alice: Member;
 
-before(async () => {
-  db = await freshDatabase();
-  alice = member(db, await makeUser(db, 'alice'));
-});
-after(async () => {
-  await alice.close();
-  await db.drop();
-});
+withMembers(['alice'], (x) => ({ db, alice } = x));
 
 /** Moves a waiting retry's time to now, as if its delay had passed. */
 const delayPasses = (jobId: string) => db.admin.query('update public.jobs set not_before = now() where job_id = $1', [jobId]);

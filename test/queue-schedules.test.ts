@@ -1,10 +1,10 @@
 // Schedules in SQL (issue 17): each due time makes one job, even with agents racing to fire it;
 // after downtime over several due times the missed ones are made up as configured (one by default);
 // pause, resume and remove; bad cron lines and time zones are refused.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshDatabase, makeUser, type TestDb } from './helpers/db.js';
-import { member, type Member, type QueueJob } from './helpers/queue.js';
+import type { TestDb } from './helpers/db.js';
+import { member, withMembers, type Member, type QueueJob } from './helpers/queue.js';
 
 let db: TestDb;
 let alice: Member;
@@ -12,14 +12,7 @@ let alice: Member;
 interface Schedule { schedule_id: string; next_due_at: string; paused_at: string | null; runs: number; skipped: number; time_zone: string }
 interface Fired { fired: boolean; jobs: QueueJob[]; skipped?: number; reason?: string; next_due_at: string }
 
-before(async () => {
-  db = await freshDatabase();
-  alice = member(db, await makeUser(db, 'alice'));
-});
-after(async () => {
-  await alice.close();
-  await db.drop();
-});
+withMembers(['alice'], (x) => ({ db, alice } = x));
 
 const HOUR = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();

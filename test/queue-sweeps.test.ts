@@ -1,12 +1,12 @@
 // Sweeps in SQL (issue 17): one submission, one job per cell; at most max_parallel of them claimed
 // or running at once, even with agents racing; each cell's result on its row; one email for the
 // sweep when its last cell ends; cancel of what has not ended.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { freshDatabase, makeUser, type TestDb } from './helpers/db.js';
-import { member, short, type Member, type QueueJob } from './helpers/queue.js';
+import type { TestDb } from './helpers/db.js';
+import { member, withMembers, short, type Member, type QueueJob } from './helpers/queue.js';
 
 let db: TestDb;
 let alice: Member;
@@ -14,14 +14,7 @@ let alice: Member;
 interface Cell { job_id: string; sweep_index: number; params: Record<string, string>; status: string; retcode: number | null; result: unknown; pending_reason: string | null }
 interface SweepView { sweep: { sweep_id: string; finished_at: string | null; notified_at: string | null; counts: Record<string, number> }; jobs: Cell[] }
 
-before(async () => {
-  db = await freshDatabase();
-  alice = member(db, await makeUser(db, 'alice'));
-});
-after(async () => {
-  await alice.close();
-  await db.drop();
-});
+withMembers(['alice'], (x) => ({ db, alice } = x));
 
 function grid(lrs: string[], seeds: string[]) {
   return lrs.flatMap((lr) => seeds.map((seed) => ({ args: `--lr ${lr} --seed ${seed} --epochs 10`, params: { lr, seed } })));

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { JobRow } from '../../src/services/store/types.js';
-import { storeAs, type TestDb } from './db.js';
+import { after, before } from 'node:test';
+import { freshDatabase, makeUser, storeAs, type TestDb } from './db.js';
 
 /** A job row with the queue's columns (until the store's row type has them). */
 export type QueueJob = JobRow & {
@@ -65,3 +66,22 @@ export async function openAs(db: TestDb, userId: string): Promise<pg.Client> {
 }
 
 export const short = (id: string) => id.slice(0, 8);
+
+/**
+ * A fresh database with these members, made before the file's tests and dropped after them;
+ * `take` receives them (e.g. `(x) => ({ db, alice } = x)`).
+ */
+export function withMembers<N extends string>(names: N[], take: (x: { db: TestDb } & Record<N, Member>) => void): void {
+  let fixture: { db: TestDb } & Record<N, Member>;
+  before(async () => {
+    const db = await freshDatabase();
+    const members = {} as Record<N, Member>;
+    for (const n of names) members[n] = member(db, await makeUser(db, n));
+    fixture = { db, ...members };
+    take(fixture);
+  });
+  after(async () => {
+    for (const n of names) await fixture[n].close();
+    await fixture.db.drop();
+  });
+}
