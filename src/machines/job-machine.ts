@@ -168,6 +168,8 @@ export const jobMachine = setup({
         src: 'concludeJob',
         input: ({ context }) => ({ row: context.row, outcome: outcomeOf(context.row, context.probe), probe: context.probe }),
         onDone: [
+          // A failed attempt with retries left is back in the queue (its reason on the row).
+          { guard: withOutput('becamePending'), target: 'pending', actions: withOutput('takeOutputRow') },
           { guard: withOutput('endedFinished'), target: 'ended.finished', actions: withOutput('takeOutputRow') },
           { guard: withOutput('endedFailed'), target: 'ended.failed', actions: withOutput('takeOutputRow') },
           { target: 'ended.cancelled', actions: withOutput('takeOutputRow') },

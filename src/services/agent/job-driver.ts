@@ -8,6 +8,7 @@ import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
 import { provideOnce, stepRow, type Lifecycle } from './machine-runner.js';
+import { runQueuePass } from '../queue/queue-pass.js';
 
 export interface JobPassResult {
   claimed: number;
@@ -49,8 +50,10 @@ function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<s
 
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
   const work = await ctx.store.agentWork(ctx.host);
+  const queued = await runQueuePass(ctx, work); // due schedules make their jobs, sweep emails go
   const free = ctx.config.maxParallel - work.active.length;
-  const claimed = opts.claim && free > 0 && work.pending > 0 ? await ctx.store.claimJobs({ agentId: ctx.agentId, host: ctx.host, limit: free }) : [];
+  const claimed = opts.claim && free > 0 && work.pending + queued > 0
+    ? await ctx.store.claimJobs({ agentId: ctx.agentId, host: ctx.host, limit: free, defaultRetries: ctx.config.jobRetries }) : [];
   const now = Date.now();
   // Only the jobs still running are remembered (ctx.lastStepped: a heartbeat between reads of the tails).
   const known = ctx.lastStepped;

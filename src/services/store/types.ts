@@ -1,9 +1,10 @@
 // The store: one interface over the SQL functions in supabase/migrations, whatever the transport.
+import type { QueueColumns, QueueOptions, QueueWork } from './queue-types.js';
 
 export type JobStatus = 'pending' | 'claimed' | 'running' | 'finished' | 'failed' | 'cancelled';
 export type SessionStatus = 'pending' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
-export interface JobRow {
+export interface JobRow extends QueueColumns {
   job_id: string;
   user_id: string;
   script_id: number | null;
@@ -103,7 +104,7 @@ export interface AgentRow {
   stopped_at: string | null;
 }
 
-export interface AgentWork {
+export interface AgentWork extends Partial<QueueWork> {
   active: JobRow[];
   notify_due: JobRow[];
   pending: number;
@@ -160,7 +161,7 @@ export class StoreError extends Error {
   }
 }
 
-export interface SubmitJob {
+export interface SubmitJob extends QueueOptions {
   scriptPath?: string | null;
   scriptId?: number | null;
   args?: string | null;
@@ -190,6 +191,8 @@ export interface JobEnd extends Tails {
   jobId: string;
   retcode?: number | null;
   signal?: string | null;
+  /** The run's last `LAB_RESULT {json}` line of stdout. */
+  result?: unknown;
 }
 
 export interface MarkSessionRunning {
