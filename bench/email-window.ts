@@ -38,14 +38,12 @@ type Way = 'before' | 'now';
 async function notify(way: Way, jobId: string): Promise<number> {
   const messageId = messageIdFor('job', jobId);
   const msg = { to: 'window@lab.example', subject: `job ${jobId}`, text: 'done', html: '<p>done</p>', messageId };
-  await store.beginNotify(jobId, '00000000-0000-0000-0000-000000000001');
+  await store.beginNotify({ jobId, agentId: '00000000-0000-0000-0000-000000000001' });
   if (way === 'before') {
     await mailer.send(msg);
     await store.markNotified(jobId);
   } else {
-    await store.markNotifiedOnSend(jobId, async () => {
-      await mailer.send(msg);
-    });
+    await store.markNotifiedOnSend({ jobId, send: async () => void (await mailer.send(msg)) });
   }
   return performance.now() - accepted.get(messageId)!;
 }

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createSyntheticHome } from './synthetic-home.js';
 import { ensureLocalPostgres, stopLocalPostgres } from '../src/services/store/local-postgres.js';
-import { migrate, packageRoot } from '../src/services/store/migrate.js';
+import { migrate } from '../src/services/store/migrate.js';
+import { packageRoot } from '../src/services/package-info.js';
 
 const argv = process.argv.slice(2);
 const nAt = argv.indexOf('--n');

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readTail } from '../src/services/runner/tail.js';
+import { readTail } from '../src/services/host/tail.js';
 import { median, percentile, round } from './lib/stats.js';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 50) || 50;

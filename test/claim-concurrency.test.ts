@@ -23,7 +23,7 @@ test('8 concurrent claimers take each of 2,000 jobs exactly once, oldest first',
   await Promise.all(
     claimers.map(async (c, i) => {
       for (;;) {
-        const batch = await c.store.claimJobs(c.agent, `host${i % 2}`, 1 + (i % 4));
+        const batch = await c.store.claimJobs({ agentId: c.agent, host: `host${i % 2}`, limit: 1 + (i % 4) });
         if (batch.length === 0) break;
         for (const j of batch) c.got.push(j.job_id);
       }

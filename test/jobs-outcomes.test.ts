@@ -8,7 +8,7 @@ import { freshDatabase, type TestDb } from './helpers/db.js';
 import { AgentEnv, eventually, sleep } from './helpers/agent-env.js';
 import { hasTestJupyter, requirePart, testJupyter } from './helpers/required.js';
 import type { JobRow } from '../src/services/store/types.js';
-import { isSameProcess } from '../src/services/runner/process-identity.js';
+import { isSameProcess } from '../src/services/host/process-identity.js';
 
 let db: TestDb;
 let a: AgentEnv;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshDatabase, type TestDb } from './helpers/db.js';
 import { AgentEnv, eventually, exited } from './helpers/agent-env.js';
-import { isAlive } from '../src/services/runner/process-identity.js';
+import { isAlive } from '../src/services/host/process-identity.js';
 import type { JobRow } from '../src/services/store/types.js';
 
 let db: TestDb;

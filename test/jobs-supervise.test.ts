@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { freshDatabase, type TestDb } from './helpers/db.js';
 import { AgentEnv, eventually, exited, sleep } from './helpers/agent-env.js';
 import type { JobRow } from '../src/services/store/types.js';
-import { isSameProcess } from '../src/services/runner/process-identity.js';
+import { isSameProcess } from '../src/services/host/process-identity.js';
 import { readExitRecord } from '../src/services/runner/launch.js';
 
 let db: TestDb;

@@ -18,7 +18,7 @@ import { launchJupyter, type JupyterAppKind, type LaunchResult } from '../src/se
 import { isPortFree, pickFreePort, preferredPort, waitPortFree } from '../src/services/jupyter/ports.js';
 import { stopJupyter } from '../src/services/jupyter/stop.js';
 import { descendants, groupMembers } from '../src/services/jupyter/proc.js';
-import { isAlive } from '../src/services/runner/process-identity.js';
+import { isAlive } from '../src/services/host/process-identity.js';
 
 const skipLab = requirePart('JupyterLab', hasTestJupyter, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab ipykernel');
 const skipLegacy = requirePart('legacy Notebook 6', hasLegacyJupyter, 'apt-get install jupyter-notebook (Debian/Ubuntu)');

@@ -13,7 +13,7 @@ import { AgentEnv, eventually, exited, sleep, type CliResult } from './helpers/a
 import { hasLegacyJupyter, hasTestJupyter, requirePart, testJupyter } from './helpers/required.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
 import { isPortFree, preferredPort } from '../src/services/jupyter/ports.js';
-import { isAlive } from '../src/services/runner/process-identity.js';
+import { isAlive } from '../src/services/host/process-identity.js';
 import type { SessionRow } from '../src/services/store/types.js';
 
 const skipLab = requirePart('JupyterLab', hasTestJupyter, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab ipykernel');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { cliPath, eventually, exited, sleep } from './helpers/agent-env.js';
 import { serverRoot, stopLocalPostgres } from '../src/services/store/local-postgres.js';
-import { isAlive } from '../src/services/runner/process-identity.js';
+import { isAlive } from '../src/services/host/process-identity.js';
 import { readExitRecord } from '../src/services/runner/launch.js';
 
 const home = mkdtempSync(join(tmpdir(), 'lab-revive-'));

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SMTPServerOptions } from 'smtp-server';
 import { findPart, freePort, parseMime, startSmtp } from './helpers/smtp.js';
-import { createMailer, defaultFromAddress, isLoopbackHost, MailerError } from '../src/services/mailer.js';
+import { createMailer, defaultFromAddress, MailerError } from '../src/services/mailer.js';
+import { isLoopback as isLoopbackHost } from '../src/services/host/address.js';
 import { renderJobEmail, type JobForEmail } from '../src/services/job-email.js';
 import { createLogger } from '../src/services/logger.js';
 

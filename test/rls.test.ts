@@ -58,13 +58,13 @@ before(async () => {
   bobRole = new pg.Client({ ...db.connection, user: `lab_bob_${roleSuffix}`, password });
   await bobRole.connect();
   const s = storeAs(db, alice);
-  await s.ensureUser('alice', 'alice@lab.example', 'gpu1');
-  await s.syncScripts([{ path: '/home/alice/a.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' }], []);
+  await s.ensureUser({ linuxUser: 'alice', email: 'alice@lab.example', host: 'gpu1' });
+  await s.syncScripts({ upserts: [{ path: '/home/alice/a.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' }], deletes: [] });
   const job = await s.submitJob({ scriptPath: '/home/alice/a.py' });
   const session = await s.requestJupyter();
-  await s.claimJupyter(randomUUID(), 'gpu1');
+  await s.claimJupyter({ agentId: randomUUID(), host: 'gpu1', limit: 1 });
   await s.markJupyterRunning({ sessionId: session.session_id, port: 8800, token: 'secret-token-of-alice', pid: 1, pidStart: '1', url: 'u' });
-  await s.registerAgent(randomUUID(), 'gpu1', 'v', 'tick', 1);
+  await s.registerAgent({ agentId: randomUUID(), host: 'gpu1', version: 'v', mode: 'tick', pid: 1 });
   ids.job = job.job_id;
   ids.session = session.session_id;
   await s.close();

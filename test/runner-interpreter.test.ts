@@ -4,13 +4,8 @@ import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, chmodSync, rmSync, 
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import {
-  findPython,
-  findJupyter,
-  loginEnvironment,
-  clearLoginEnvironmentCache,
-  fallbackEnv,
-} from '../src/services/runner/interpreter.js';
+import { findPython, findJupyter } from '../src/services/runner/interpreter.js';
+import { loginEnvironment, clearLoginEnvironmentCache, fallbackEnv } from '../src/services/host/login-env.js';
 import { JobInputError } from '../src/services/runner/errors.js';
 import { requirePart, hasTestPython, testPython } from './helpers/required.js';
 

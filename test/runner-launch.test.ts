@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import { launchDetached, readExitRecord, readPidRecord, killJobGroup, killJobStragglers, AlreadyLaunchedError, type ExitRecord, type LaunchedJob } from '../src/services/runner/launch.js';
-import { isAlive, isSameProcess, findProcessesWithEnv } from '../src/services/runner/process-identity.js';
+import { isAlive, isSameProcess, findProcessesWithEnv } from '../src/services/host/process-identity.js';
 import { JobInputError } from '../src/services/runner/errors.js';
 import { requirePart, hasTestPython, testPython, repoRoot } from './helpers/required.js';
 

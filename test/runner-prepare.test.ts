@@ -5,7 +5,7 @@ import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { prepareJob, type JobInput, type PreparedJob } from '../src/services/runner/prepare.js';
 import { launchDetached, readExitRecord, killJobGroup, killJobStragglers, type ExitRecord } from '../src/services/runner/launch.js';
-import { findProcessesWithEnv } from '../src/services/runner/process-identity.js';
+import { findProcessesWithEnv } from '../src/services/host/process-identity.js';
 import { JobInputError } from '../src/services/runner/errors.js';
 import { requirePart, hasTestPython, hasTestJupyter, testPython, testJupyter } from './helpers/required.js';
 

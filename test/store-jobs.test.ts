@@ -61,38 +61,38 @@ describe('job lifecycle functions', () => {
     const a = await store.submitJob({ scriptPath: '/h/a.py' });
     const b = await store.submitJob({ scriptPath: '/h/b.py', host: 'gpu2' });
     const c = await store.submitJob({ scriptPath: '/h/c.py', host: 'gpu1' });
-    const first = await store.claimJobs(agent, 'gpu1', 1);
+    const first = await store.claimJobs({ agentId: agent, host: 'gpu1', limit: 1 });
     assert.deepEqual(first.map((j) => j.job_id), [a.job_id]);
     assert.equal(first[0]!.status, 'claimed');
     assert.equal(first[0]!.run_host, 'gpu1');
     assert.equal(first[0]!.claim_count, 1);
-    const rest = await store.claimJobs(agent, 'gpu1', 10);
+    const rest = await store.claimJobs({ agentId: agent, host: 'gpu1', limit: 10 });
     assert.deepEqual(rest.map((j) => j.job_id), [c.job_id], 'the job aimed at gpu2 stays for gpu2');
-    assert.deepEqual((await store.claimJobs(agent, 'gpu2', 10)).map((j) => j.job_id), [b.job_id]);
-    assert.deepEqual(await store.claimJobs(agent, 'gpu1', 10), []);
+    assert.deepEqual((await store.claimJobs({ agentId: agent, host: 'gpu2', limit: 10 })).map((j) => j.job_id), [b.job_id]);
+    assert.deepEqual(await store.claimJobs({ agentId: agent, host: 'gpu1', limit: 10 }), []);
     await drain();
   });
 
   test('start, heartbeat and finish with exit 0', async () => {
     const job = await store.submitJob({ scriptPath: '/h/ok.py' });
     await rejectsUnchanged(job.job_id, () => store.startJob(startArgs(job.job_id)), /cannot start job .* it is pending, expected claimed/);
-    await store.claimJobs(agent, 'gpu1', 1);
+    await store.claimJobs({ agentId: agent, host: 'gpu1', limit: 1 });
     const running = await store.startJob(startArgs(job.job_id));
     assert.equal(running.status, 'running');
     assert.equal(running.pid, 4242);
     assert.deepEqual(running.command, ['python3', '/h/ok.py']);
     assert.ok(running.started_at);
-    const hb = await store.heartbeatJob(job.job_id, { stdoutTail: 'epoch 1\n' });
+    const hb = await store.heartbeatJob({ jobId: job.job_id, stdoutTail: 'epoch 1\n' });
     assert.equal(hb.stdout_tail, 'epoch 1\n');
-    const hb2 = await store.heartbeatJob(job.job_id, { stderrTail: 'warn\n' });
+    const hb2 = await store.heartbeatJob({ jobId: job.job_id, stderrTail: 'warn\n' });
     assert.equal(hb2.stdout_tail, 'epoch 1\n', 'a tail not sent is kept');
-    const done = await store.finishJob(job.job_id, 0, null, { stdoutTail: 'done\n' });
+    const done = await store.finishJob({ jobId: job.job_id, retcode: 0, signal: null, stdoutTail: 'done\n' });
     assert.equal(done.status, 'finished');
     assert.equal(done.retcode, 0);
     assert.equal(done.error, null);
     assert.ok(done.finished_at);
-    await rejectsUnchanged(job.job_id, () => store.finishJob(job.job_id, 0, null), /cannot finish job .* it is finished/);
-    await rejectsUnchanged(job.job_id, () => store.heartbeatJob(job.job_id), /cannot heartbeat job/);
+    await rejectsUnchanged(job.job_id, () => store.finishJob({ jobId: job.job_id, retcode: 0, signal: null }), /cannot finish job .* it is finished/);
+    await rejectsUnchanged(job.job_id, () => store.heartbeatJob({ jobId: job.job_id }), /cannot heartbeat job/);
     const events = await store.history(job.job_id);
     assert.deepEqual(events.map((e) => e.to_status), ['pending', 'claimed', 'running', 'finished']);
     assert.equal(events[2]!.detail.pid, 4242);
@@ -100,24 +100,24 @@ describe('job lifecycle functions', () => {
 
   test('a non-zero exit or a signal fails the job with the reason', async () => {
     const a = await runningJob('/h/bad.py');
-    const failed = await store.finishJob(a, 3, null, { stderrTail: 'Traceback' });
+    const failed = await store.finishJob({ jobId: a, retcode: 3, signal: null, stderrTail: 'Traceback' });
     assert.equal(failed.status, 'failed');
     assert.equal(failed.error, 'exit code 3');
     const b = await runningJob('/h/killed.py');
-    const killed = await store.finishJob(b, null, 'SIGKILL');
+    const killed = await store.finishJob({ jobId: b, retcode: null, signal: 'SIGKILL' });
     assert.equal(killed.status, 'failed');
     assert.equal(killed.error, 'killed by SIGKILL');
   });
 
   test('fail works from pending, claimed and running, and needs a reason', async () => {
     const p = await store.submitJob({ scriptPath: '/h/missing.py' });
-    await rejectsUnchanged(p.job_id, () => store.failJob(p.job_id, ''), /needs a reason/);
-    const f = await store.failJob(p.job_id, 'script not found: /h/missing.py', { stderrTail: 'script not found: /h/missing.py' });
+    await rejectsUnchanged(p.job_id, () => store.failJob({ jobId: p.job_id, error: '' }), /needs a reason/);
+    const f = await store.failJob({ jobId: p.job_id, error: 'script not found: /h/missing.py', stderrTail: 'script not found: /h/missing.py' });
     assert.equal(f.status, 'failed');
     assert.equal(f.stderr_tail, 'script not found: /h/missing.py');
-    await rejectsUnchanged(p.job_id, () => store.failJob(p.job_id, 'again'), /cannot fail job .* it is failed/);
+    await rejectsUnchanged(p.job_id, () => store.failJob({ jobId: p.job_id, error: 'again' }), /cannot fail job .* it is failed/);
     const r = await runningJob('/h/r.py');
-    assert.equal((await store.failJob(r, 'timeout after 5s', {}, null, 'SIGTERM')).error, 'timeout after 5s');
+    assert.equal((await store.failJob({ jobId: r, error: 'timeout after 5s', retcode: null, signal: 'SIGTERM' })).error, 'timeout after 5s');
   });
 
   test('cancel: pending at once; running on request, ended by the agent', async () => {
@@ -131,11 +131,11 @@ describe('job lifecycle functions', () => {
     assert.ok(req.cancel_requested_at);
     const again = await store.requestCancel(r);
     assert.equal(again.cancel_requested_at, req.cancel_requested_at, 'a second request changes nothing');
-    const ended = await store.finishJob(r, null, 'SIGTERM');
+    const ended = await store.finishJob({ jobId: r, retcode: null, signal: 'SIGTERM' });
     assert.equal(ended.status, 'cancelled');
     const r2 = await runningJob('/h/long2.py');
     await store.requestCancel(r2);
-    assert.equal((await store.markCancelled(r2, null, 'SIGKILL')).status, 'cancelled');
+    assert.equal((await store.markCancelled({ jobId: r2, retcode: null, signal: 'SIGKILL' })).status, 'cancelled');
     const events = await store.history(r2);
     assert.ok(events.some((e) => e.detail.action === 'cancel_requested_at'), 'the request is in the history');
   });
@@ -143,34 +143,34 @@ describe('job lifecycle functions', () => {
   test('release returns a claim to the queue, and fails it after the last try', async () => {
     const p = await store.submitJob({ scriptPath: '/h/flaky.py' });
     for (let i = 1; i <= 2; i++) {
-      await store.claimJobs(agent, 'gpu1', 1);
-      const back = await store.releaseJob(p.job_id, 'agent died before start', 3);
+      await store.claimJobs({ agentId: agent, host: 'gpu1', limit: 1 });
+      const back = await store.releaseJob({ jobId: p.job_id, reason: 'agent died before start', maxClaims: 3 });
       assert.equal(back.status, 'pending');
       assert.equal(back.agent_id, null);
     }
-    await store.claimJobs(agent, 'gpu1', 1);
-    const gaveUp = await store.releaseJob(p.job_id, 'agent died before start', 3);
+    await store.claimJobs({ agentId: agent, host: 'gpu1', limit: 1 });
+    const gaveUp = await store.releaseJob({ jobId: p.job_id, reason: 'agent died before start', maxClaims: 3 });
     assert.equal(gaveUp.status, 'failed');
     assert.match(gaveUp.error!, /could not be started after 3 tries: agent died before start/);
-    await rejectsUnchanged(p.job_id, () => store.releaseJob(p.job_id, 'x'), /cannot release job/);
+    await rejectsUnchanged(p.job_id, () => store.releaseJob({ jobId: p.job_id, reason: 'x', maxClaims: 3 }), /cannot release job/);
   });
 
   test('notification: one lease at a time, marked once, retries scheduled', async () => {
     const r = await runningJob('/h/n.py');
-    assert.equal(await store.beginNotify(r, agent), null, 'a running job is not due');
-    await store.finishJob(r, 0, null);
-    const lease = await store.beginNotify(r, agent, 60);
+    assert.equal(await store.beginNotify({ jobId: r, agentId: agent }), null, 'a running job is not due');
+    await store.finishJob({ jobId: r, retcode: 0, signal: null });
+    const lease = await store.beginNotify({ jobId: r, agentId: agent, leaseS: 60 });
     assert.ok(lease);
-    assert.equal(await store.beginNotify(r, randomUUID(), 60), null, 'a second agent gets no lease');
-    const failed = await store.notifyFailed(r, 'connect ECONNREFUSED', new Date(Date.now() + 60_000));
+    assert.equal(await store.beginNotify({ jobId: r, agentId: randomUUID(), leaseS: 60 }), null, 'a second agent gets no lease');
+    const failed = await store.notifyFailed({ jobId: r, error: 'connect ECONNREFUSED', retryAt: new Date(Date.now() + 60_000) });
     assert.equal(failed.notify_attempts, 1);
-    assert.equal(await store.beginNotify(r, agent), null, 'not due before its retry time');
+    assert.equal(await store.beginNotify({ jobId: r, agentId: agent }), null, 'not due before its retry time');
     await db.admin.query("update public.jobs set notify_next_at = now() - interval '1 second' where job_id = $1", [r]);
-    assert.ok(await store.beginNotify(r, agent));
+    assert.ok(await store.beginNotify({ jobId: r, agentId: agent }));
     const done = await store.markNotified(r);
     assert.ok(done.notified_at);
     await rejectsUnchanged(r, () => store.markNotified(r), /already notified/);
-    assert.equal(await store.beginNotify(r, agent), null);
+    assert.equal(await store.beginNotify({ jobId: r, agentId: agent }), null);
     const events = await store.history(r);
     assert.equal(events.at(-1)!.to_status, 'notified');
   });
@@ -181,7 +181,7 @@ describe('job lifecycle functions', () => {
     const work = await store.agentWork('gpu1');
     assert.ok(work.active.some((j) => j.job_id === r));
     assert.equal((await store.agentWork('gpu9')).active.length, 0);
-    await store.finishJob(r, 0, null);
+    await store.finishJob({ jobId: r, retcode: 0, signal: null });
     assert.ok((await store.agentWork('gpu1')).notify_due.some((j) => j.job_id === r));
     await store.submitJob({ scriptPath: '/h/q.py' });
     assert.equal((await store.agentWork('gpu1')).pending, 1);
@@ -190,7 +190,7 @@ describe('job lifecycle functions', () => {
   test('reads: get, list newest first, unknown ids', async () => {
     const j = await store.submitJob({ scriptPath: '/h/read.py' });
     assert.equal((await store.getJob(j.job_id)).job_id, j.job_id);
-    const list = await store.listJobs(3);
+    const list = await store.listJobs({ limit: 3 });
     assert.equal(list[0]!.job_id, j.job_id);
     assert.ok(list.length <= 3);
     await assert.rejects(store.getJob(randomUUID()), (e: unknown) => e instanceof StoreError && e.isNotFound);
@@ -208,7 +208,7 @@ function startArgs(jobId: string) {
 async function runningJob(path: string): Promise<string> {
   await drain();
   const job = await store.submitJob({ scriptPath: path });
-  const [claimed] = await store.claimJobs(agent, 'gpu1', 1);
+  const [claimed] = await store.claimJobs({ agentId: agent, host: 'gpu1', limit: 1 });
   assert.equal(claimed!.job_id, job.job_id);
   await store.startJob(startArgs(job.job_id));
   return job.job_id;

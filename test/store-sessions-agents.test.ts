@@ -33,10 +33,10 @@ async function rejectsUnchanged(id: string, call: () => Promise<unknown>, patter
 
 describe('Jupyter session functions', () => {
   test('request → claim → running → stop request → stopping → stopped', async () => {
-    const s = await store.requestJupyter('/home/alice/proj', null, 'lab');
+    const s = await store.requestJupyter({ dir: '/home/alice/proj', host: null, app: 'lab' });
     assert.equal(s.status, 'pending');
     await rejectsUnchanged(s.session_id, () => store.markJupyterRunning(runArgs(s.session_id)), /cannot mark running .* it is pending, expected starting/);
-    const [claimed] = await store.claimJupyter(agent, 'gpu1');
+    const [claimed] = await store.claimJupyter({ agentId: agent, host: 'gpu1', limit: 1 });
     assert.equal(claimed!.session_id, s.session_id);
     assert.equal(claimed!.status, 'starting');
     const running = await store.markJupyterRunning(runArgs(s.session_id));
@@ -46,10 +46,10 @@ describe('Jupyter session functions', () => {
     const req = await store.requestJupyterStop(s.session_id);
     assert.equal(req.status, 'running');
     assert.ok(req.stop_requested_at);
-    assert.equal((await store.beginJupyterStop(s.session_id, 'stop requested')).status, 'stopping');
-    assert.equal((await store.markJupyterStopped(s.session_id)).status, 'stopped');
+    assert.equal((await store.beginJupyterStop({ sessionId: s.session_id, reason: 'stop requested' })).status, 'stopping');
+    assert.equal((await store.markJupyterStopped({ sessionId: s.session_id })).status, 'stopped');
     await rejectsUnchanged(s.session_id, () => store.requestJupyterStop(s.session_id), /cannot stop Jupyter session .* it is stopped/);
-    await rejectsUnchanged(s.session_id, () => store.failJupyter(s.session_id, 'x'), /cannot fail/);
+    await rejectsUnchanged(s.session_id, () => store.failJupyter({ sessionId: s.session_id, error: 'x' }), /cannot fail/);
     const history = await store.history(s.session_id);
     assert.deepEqual(history.filter((e) => e.from_status !== e.to_status).map((e) => e.to_status), ['pending', 'starting', 'running', 'stopping', 'stopped']);
     assert.ok(!JSON.stringify(history).includes('f'.repeat(64)), 'the token never lands in the history');
@@ -59,18 +59,18 @@ describe('Jupyter session functions', () => {
     const s = await store.requestJupyter();
     assert.equal((await store.requestJupyterStop(s.session_id)).status, 'stopped');
     const t = await store.requestJupyter();
-    await store.claimJupyter(agent, 'gpu1');
-    await rejectsUnchanged(t.session_id, () => store.failJupyter(t.session_id, ''), /needs a reason/);
-    const f = await store.failJupyter(t.session_id, 'jupyter not found');
+    await store.claimJupyter({ agentId: agent, host: 'gpu1', limit: 1 });
+    await rejectsUnchanged(t.session_id, () => store.failJupyter({ sessionId: t.session_id, error: '' }), /needs a reason/);
+    const f = await store.failJupyter({ sessionId: t.session_id, error: 'jupyter not found' });
     assert.equal(f.status, 'failed');
     assert.equal(f.error_message, 'jupyter not found');
   });
 
   test('claims honour the target host; lists and gets', async () => {
-    const s = await store.requestJupyter(null, 'gpu2');
-    assert.deepEqual(await store.claimJupyter(agent, 'gpu1'), []);
-    assert.equal((await store.claimJupyter(agent, 'gpu2'))[0]!.session_id, s.session_id);
-    assert.ok((await store.listSessions(10, true)).some((x) => x.session_id === s.session_id));
+    const s = await store.requestJupyter({ dir: null, host: 'gpu2' });
+    assert.deepEqual(await store.claimJupyter({ agentId: agent, host: 'gpu1', limit: 1 }), []);
+    assert.equal((await store.claimJupyter({ agentId: agent, host: 'gpu2', limit: 1 }))[0]!.session_id, s.session_id);
+    assert.ok((await store.listSessions({ limit: 10, activeOnly: true })).some((x) => x.session_id === s.session_id));
     assert.equal((await store.getSession(s.session_id)).status, 'starting');
     await assert.rejects(other.getSession(s.session_id), /no Jupyter session/);
     assert.ok((await store.markJupyterNotified(s.session_id)).notified_at);
@@ -80,17 +80,17 @@ describe('Jupyter session functions', () => {
 
 describe('agents, users and scripts', () => {
   test('agent register and heartbeat; another user cannot take the agent id', async () => {
-    const a = await store.registerAgent(agent, 'gpu1', '0.1.0', 'supervise', 1234);
+    const a = await store.registerAgent({ agentId: agent, host: 'gpu1', version: '0.1.0', mode: 'supervise', pid: 1234 });
     assert.equal(a.host, 'gpu1');
-    const hb = await store.heartbeatAgent(agent);
+    const hb = await store.heartbeatAgent({ agentId: agent });
     assert.ok(new Date(hb.heartbeat_at) >= new Date(a.heartbeat_at));
-    assert.ok((await store.heartbeatAgent(agent, true)).stopped_at);
-    await assert.rejects(other.registerAgent(agent, 'gpu1', '0.1.0', 'tick', 1), /belongs to another user/);
-    await assert.rejects(other.heartbeatAgent(agent), /no agent/);
+    assert.ok((await store.heartbeatAgent({ agentId: agent, stopped: true })).stopped_at);
+    await assert.rejects(other.registerAgent({ agentId: agent, host: 'gpu1', version: '0.1.0', mode: 'tick', pid: 1 }), /belongs to another user/);
+    await assert.rejects(other.heartbeatAgent({ agentId: agent }), /no agent/);
   });
 
   test('user ensure and whoami', async () => {
-    const u = await store.ensureUser('alice', 'alice@new.example');
+    const u = await store.ensureUser({ linuxUser: 'alice', email: 'alice@new.example' });
     assert.equal(u.email, 'alice@new.example');
     const me = await store.whoami();
     assert.equal(me.user_id, store.userId);
@@ -108,14 +108,14 @@ describe('agents, users and scripts', () => {
       { path: '/home/alice/a.py', type: 'py' as const, size: 10, mtime: '2026-01-01T00:00:00.000Z' },
       { path: '/home/alice/実験 ノート.ipynb', type: 'ipynb' as const, size: 99, mtime: '2026-01-01T00:00:00.000Z', kernel: 'python3' },
     ];
-    assert.deepEqual(await store.syncScripts(base, []), { inserted: 2, updated: 0, deleted: 0 });
+    assert.deepEqual(await store.syncScripts({ upserts: base, deletes: [] }), { inserted: 2, updated: 0, deleted: 0 });
     const ids = Object.fromEntries((await store.listScripts()).map((s) => [s.path, s.script_id]));
-    assert.deepEqual(await store.syncScripts(base, []), { inserted: 0, updated: 0, deleted: 0 }, 'unchanged writes nothing');
+    assert.deepEqual(await store.syncScripts({ upserts: base, deletes: [] }), { inserted: 0, updated: 0, deleted: 0 }, 'unchanged writes nothing');
     const changed = [{ ...base[0]!, size: 11 }, base[1]!];
-    assert.deepEqual(await store.syncScripts(changed, []), { inserted: 0, updated: 1, deleted: 0 });
+    assert.deepEqual(await store.syncScripts({ upserts: changed, deletes: [] }), { inserted: 0, updated: 1, deleted: 0 });
     const job = await store.submitJob({ scriptId: ids['/home/alice/a.py']! });
     assert.equal(job.script_path, '/home/alice/a.py', 'script_path is filled from the script');
-    assert.deepEqual(await store.syncScripts([], ['/home/alice/a.py']), { inserted: 0, updated: 0, deleted: 1 });
+    assert.deepEqual(await store.syncScripts({ upserts: [], deletes: ['/home/alice/a.py'] }), { inserted: 0, updated: 0, deleted: 1 });
     const kept = await store.getJob(job.job_id);
     assert.equal(kept.script_id, null);
     assert.equal(kept.script_path, '/home/alice/a.py', 'a job keeps the path of a deleted script');
@@ -125,7 +125,7 @@ describe('agents, users and scripts', () => {
   });
 
   test('a job cannot reference another user\'s script', async () => {
-    await store.syncScripts([{ path: '/home/alice/mine.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' }], []);
+    await store.syncScripts({ upserts: [{ path: '/home/alice/mine.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' }], deletes: [] });
     const [mine] = (await store.listScripts()).filter((s) => s.path === '/home/alice/mine.py');
     await assert.rejects(other.submitJob({ scriptId: mine!.script_id }), /is not one of your scripts/);
   });

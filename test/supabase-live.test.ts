@@ -30,7 +30,7 @@ describe('live Supabase project', { skip }, () => {
     const client = createSupabaseClient(opts);
     assert.equal((await client.auth.signInWithPassword({ email, password })).error, null);
     const store = new LabStore(new SupabaseTransport(opts, client), created.data.user!.id);
-    await store.ensureUser(`live_${users.length}`, email);
+    await store.ensureUser({ linuxUser: `live_${users.length}`, email });
     const m = { id: created.data.user!.id, store };
     users.push(m);
     return m;
@@ -51,20 +51,20 @@ describe('live Supabase project', { skip }, () => {
     const { store } = users[0]!;
     const agent = randomUUID();
     const job = await store.submitJob({ scriptPath: '/home/live/x.py', args: '--n 1' });
-    const [claimed] = await store.claimJobs(agent, 'live-host', 1);
+    const [claimed] = await store.claimJobs({ agentId: agent, host: 'live-host', limit: 1 });
     assert.equal(claimed!.job_id, job.job_id);
     await store.startJob({ jobId: job.job_id, agentId: agent, pid: 1, pidStart: '1', interpreter: 'python3', command: ['python3'], logDir: '/tmp', stdoutPath: 'o', stderrPath: 'e' });
-    const done = await store.finishJob(job.job_id, 0, null, { stdoutTail: 'ok' });
+    const done = await store.finishJob({ jobId: job.job_id, retcode: 0, signal: null, stdoutTail: 'ok' });
     assert.equal(done.status, 'finished');
     assert.deepEqual((await store.history(job.job_id)).map((e) => e.to_status), ['pending', 'claimed', 'running', 'finished']);
-    await assert.rejects(store.finishJob(job.job_id, 0, null), /expected running/);
+    await assert.rejects(store.finishJob({ jobId: job.job_id, retcode: 0, signal: null }), /expected running/);
   });
 
   test('another member sees none of it', async () => {
     const [a, b] = users;
     const job = await a!.store.submitJob({ scriptPath: '/home/live/y.py' });
     await assert.rejects(b!.store.getJob(job.job_id), /no job/);
-    assert.ok((await b!.store.listJobs(100)).every((j) => j.user_id === b!.id));
+    assert.ok((await b!.store.listJobs({ limit: 100 })).every((j) => j.user_id === b!.id));
   });
 
   test('Realtime wakes the agent on a new job', async () => {

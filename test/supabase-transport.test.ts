@@ -59,7 +59,7 @@ describe('Supabase transport', () => {
     const store = new LabStore(new SupabaseTransport({ url: layer.url, key: layer.serviceKey, serviceUserId: alice }), alice);
     const job = await store.submitJob({ scriptPath: '/home/alice/t.py' });
     const from = layer.requests.length;
-    await assert.rejects(store.finishJob(job.job_id, 0, null), (err: unknown) => {
+    await assert.rejects(store.finishJob({ jobId: job.job_id, retcode: 0, signal: null }), (err: unknown) => {
       assert.ok(err instanceof StoreError);
       assert.equal(err.code, '55000');
       assert.ok(err.isWrongState);
@@ -83,7 +83,7 @@ describe('Supabase transport', () => {
     assert.equal(data.session?.user.id, alice);
     const store = new LabStore(new SupabaseTransport(opts, client), alice);
     const from = layer.requests.length;
-    const jobs = await store.listJobs(5);
+    const jobs = await store.listJobs({ limit: 5 });
     assert.ok(jobs.length > 0 && jobs.every((j) => j.user_id === alice));
     assert.equal(layer.requests.slice(from)[0]!.role, 'authenticated');
     // Acting for someone else with a member's token is refused: 42501 is 403 when signed in.

@@ -59,7 +59,7 @@ before(async () => {
   aliceStore = await openStore(loadConfig({ env, noDotenv: true }));
   jobId = (await aliceStore.submitJob({ scriptPath: '/home/alice/train.py' })).job_id;
   sessionId = (await aliceStore.requestJupyter()).session_id;
-  await aliceStore.claimJupyter(randomUUID(), HOST);
+  await aliceStore.claimJupyter({ agentId: randomUUID(), host: HOST, limit: 1 });
   await aliceStore.markJupyterRunning({ sessionId, port: 8801, token: TOKEN, pid: 1, pidStart: '1', url: `http://127.0.0.1:8801/lab?token=${TOKEN}` });
 });
 after(async () => {

@@ -84,15 +84,15 @@ test('db status reports the missing migrations, db migrate applies them, rows ke
 
   // The upgraded database works like a new one: alice's pending job is claimable, bob sees only his.
   const store = storeAs(db, alice);
-  const [claimed] = await store.claimJobs('cccccccc-0000-4000-8000-000000000001', 'gpu1', 5);
+  const [claimed] = await store.claimJobs({ agentId: 'cccccccc-0000-4000-8000-000000000001', host: 'gpu1', limit: 5 });
   assert.equal(claimed!.job_id, 'aaaaaaaa-0000-4000-8000-000000000003');
-  await store.syncScripts([], ['/home/alice/train.py']);
+  await store.syncScripts({ upserts: [], deletes: ['/home/alice/train.py'] });
   const kept = await store.getJob('aaaaaaaa-0000-4000-8000-000000000001');
   assert.equal(kept.script_id, null);
   assert.equal(kept.script_path, '/home/alice/train.py');
   await store.close();
   const bobStore = storeAs(db, bob);
-  assert.deepEqual((await bobStore.listSessions(10)).map((s) => s.token), ['t2']);
+  assert.deepEqual((await bobStore.listSessions({ limit: 10 })).map((s) => s.token), ['t2']);
 
   // Members keep their ids; linux_user is a label now: the original's unique key is gone, so a
   // name written by one account (bob squatting "alice") blocks nobody.
@@ -100,9 +100,9 @@ test('db status reports the missing migrations, db migrate applies them, rows ke
   assert.deepEqual(users, [{ user_id: alice, linux_user: 'alice' }, { user_id: bob, linux_user: 'bob' }]);
   const unique = (await db.admin.query("select indexrelid::regclass::text as i from pg_index where indrelid = 'public.users'::regclass and indisunique and not indisprimary")).rows;
   assert.deepEqual(unique, []);
-  await bobStore.ensureUser('alice', null, 'gpu1');
+  await bobStore.ensureUser({ linuxUser: 'alice', email: null, host: 'gpu1' });
   const aliceAgain = storeAs(db, alice);
-  const row = await aliceAgain.ensureUser('alice', 'alice@lab.example', 'gpu1');
+  const row = await aliceAgain.ensureUser({ linuxUser: 'alice', email: 'alice@lab.example', host: 'gpu1' });
   assert.equal(row.user_id, alice);
   await aliceAgain.close();
   await bobStore.close();

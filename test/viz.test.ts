@@ -254,13 +254,13 @@ describe("a job's history over the machine", () => {
   /** submit → claim → start → the process exits 1: failed. */
   async function failedJob(): Promise<string> {
     const job = await store.submitJob({ scriptPath: '/home/vizzy/train.py' });
-    const [claimed] = await store.claimJobs(agent, 'testhost', 1);
+    const [claimed] = await store.claimJobs({ agentId: agent, host: 'testhost', limit: 1 });
     assert.equal(claimed?.job_id, job.job_id);
     await store.startJob({
       jobId: job.job_id, agentId: agent, pid: 4242, pidStart: '12345', interpreter: '/usr/bin/python3',
       command: ['/usr/bin/python3', '/home/vizzy/train.py'], logDir: '/tmp/x', stdoutPath: '/tmp/x/out', stderrPath: '/tmp/x/err',
     });
-    const ended = await store.finishJob(job.job_id, 1, null);
+    const ended = await store.finishJob({ jobId: job.job_id, retcode: 1, signal: null });
     assert.equal(ended.status, 'failed');
     return job.job_id;
   }

@@ -125,7 +125,7 @@ describe('files from the lab server', () => {
   test('a full log is read only from the job\'s own folder under LAB_LOG_DIR, whatever the row says', async () => {
     const job = await store.submitJob({ scriptPath: `${home}/t.py` });
     const agent = '33333333-3333-4333-8333-333333333333';
-    assert.ok((await store.claimJobs(agent, 'gpu1', 10)).some((j) => j.job_id === job.job_id));
+    assert.ok((await store.claimJobs({ agentId: agent, host: 'gpu1', limit: 10 })).some((j) => j.job_id === job.job_id));
     const secret = join(home, 'secret.txt');
     writeFileSync(secret, 'private key material');
     // A row pointing at any file the member can read: the API ignores the row's paths.
@@ -147,7 +147,7 @@ describe('files from the lab server', () => {
   test('the executed notebook is served sandboxed: no script, no origin, even when opened on its own', async () => {
     const job = await store.submitJob({ scriptPath: `${home}/n.ipynb` });
     const agent = '44444444-4444-4444-8444-444444444444';
-    assert.ok((await store.claimJobs(agent, 'gpu1', 10)).some((j) => j.job_id === job.job_id));
+    assert.ok((await store.claimJobs({ agentId: agent, host: 'gpu1', limit: 10 })).some((j) => j.job_id === job.job_id));
     const dir = join(home, 'lab_job_logs', job.job_id);
     await store.startJob({ jobId: job.job_id, agentId: agent, pid: 2, pidStart: null, interpreter: 'jupyter', command: ['jupyter'], logDir: dir, stdoutPath: join(dir, 'stdout.log'), stderrPath: join(dir, 'stderr.log') });
     mkdirSync(dir, { recursive: true });

@@ -117,12 +117,12 @@ const first8 = (id: string) => id.slice(0, 8);
 
 describe('scripts_search, agents_list, dashboard_changes', () => {
   test('a match in the file name ranks before one in the folder; one script by id', async () => {
-    await alice.syncScripts([
+    await alice.syncScripts({ upserts: [
       { path: '/home/alice/exp/train/run.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' },
       { path: '/home/alice/train.py', type: 'py', size: 1, mtime: '2025-01-01T00:00:00Z' },
       { path: '/home/alice/nb/Train.ipynb', type: 'ipynb', size: 1, mtime: '2024-01-01T00:00:00Z', kernel: 'python3' },
       { path: '/home/alice/other.py', type: 'py', size: 1, mtime: '2026-02-01T00:00:00Z' },
-    ], []);
+    ], deletes: [] });
     const hits = await alice.transport.rpc<{ path: string; kernel: string | null; script_id: number }[]>('scripts_search', { p_q: 'train' });
     assert.deepEqual(hits.map((h) => h.path), ['/home/alice/train.py', '/home/alice/nb/Train.ipynb', '/home/alice/exp/train/run.py']);
     assert.equal(hits[1]!.kernel, 'python3');
@@ -135,12 +135,12 @@ describe('scripts_search, agents_list, dashboard_changes', () => {
   test('agents: a supervisor is alive while it heartbeats; a stopped one is not; a cron agent counts for a while', async () => {
     const sup = '11111111-1111-4111-8111-111111111111';
     const cron = '22222222-2222-4222-8222-222222222222';
-    await alice.registerAgent(sup, 'gpu1', '0.1.0', 'supervise', 100);
-    await alice.registerAgent(cron, 'gpu2', '0.1.0', 'tick', 101);
-    await alice.heartbeatAgent(cron, true); // a tick stops at the end of its pass
+    await alice.registerAgent({ agentId: sup, host: 'gpu1', version: '0.1.0', mode: 'supervise', pid: 100 });
+    await alice.registerAgent({ agentId: cron, host: 'gpu2', version: '0.1.0', mode: 'tick', pid: 101 });
+    await alice.heartbeatAgent({ agentId: cron, stopped: true }); // a tick stops at the end of its pass
     let list = await alice.transport.rpc<{ agent_id: string; alive: boolean; host: string }[]>('agents_list', {});
     assert.deepEqual(list.map((a) => [a.host, a.alive]).sort(), [['gpu1', true], ['gpu2', true]]);
-    await alice.heartbeatAgent(sup, true);
+    await alice.heartbeatAgent({ agentId: sup, stopped: true });
     await db.admin.query("update public.agents set heartbeat_at = now() - interval '10 minutes' where agent_id = $1", [cron]);
     list = await alice.transport.rpc('agents_list', {});
     assert.deepEqual(list.map((a) => [a.host, a.alive]).sort(), [['gpu1', false], ['gpu2', false]]);

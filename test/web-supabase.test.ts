@@ -45,7 +45,7 @@ before(async () => {
   db = await freshDatabase();
   userId = await makeUser(db, 'member'); // auth.users and public.users: member@lab.example
   store = storeAs(db, userId);
-  await store.syncScripts([{ path: '/home/member/train.py', type: 'py', size: 10, mtime: '2026-01-01T00:00:00Z' }], []);
+  await store.syncScripts({ upserts: [{ path: '/home/member/train.py', type: 'py', size: 10, mtime: '2026-01-01T00:00:00Z' }], deletes: [] });
   await store.submitJob({ scriptPath: '/home/member/old.py', args: '--epochs 2' });
   layer = await startSupabaseLayer({ connection: db.connection, recordSent: true });
   // The static build, made as a deployer would: SUPABASE_URL and SUPABASE_ANON_KEY in the environment.
@@ -115,9 +115,9 @@ test('the static page: email code sign-in, the list, a submit and a live change,
   // being absent here), tails from the row.
   await page.locator('h1 .badge[data-status="pending"]').waitFor();
   const agent = '55555555-5555-4555-8555-555555555555';
-  await store.claimJobs(agent, 'gpu7', 10);
+  await store.claimJobs({ agentId: agent, host: 'gpu7', limit: 10 });
   await store.startJob({ jobId: id, agentId: agent, pid: 9, pidStart: null, interpreter: 'python3', command: ['python3'], logDir: '/x', stdoutPath: '/x/o', stderrPath: '/x/e' });
-  await store.finishJob(id, 0, null, { stdoutTail: 'epoch 1 loss 0.5\nepoch 2 loss 0.2\n' });
+  await store.finishJob({ jobId: id, retcode: 0, signal: null, stdoutTail: 'epoch 1 loss 0.5\nepoch 2 loss 0.2\n' });
   await page.locator('h1 .badge[data-status="finished"]').waitFor({ timeout: 20_000 });
   await page.locator('.log-text', { hasText: 'epoch 2 loss 0.2' }).waitFor();
   await page.getByText(/Last lines kept in the database/).waitFor();

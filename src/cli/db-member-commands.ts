@@ -3,12 +3,11 @@
 // puts the printed connection string into their own 0600 .env; the database then knows who every
 // connection is, whatever the client claims.
 import { loadConfig } from '../services/config.js';
+import { isUuid } from '../services/names.js';
 import { addMember, removeMember } from '../services/store/members.js';
 import type { Command } from './command.js';
 import { withAdmin } from './db-commands.js';
 import { UsageError } from './output.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function memberArgs(args: string[], options: Record<string, unknown>, env: NodeJS.ProcessEnv) {
   if (args.length !== 1) throw new UsageError('name one member: their Linux user name');
@@ -16,7 +15,7 @@ function memberArgs(args: string[], options: Record<string, unknown>, env: NodeJ
     throw new UsageError('member roles are for a lab\'s own PostgreSQL: set LAB_DATABASE_URL to an administrator\'s connection string');
   }
   const userId = options['user-id'] as string | undefined;
-  if (userId !== undefined && !UUID.test(userId)) throw new UsageError(`--user-id ${userId} is not a UUID`);
+  if (userId !== undefined && !isUuid(userId)) throw new UsageError(`--user-id ${userId} is not a UUID`);
   return { linuxUser: args[0]!, host: (options.host as string | undefined) ?? null, email: (options.email as string | undefined) ?? null, userId: userId ?? null };
 }
 

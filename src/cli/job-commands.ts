@@ -1,6 +1,7 @@
 // The user's job commands: submit, ls, status, logs, cancel, wait. They work in every mode.
 import { open, realpath, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dashboardLink } from '../services/dashboard-link.js';
 import { readNotebookKernel } from '../services/scanner/kernel.js';
 import type { LabStore } from '../services/store/lab-store.js';
@@ -10,7 +11,6 @@ import { jobDetail, jobsTable } from './job-format.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The script must be a .py/.ipynb file under home; it joins the inventory if it is not there. */
 async function checkScript(path: string, home: string): Promise<{ path: string; type: 'py' | 'ipynb'; size: number; mtime: string; kernel: string | null }> {
@@ -76,7 +76,7 @@ export const jobCommands: Command[] = [
       if (timeout !== null && (!Number.isInteger(timeout) || timeout <= 0)) throw new UsageError('--timeout takes whole seconds, e.g. --timeout 3600');
       const { job, page } = await withUserStore(env, async (store, config) => {
         const script = await checkScript(args[0]!, config.home);
-        await store.syncScripts([script], []); // no-op when the inventory already has it unchanged
+        await store.syncScripts({ upserts: [script], deletes: [] }); // no-op when the inventory already has it unchanged
         // argv as a JSON array: exactly these words reach the script, whatever quoting they hold.
         const job = await store.submitJob({ scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: (options.host as string) ?? null, timeoutS: timeout });
         return { job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', job.job_id) };
@@ -94,7 +94,7 @@ export const jobCommands: Command[] = [
     options: { limit: { type: 'string' }, status: { type: 'string' } },
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
-      const jobs = await withUserStore(env, (store) => store.listJobs(limit, (options.status as string) ?? null));
+      const jobs = await withUserStore(env, (store) => store.listJobs({ limit, status: (options.status as string) ?? null }));
       out.data(jobs, jobsTable);
     },
   },

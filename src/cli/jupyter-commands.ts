@@ -1,5 +1,6 @@
 // The user's Jupyter commands: start (and wait for the link), stop, ls, url. Every mode.
 import { isAbsolute, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tokenlessUrl } from '../machines/jupyter-machine.js';
 import { dashboardLink } from '../services/dashboard-link.js';
 import type { LabStore } from '../services/store/lab-store.js';
@@ -7,16 +8,12 @@ import type { SessionRow } from '../services/store/types.js';
 import type { Command } from './command.js';
 import { age } from './job-format.js';
 import { CliFailure, positiveInt, table, UsageError } from './output.js';
-import { findByIdOrPrefix, idArg, withUserStore } from './user-store.js';
+import { findSession, idArg, withUserStore } from './user-store.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How long beyond the agent's own limits the CLI waits: a cron agent picks requests up once a minute. */
 const PICKUP_MARGIN_S = 75;
 
 const sessionArg = (args: string[]): string => idArg(args, 'session', 'lab-agent jupyter ls');
-
-const findSession = (store: LabStore, idOrPrefix: string): Promise<SessionRow> =>
-  findByIdOrPrefix(idOrPrefix, (id) => store.getSession(id), () => store.listSessions(1000), (s) => s.session_id, { one: 'Jupyter session', many: 'sessions' });
 
 function waitSeconds(option: unknown, fallback: number): number {
   if (option === undefined) return fallback;
@@ -68,7 +65,7 @@ export const jupyterCommands: Command[] = [
       // A relative folder means this shell's folder here; on another host it is taken from that home.
       const absDir = dir === undefined ? null : isAbsolute(dir) || options.host ? dir : resolve(dir);
       const row = await withUserStore(env, async (store, config) => {
-        const requested = await store.requestJupyter(absDir, (options.host as string) ?? null, app);
+        const requested = await store.requestJupyter({ dir: absDir, host: (options.host as string) ?? null, app });
         process.stderr.write(`Jupyter session ${requested.session_id} requested; waiting for the agent…\n`);
         const page = dashboardLink(config.values.LAB_DASHBOARD_URL, 'session', requested.session_id);
         if (page) process.stderr.write(`on your dashboard: ${page}\n`);
@@ -119,7 +116,7 @@ export const jupyterCommands: Command[] = [
     options: { active: { type: 'boolean' }, limit: { type: 'string' } },
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
-      const rows = await withUserStore(env, (store) => store.listSessions(limit, Boolean(options.active)));
+      const rows = await withUserStore(env, (store) => store.listSessions({ limit, activeOnly: Boolean(options.active) }));
       out.data(rows, sessionsTable);
     },
   },

@@ -1,10 +1,11 @@
 // Opening the store for a user command, and finding a job by id or unique prefix.
 import { loadConfig, type Config } from '../services/config.js';
 import { createLogger } from '../services/logger.js';
+import { isUuid } from '../services/names.js';
 import { preflight } from '../services/process-safety.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import { openStore } from '../services/store/open-store.js';
-import type { JobRow } from '../services/store/types.js';
+import type { JobRow, SessionRow } from '../services/store/types.js';
 import { CliFailure, UsageError } from './output.js';
 
 export async function withUserStore<T>(env: NodeJS.ProcessEnv, fn: (store: LabStore, config: Config) => Promise<T>): Promise<T> {
@@ -20,8 +21,6 @@ export async function withUserStore<T>(env: NodeJS.ProcessEnv, fn: (store: LabSt
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Checks an id argument before anything is opened: a usage error costs no database start.
  * `noun` is what it names (job, session); `lister` the command that shows the ids.
@@ -30,13 +29,13 @@ export function idArg(args: string[], noun: string, lister: string): string {
   const id = args[0];
   if (!id) throw new UsageError(`which ${noun}? give its id (or the first characters shown by \`${lister}\`)`);
   if (args.length > 1) throw new UsageError(`one ${noun} at a time (got ${args.length})`);
-  if (!UUID.test(id) && !/^[0-9a-f-]{4,}$/i.test(id)) throw new UsageError(`"${id}" is not a ${noun} id: use at least 4 characters of it`);
+  if (!isUuid(id) && !/^[0-9a-f-]{4,}$/i.test(id)) throw new UsageError(`"${id}" is not a ${noun} id: use at least 4 characters of it`);
   return id;
 }
 
 /** A full id, or the first characters of one of my recent rows' ids (as the list commands show them). */
 export async function findByIdOrPrefix<T>(idOrPrefix: string, one: (id: string) => Promise<T>, recent: () => Promise<T[]>, idOf: (row: T) => string, what: { one: string; many: string }): Promise<T> {
-  if (UUID.test(idOrPrefix)) return one(idOrPrefix);
+  if (isUuid(idOrPrefix)) return one(idOrPrefix);
   const matches = (await recent()).filter((row) => idOf(row).startsWith(idOrPrefix.toLowerCase()));
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new CliFailure(`no ${what.one} of yours starts with ${idOrPrefix}`);
@@ -46,7 +45,10 @@ export async function findByIdOrPrefix<T>(idOrPrefix: string, one: (id: string) 
 export const jobArg = (args: string[]): string => idArg(args, 'job', 'lab-agent ls');
 
 export const findJob = (store: LabStore, idOrPrefix: string): Promise<JobRow> =>
-  findByIdOrPrefix(idOrPrefix, (id) => store.getJob(id), () => store.listJobs(1000), (j) => j.job_id, { one: 'job', many: 'jobs' });
+  findByIdOrPrefix(idOrPrefix, (id) => store.getJob(id), () => store.listJobs({ limit: 1000 }), (j) => j.job_id, { one: 'job', many: 'jobs' });
+
+export const findSession = (store: LabStore, idOrPrefix: string): Promise<SessionRow> =>
+  findByIdOrPrefix(idOrPrefix, (id) => store.getSession(id), () => store.listSessions({ limit: 1000 }), (s) => s.session_id, { one: 'Jupyter session', many: 'sessions' });
 
 export const isEnded = (j: JobRow) => j.status === 'finished' || j.status === 'failed' || j.status === 'cancelled';
 

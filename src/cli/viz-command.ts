@@ -1,23 +1,9 @@
 // `lab-agent viz`: draws a machine from its definition, or a job's / session's way through it
 // from the events table. Text and Mermaid/DOT go to stdout; SVG/HTML to a file (-o), or to a pipe.
 import { writeFile } from 'node:fs/promises';
-import type { LabStore } from '../services/store/lab-store.js';
-import type { SessionRow } from '../services/store/types.js';
 import type { Command } from './command.js';
-import { CliFailure, UsageError } from './output.js';
-import { findJob, withUserStore } from './user-store.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A full session id, or the first characters of one of my recent sessions' ids. */
-async function findSession(store: LabStore, idOrPrefix: string): Promise<SessionRow> {
-  if (UUID.test(idOrPrefix)) return store.getSession(idOrPrefix);
-  if (!/^[0-9a-f-]{4,}$/i.test(idOrPrefix)) throw new UsageError(`"${idOrPrefix}" is not a session id: use at least 4 characters of it`);
-  const matches = (await store.listSessions(1000)).filter((s) => s.session_id.startsWith(idOrPrefix.toLowerCase()));
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new CliFailure(`no Jupyter session of yours starts with ${idOrPrefix}`);
-  throw new CliFailure(`${idOrPrefix} matches ${matches.length} sessions; give more characters`);
-}
+import { UsageError } from './output.js';
+import { findJob, findSession, idArg, withUserStore } from './user-store.js';
 
 export const vizCommand: Command = {
   name: 'viz',
@@ -52,7 +38,6 @@ export const vizCommand: Command = {
       throw new UsageError(`${format} is for a browser: write it to a file with -o FILE.${format}`);
     }
     const machine = await loadMachine(name);
-    if (!machine) throw new CliFailure(`the ${name} machine is not available in this build yet`);
     const graph = machineGraph(machine);
     let text: string;
     if (!rowMode) {
@@ -65,7 +50,7 @@ export const vizCommand: Command = {
           const title = [job.script_path, job.args].filter(Boolean).join(' ') || null;
           return { subject: { machine: 'job', id: job.job_id, title, status: job.status }, events: await store.history(job.job_id) };
         }
-        const s = await findSession(store, sessionId!);
+        const s = await findSession(store, idArg([sessionId!], 'session', 'lab-agent jupyter ls'));
         const title = [s.dir, s.url].filter(Boolean).join(' ') || null;
         return { subject: { machine: 'jupyter', id: s.session_id, title, status: s.status }, events: await store.history(s.session_id) };
       });

@@ -28,7 +28,7 @@ export const webCommand: Command = {
     if (!isIP(ip)) throw new UsageError('--ip takes an address: 127.0.0.1 (this machine only, the default), or one of this machine\'s addresses');
     const [{ loadConfig }, { createLogger }, { openStore }, { startWebServer }, { isLoopback }, { AGENT_VERSION }] = await Promise.all([
       import('../services/config.js'), import('../services/logger.js'), import('../services/store/open-store.js'),
-      import('../services/web/web-server.js'), import('../services/web/web-security.js'), import('../services/agent/context.js'),
+      import('../services/web/web-server.js'), import('../services/host/address.js'), import('../services/package-info.js'),
     ]);
     const config = loadConfig({ env });
     const log = createLogger({ level: 'warn' });

@@ -51,6 +51,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_PYTHON', kind: 'path', default: '', description: 'Python for every .py job; empty = the script\'s venv, else python3 on your login PATH' },
   { key: 'LAB_JUPYTER', kind: 'path', default: '', description: 'jupyter executable; empty = the notebook\'s venv, else your login PATH' },
   { key: 'LAB_MAX_PARALLEL', kind: 'int', default: '1', min: 1, max: 256, description: 'Jobs run at once by this agent' },
+  { key: 'LAB_JOB_START_TRIES', kind: 'int', default: '3', min: 1, max: 100, description: 'Claims of one job whose start fails for the agent\'s own reasons (not the request\'s) before it is failed' },
   { key: 'LAB_JOB_TIMEOUT', kind: 'int', default: '0', min: 0, description: 'Default job timeout in seconds; 0 = none' },
   { key: 'LAB_KILL_GRACE_S', kind: 'int', default: '10', min: 0, max: 3600, description: 'Seconds between SIGTERM and SIGKILL when stopping a job or server' },
   { key: 'LAB_POLL_INTERVAL_S', kind: 'int', default: '30', min: 1, max: 3600, description: 'Supervisor polling interval (the fallback behind NOTIFY/Realtime)' },

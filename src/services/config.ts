@@ -4,6 +4,7 @@ import { homedir, hostname, userInfo } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
+import { isUuid } from './names.js';
 import { CONFIG_KEYS, defaultValue, type DefaultContext, type KeySpec } from './config-keys.js';
 
 export type Mode = 'supabase' | 'postgres' | 'local';
@@ -31,6 +32,8 @@ export interface Config {
   host: string;
   python: string;
   maxParallel: number;
+  /** LAB_JOB_START_TRIES: a job whose start failed this many times (the agent's trouble) is failed. */
+  startTries: number;
   jobTimeoutS: number;
   killGraceS: number;
   pollIntervalS: number;
@@ -55,7 +58,6 @@ export interface LoadOptions {
   noDotenv?: boolean;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /** One message per problem, naming the key and the fix; null when the value is fine. */
@@ -88,7 +90,7 @@ function checkValue(spec: KeySpec, value: string): string | null {
         return `${spec.key} is not a URL: use ${spec.key === 'LAB_DATABASE_URL' ? 'postgres://user:pass@host:5432/db' : 'https://<project>.supabase.co'}`;
       }
     case 'uuid':
-      return UUID.test(value) ? null : `${spec.key}=${value} is not a UUID: copy the user id from Supabase Auth (Authentication > Users), or leave it empty`;
+      return isUuid(value) ? null : `${spec.key}=${value} is not a UUID: copy the user id from Supabase Auth (Authentication > Users), or leave it empty`;
     case 'ip':
       return isIP(value) ? null : `${spec.key}=${value} is not an IP address: use 127.0.0.1 (this machine only) or 0.0.0.0 (every network)`;
     case 'email':
@@ -190,6 +192,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     host: v('LAB_HOST'),
     python: v('LAB_PYTHON'),
     maxParallel: int('LAB_MAX_PARALLEL'),
+    startTries: int('LAB_JOB_START_TRIES'),
     jobTimeoutS: int('LAB_JOB_TIMEOUT'),
     killGraceS: int('LAB_KILL_GRACE_S'),
     pollIntervalS: int('LAB_POLL_INTERVAL_S'),

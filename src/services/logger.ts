@@ -1,5 +1,5 @@
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+// The agent's logger: pino JSON lines (to the agent log or stderr), secrets redacted, and readable
+// lines on a terminal.
 import { Writable } from 'node:stream';
 import { pino, multistream, type Logger, type DestinationStream, type StreamEntry } from 'pino';
 
@@ -49,12 +49,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const streams: StreamEntry[] = [{ level: level as 'info', stream: opts.destination ?? pino.destination(2) }];
   if (opts.pretty) streams.push({ level: level as 'info', stream: prettyStderr() });
   return pino({ level, redact, base: { pid: process.pid } }, streams.length === 1 ? streams[0]!.stream : multistream(streams));
-}
-
-/** A file destination for the agent log (folder created, mode 0600). */
-export function fileDestination(path: string): DestinationStream {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  return createWriteStream(path, { flags: 'a', mode: 0o600 });
 }
 
 /** A logger that drops everything: for library calls that take an optional logger. */

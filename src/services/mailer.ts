@@ -13,7 +13,7 @@
 // - with user/pass to a non-loopback host the password must not cross the network in the clear
 //   nor go to an impostor: STARTTLS is required and the certificate verified (both overridable).
 import os from 'node:os';
-import { isIP } from 'node:net';
+import { isLoopback } from './host/address.js';
 import nodemailer from 'nodemailer';
 import type { SMTPTransportOptions } from 'nodemailer';
 import type { Logger } from './logger.js';
@@ -95,13 +95,6 @@ export function defaultFromAddress(): string {
   return `${user || 'lab-agent'}@${os.hostname()}`;
 }
 
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  return h === '::1' || h.startsWith('::ffff:127.');
-}
-
 export function createMailer(opts: MailerOptions = {}): Mailer {
   const host = opts.host?.trim() || DEFAULT_SMTP_HOST;
   const port = opts.port ?? DEFAULT_SMTP_PORT;
@@ -110,7 +103,7 @@ export function createMailer(opts: MailerOptions = {}): Mailer {
   const user = opts.user || undefined;
   const pass = opts.pass || undefined;
   const hasAuth = user !== undefined;
-  const remoteAuth = hasAuth && !isLoopbackHost(host);
+  const remoteAuth = hasAuth && !isLoopback(host);
   const requireTLS = !secure && (opts.requireTLS ?? remoteAuth);
   const tlsVerify = opts.tlsVerify ?? (secure || remoteAuth);
   const timeout = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;

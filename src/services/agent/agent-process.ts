@@ -1,8 +1,9 @@
 // What `tick` and `supervise` share: the per-user lock, the agent log, the store, the context.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../config.js';
-import { tryLock } from '../file-lock.js';
+import { lockHolder, tryLock } from '../file-lock.js';
+import { hostFileName } from '../names.js';
 import { createLogger, type Logger } from '../logger.js';
 import { RotatingFile, rotationOptions } from '../rotating-file.js';
 import { isRoot, preflight, ROOT_WARNING, usePrivateUmask } from '../process-safety.js';
@@ -11,16 +12,10 @@ import { DatabaseUnreachableError } from '../store/db-errors.js';
 import { openStore } from '../store/open-store.js';
 import { createAgentContext, type AgentContext } from './context.js';
 
-export const lockPath = (config: Config) => join(config.dataDir, `agent-${config.host.replace(/[^A-Za-z0-9_.-]/g, '_')}.lock`);
+export const lockPath = (config: Config) => join(config.dataDir, `agent-${hostFileName(config.host)}.lock`);
 
-/** The pid holding this user's agent lock on this host, if any. */
-export function lockHolder(config: Config): number | null {
-  try {
-    return Number(readFileSync(lockPath(config), 'utf8').trim()) || null;
-  } catch {
-    return null;
-  }
-}
+/** The live process holding this user's agent lock on this host, if any. */
+export const agentLockHolder = (config: Config): number | null => lockHolder(lockPath(config));
 
 export function agentLogger(config: Config, opts: { toFile?: boolean; quiet?: boolean } = {}): Logger {
   const pretty = Boolean(process.stderr.isTTY) && !opts.quiet; // quiet: the file only
@@ -55,11 +50,11 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
   if (isRoot()) log.warn(ROOT_WARNING);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const release = tryLock(lockPath(config));
-  if (!release) return { busy: true, holder: lockHolder(config) };
+  if (!release) return { busy: true, holder: agentLockHolder(config) };
   try {
     const store = await openStore(config, log);
     const ctx = createAgentContext(config, store, log, { trace: opts.trace });
-    await store.registerAgent(ctx.agentId, ctx.host, ctx.version, mode, process.pid);
+    await store.registerAgent({ agentId: ctx.agentId, host: ctx.host, version: ctx.version, mode, pid: process.pid });
     const who = store.identity;
     if (who?.shared) log.warn({ userId: who.userId, proof: who.detail }, sharedWarning(config));
     return { ctx, release };

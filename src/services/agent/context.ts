@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Mailer } from '../mailer.js';
-import { loginEnvironment } from '../runner/interpreter.js';
+import { loginEnvironment } from '../host/login-env.js';
 import type { LabStore } from '../store/lab-store.js';
+import { hostFileName, isUuid } from '../names.js';
+import { AGENT_VERSION } from '../package-info.js';
 
 export interface AgentContext {
   config: Config;
@@ -27,14 +29,12 @@ export interface AgentContext {
   version: string;
 }
 
-export const AGENT_VERSION = '0.1.0';
-
 /** One agent id per user and host, kept in the data folder, so its agents row is reused. */
 export function stableAgentId(dataDir: string, host: string): string {
-  const file = join(dataDir, `agent-id-${host.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+  const file = join(dataDir, `agent-id-${hostFileName(host)}`);
   try {
     const id = readFileSync(file, 'utf8').trim();
-    if (/^[0-9a-f-]{36}$/.test(id)) return id;
+    if (isUuid(id)) return id;
   } catch {
     /* first run on this host */
   }

@@ -13,8 +13,8 @@ import { JobInputError } from '../runner/errors.js';
 import { checkLogFolder, isNoSpace, noSpaceError } from '../runner/log-folder.js';
 import { AlreadyLaunchedError, killJobGroup, killJobStragglers, launchDetached, readExitRecord, readPidRecord, type PidRecord } from '../runner/launch.js';
 import { prepareJob } from '../runner/prepare.js';
-import { isAlive, isSameProcess } from '../runner/process-identity.js';
-import { readTail } from '../runner/tail.js';
+import { isAlive, isSameProcess } from '../host/process-identity.js';
+import { readTail } from '../host/tail.js';
 import { EXIT_RESERVE, PID_FILE, STDERR_FILE, STDOUT_FILE } from '../runner/wrapper.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
@@ -152,7 +152,7 @@ async function stopEverything(ctx: AgentContext, job: JobRow, signal: NodeJS.Sig
 
 /** Cancel or timeout: the stop is recorded before the signal goes, so a crash in between never reads as a plain finish. */
 async function signalStop(ctx: AgentContext, job: JobRow, reason: string): Promise<JobRow> {
-  const row = await ctx.store.markStopping(job.job_id, reason);
+  const row = await ctx.store.markStopping({ jobId: job.job_id, reason });
   faultPoint('stopping');
   await stopEverything(ctx, row, 'SIGTERM');
   return row;
@@ -168,23 +168,23 @@ async function cleanUp(ctx: AgentContext, job: JobRow): Promise<void> {
 
 async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, probe: JobProbe | null): Promise<JobRow> {
   const t = probe ?? (await tails(job));
-  const tailArgs = { stdoutTail: t.stdoutTail, stderrTail: t.stderrTail };
+  const end = { jobId: job.job_id, retcode: outcome.retcode, signal: outcome.signal, stdoutTail: t.stdoutTail, stderrTail: t.stderrTail };
   // A stopped job's main process has ended: nothing it started may outlive it.
   if (job.kill_sent_at) await stopEverything(ctx, job, 'SIGKILL');
   await cleanUp(ctx, job).catch(() => undefined);
   faultPoint('before-finish');
   switch (outcome.kind) {
     case 'finish':
-      return ctx.store.finishJob(job.job_id, outcome.retcode, outcome.signal, tailArgs, outcome.finishedAt ?? undefined);
+      return ctx.store.finishJob({ ...end, finishedAt: outcome.finishedAt });
     case 'fail':
-      return ctx.store.failJob(job.job_id, outcome.error, tailArgs, outcome.retcode, outcome.signal, 'concluding');
+      return ctx.store.failJob({ ...end, error: outcome.error, via: 'concluding' });
     case 'cancel':
-      return ctx.store.markCancelled(job.job_id, outcome.retcode, outcome.signal, tailArgs);
+      return ctx.store.markCancelled(end);
   }
 }
 
 async function notifyUser(ctx: AgentContext, job: JobRow): Promise<JobRow> {
-  const lease = await ctx.store.beginNotify(job.job_id, ctx.agentId);
+  const lease = await ctx.store.beginNotify({ jobId: job.job_id, agentId: ctx.agentId });
   if (!lease) return ctx.store.getJob(job.job_id); // another agent has it, or it is not due
   const mailer = await ctx.mailer();
   if (!mailer) return ctx.store.markNotified(job.job_id); // LAB_EMAIL empty: nothing to send
@@ -192,13 +192,13 @@ async function notifyUser(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   // notified_at is written first and committed the moment the SMTP server accepts the message:
   // only an agent dying between those two lines sends it again (with the same Message-ID).
   const message = { to: ctx.config.email, ...mail, messageId: messageIdFor('job', job.job_id) };
-  const done = await sendRecorded(mailer, message, (send) => ctx.store.markNotifiedOnSend(job.job_id, send), () => faultPoint('after-email'));
+  const done = await sendRecorded(mailer, message, (send) => ctx.store.markNotifiedOnSend({ jobId: job.job_id, send }), () => faultPoint('after-email'));
   if (done.sent) return done.row;
   const attempts = lease.notify_attempts + 1;
   const next = nextNotifyAttempt(attempts, new Date(lease.finished_at ?? Date.now()), new Date());
   const retryAt = 'retryAt' in next ? next.retryAt : null;
   ctx.log.warn({ job: job.job_id, attempts, retryAt, err: done.error.message }, retryAt ? 'email not sent; will retry' : 'email not sent; giving up after a day');
-  return ctx.store.notifyFailed(job.job_id, done.error.message, retryAt);
+  return ctx.store.notifyFailed({ jobId: job.job_id, error: done.error.message, retryAt });
 }
 
 /** Implementations for jobMachine.provide({ actors }). */
@@ -208,7 +208,8 @@ export function jobActors(ctx: AgentContext) {
     probeJob: fromPromise<JobProbe, { job: JobRow }>(({ input }) => probeJob(ctx, input.job)),
     pushTails: fromPromise<JobRow, { job: JobRow; probe: JobProbe }>(({ input }) => {
       const { job, probe } = input;
-      return ctx.store.heartbeatJob(job.job_id, {
+      return ctx.store.heartbeatJob({
+        jobId: job.job_id,
         stdoutTail: probe.stdoutTail !== (job.stdout_tail ?? '') ? probe.stdoutTail : null,
         stderrTail: probe.stderrTail !== (job.stderr_tail ?? '') ? probe.stderrTail : null,
       });
@@ -220,11 +221,11 @@ export function jobActors(ctx: AgentContext) {
     ),
     failJob: fromPromise<JobRow, { job: JobRow; error: string }>(({ input }) => {
       ctx.log.warn({ job: input.job.job_id, error: input.error }, 'job failed before it started');
-      return ctx.store.failJob(input.job.job_id, input.error, { stderrTail: input.error }, null, null, 'failing');
+      return ctx.store.failJob({ jobId: input.job.job_id, error: input.error, stderrTail: input.error, via: 'failing' });
     }),
     releaseJob: fromPromise<JobRow, { job: JobRow; reason: string }>(({ input }) => {
       ctx.log.error({ job: input.job.job_id, reason: input.reason }, 'could not start the job; releasing it');
-      return ctx.store.releaseJob(input.job.job_id, input.reason, 3, 'releasing');
+      return ctx.store.releaseJob({ jobId: input.job.job_id, reason: input.reason, maxClaims: ctx.config.startTries, via: 'releasing' });
     }),
     notifyUser: fromPromise<JobRow, { job: JobRow }>(({ input }) => notifyUser(ctx, input.job)),
   };

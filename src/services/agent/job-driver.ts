@@ -1,7 +1,7 @@
 // One pass over this agent's jobs: claim what fits in the free slots, then drive every job this
 // agent looks after (claimed, running, or with an email due) one step.
 import { isQuiet, jobMachine, JOB_RESTING_STATES, type JobMachineInput } from '../../machines/job-machine.js';
-import { isSameProcess } from '../runner/process-identity.js';
+import { isSameProcess } from '../host/process-identity.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
@@ -65,7 +65,7 @@ function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<s
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
   const work = await ctx.store.agentWork(ctx.host);
   const free = ctx.config.maxParallel - work.active.length;
-  const claimed = opts.claim && free > 0 && work.pending > 0 ? await ctx.store.claimJobs(ctx.agentId, ctx.host, free) : [];
+  const claimed = opts.claim && free > 0 && work.pending > 0 ? await ctx.store.claimJobs({ agentId: ctx.agentId, host: ctx.host, limit: free }) : [];
   const now = Date.now();
   const known = lastStep.get(ctx) ?? new Map<string, number>();
   const stepped = new Map(work.active.flatMap((j) => (known.has(j.job_id) ? [[j.job_id, known.get(j.job_id)!] as const] : [])));

@@ -18,7 +18,7 @@ import {
 } from '../jupyter/session-record.js';
 import { stopJupyter } from '../jupyter/stop.js';
 import { findJupyter } from '../runner/interpreter.js';
-import { isSameProcess } from '../runner/process-identity.js';
+import { isSameProcess } from '../host/process-identity.js';
 import type { SessionRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { faultPoint } from './fault-points.js';
@@ -177,26 +177,26 @@ async function concludeGone(ctx: AgentContext, s: SessionRow): Promise<SessionRo
   const end = classifyEnd(tail, s.pid, ctx.config.jupyter.idleMin);
   if (end.kind === 'stopped') {
     ctx.log.info({ session: s.session_id, pid: s.pid, reason: end.reason }, 'Jupyter server ended by itself');
-    return ctx.store.markJupyterStopped(s.session_id, end.reason);
+    return ctx.store.markJupyterStopped({ sessionId: s.session_id, reason: end.reason });
   }
   ctx.log.warn({ session: s.session_id, pid: s.pid }, 'Jupyter server is gone: session failed');
-  return ctx.store.failJupyter(s.session_id, end.error);
+  return ctx.store.failJupyter({ sessionId: s.session_id, error: end.error });
 }
 
 async function stopServer(ctx: AgentContext, s: SessionRow, graceMs: number): Promise<SessionRow> {
   let row = s;
-  if (row.status === 'starting' || row.status === 'running') row = await ctx.store.beginJupyterStop(s.session_id, 'stop requested');
+  if (row.status === 'starting' || row.status === 'running') row = await ctx.store.beginJupyterStop({ sessionId: s.session_id, reason: 'stop requested' });
   faultPoint('jupyter-before-kill');
   const { portFree, port } = await cleanUp(ctx, row, graceMs);
   const reason = portFree ? 'stopped on request' : `stopped on request; port ${port} is still taken by another process`;
   if (!portFree) ctx.log.warn({ session: s.session_id, port }, 'Jupyter server stopped but its port is still in use');
-  return ctx.store.markJupyterStopped(s.session_id, reason);
+  return ctx.store.markJupyterStopped({ sessionId: s.session_id, reason });
 }
 
 async function failSession(ctx: AgentContext, s: SessionRow, error: string): Promise<SessionRow> {
   await cleanUp(ctx, s, Math.min(ctx.config.killGraceS * 1000, 3000));
   ctx.log.warn({ session: s.session_id, error: error.split('\n')[0] }, 'Jupyter session failed');
-  return ctx.store.failJupyter(s.session_id, error);
+  return ctx.store.failJupyter({ sessionId: s.session_id, error });
 }
 
 async function notifyUser(ctx: AgentContext, s: SessionRow): Promise<SessionRow> {
@@ -211,7 +211,7 @@ async function notifyUser(ctx: AgentContext, s: SessionRow): Promise<SessionRow>
   );
   // As for jobs: notified_at committed the moment the message is accepted, one Message-ID per session.
   const message = { to: ctx.config.email, ...mail, messageId: messageIdFor('jupyter', s.session_id) };
-  const done = await sendRecorded(mailer, message, (send) => ctx.store.markJupyterNotifiedOnSend(s.session_id, send));
+  const done = await sendRecorded(mailer, message, (send) => ctx.store.markJupyterNotifiedOnSend({ sessionId: s.session_id, send }));
   if (done.sent) return done.row;
   ctx.log.warn({ session: s.session_id, err: done.error.message }, 'Jupyter email not sent; will retry on a later tick');
   return s;

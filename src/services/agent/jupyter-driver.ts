@@ -43,10 +43,10 @@ async function step(ctx: AgentContext, session: SessionRow, claimed: boolean, ot
 }
 
 export async function runJupyterPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JupyterPassResult> {
-  const listed = await ctx.store.listSessions(200, true, ctx.host);
+  const listed = await ctx.store.listSessions({ limit: 200, activeOnly: true, host: ctx.host });
   const mine = listed.filter((s) => s.run_host === ctx.host && s.status !== 'pending');
   const pending = listed.filter((s) => s.status === 'pending').length;
-  const claimed = opts.claim && pending > 0 ? await ctx.store.claimJupyter(ctx.agentId, ctx.host, pending) : [];
+  const claimed = opts.claim && pending > 0 ? await ctx.store.claimJupyter({ agentId: ctx.agentId, host: ctx.host, limit: pending }) : [];
   const others = [...mine, ...claimed];
   // Servers already up (quick checks, stops) together; starts one at a time, oldest first, so two
   // launches never pick the same free port and LAB_JUPYTER_MAX sees the earlier one.

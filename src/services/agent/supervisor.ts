@@ -71,7 +71,7 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     if (isWorkWake(e)) void tick();
   });
   const heartbeat = setInterval(() => {
-    ctx.store.heartbeatAgent(ctx.agentId).catch((err) => ctx.log.warn({ err: (err as Error).message }, 'agent heartbeat failed'));
+    ctx.store.heartbeatAgent({ agentId: ctx.agentId }).catch((err) => ctx.log.warn({ err: (err as Error).message }, 'agent heartbeat failed'));
   }, opts.heartbeatMs ?? 30_000);
 
   const stop = (signal: string) => {
@@ -90,5 +90,5 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
   clearInterval(heartbeat);
   await syncInFlight();
   await unlisten();
-  await ctx.store.heartbeatAgent(ctx.agentId, true).catch(() => undefined);
+  await ctx.store.heartbeatAgent({ agentId: ctx.agentId, stopped: true }).catch(() => undefined);
 }

@@ -8,7 +8,9 @@ import type { Config } from '../config.js';
 import { isPortFree, preferredPort } from '../jupyter/ports.js';
 import { createMailer } from '../mailer.js';
 import { rotationOptions } from '../rotating-file.js';
-import { findJupyter, findPython, isExecutableFile, loginEnvironment, whichIn } from '../runner/interpreter.js';
+import { isExecutableFile, whichIn } from '../host/executables.js';
+import { loginEnvironment } from '../host/login-env.js';
+import { findJupyter, findPython } from '../runner/interpreter.js';
 import { result, tildify, withTimeout, type CheckResult } from './types.js';
 
 function version(exe: string, args: string[]): Promise<string> {

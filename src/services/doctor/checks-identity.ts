@@ -87,7 +87,7 @@ export function checkAccount(config: Config): CheckResult {
 export async function checkJupyterLinks(config: Config, store: LabStore | null): Promise<CheckResult> {
   const title = 'Jupyter links';
   if (!store) return result('jupyter-link', title, 'skip', 'needs a working database connection');
-  const running = (await withTimeout(store.listSessions(50, true, config.host), 15_000, 'the database'))
+  const running = (await withTimeout(store.listSessions({ limit: 50, activeOnly: true, host: config.host }), 15_000, 'the database'))
     .filter((s) => s.status === 'running' && s.run_host === config.host && s.url && s.token && s.pid);
   if (!running.length) return result('jupyter-link', title, 'skip', 'no Jupyter server of yours is running on this host');
   const problems: string[] = [];

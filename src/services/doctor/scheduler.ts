@@ -4,9 +4,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import { lockHolder } from '../agent/agent-process.js';
-import { isAlive } from '../runner/process-identity.js';
-import { isExecutableFile } from '../runner/interpreter.js';
+import { agentLockHolder } from '../agent/agent-process.js';
+import { isExecutableFile } from '../host/executables.js';
 import { result, tildify, type CheckResult } from './types.js';
 
 export const CRON_MARKER = '# lab-job-agent';
@@ -82,10 +81,10 @@ export async function checkScheduler(config: Config, env: NodeJS.ProcessEnv): Pr
     unitOk = unitState === 'active';
     notes.push(`systemd unit ${tildify(unit, home)} (${unitState})`);
   }
-  const holder = lockHolder(config);
-  if (holder && isAlive(holder)) notes.push(`an agent is running now (pid ${holder})`);
+  const holder = agentLockHolder(config);
+  if (holder) notes.push(`an agent is running now (pid ${holder})`);
 
-  const data = { cronLines: ours, otherAgentLines: foreign, unit: existsSync(unit) ? unit : null, unitState, runningPid: holder && isAlive(holder) ? holder : null };
+  const data = { cronLines: ours, otherAgentLines: foreign, unit: existsSync(unit) ? unit : null, unitState, runningPid: holder };
   const detail = notes.join('; ');
   if (ours.length > 1) return result('scheduler', 'cron / systemd', 'warn', detail, `${ours.length} lab-agent cron lines: run install_agent.sh again to leave one`, data);
   if (foreign.length) {

@@ -3,6 +3,7 @@
 // free of heavy imports: a cron tick reads it every minute and loads the scanner only when due.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostFileName } from '../names.js';
 
 export interface SyncState {
   /** The last sync that completed (ISO 8601). */
@@ -17,12 +18,10 @@ export interface SyncState {
 /** A failed sync is tried again after this long (or the interval, if shorter). */
 export const RETRY_AFTER_FAILURE_MS = 60_000;
 
-const safeHost = (host: string): string => host.replace(/[^A-Za-z0-9_.-]/g, '_');
-
 // Keyed by host like the agent lock: a home shared over NFS holds one state per machine, so each
 // host's agent keeps its own schedule and no two hosts rewrite the same file.
-export const syncStatePath = (dataDir: string, host: string): string => join(dataDir, `inventory-sync-${safeHost(host)}.json`);
-export const syncLockPath = (dataDir: string, host: string): string => join(dataDir, `inventory-sync-${safeHost(host)}.lock`);
+export const syncStatePath = (dataDir: string, host: string): string => join(dataDir, `inventory-sync-${hostFileName(host)}.json`);
+export const syncLockPath = (dataDir: string, host: string): string => join(dataDir, `inventory-sync-${hostFileName(host)}.lock`);
 
 export function readSyncState(dataDir: string, host: string): SyncState {
   try {

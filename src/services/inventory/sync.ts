@@ -167,7 +167,7 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
     }));
     if (!dryRun && (upserts.length || deletes.length)) {
       // The function's own counts: a row a concurrent `submit` added meanwhile is not counted twice.
-      const applied = await store.syncScripts(upserts, deletes);
+      const applied = await store.syncScripts({ upserts, deletes });
       result.inserted = applied.inserted;
       result.updated = applied.updated;
       result.deleted = applied.deleted;

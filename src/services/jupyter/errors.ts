@@ -1,5 +1,5 @@
 // Errors from starting a Jupyter server, with a machine-readable kind for the session machine.
-import { readTail } from '../runner/tail.js';
+import { readTail } from '../host/tail.js';
 
 export type JupyterErrorKind =
   | 'not-found' // the jupyter executable (or the root dir) does not exist / is not executable

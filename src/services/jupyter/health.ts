@@ -2,8 +2,9 @@
 // Server and Notebook 6 alike). The token travels in the Authorization header, never in the
 // query string, so it cannot land in an access log.
 import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { JupyterError, scrubbedTail } from './errors.js';
-import { isAlive, isSameProcess } from '../runner/process-identity.js';
+import { isAlive, isSameProcess } from '../host/process-identity.js';
 import type { JupyterAppKind } from './launch.js';
 
 export interface HealthOptions {
@@ -89,6 +90,6 @@ export async function waitHealthy(opts: WaitHealthyOptions): Promise<void> {
       const answer = last === null ? 'nothing answered' : `/api/status answered ${last}${last === 403 ? ' (token refused: is another server on this port?)' : ''}`;
       throw new JupyterError('timeout', `Jupyter not healthy on port ${opts.port} after ${opts.timeoutMs} ms: ${answer}`, await tail());
     }
-    await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
+    await sleep(Math.min(interval, Math.max(0, deadline - Date.now())));
   }
 }

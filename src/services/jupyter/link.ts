@@ -3,6 +3,7 @@
 // the member's computer: the server's host name would point at an address Jupyter does not listen
 // on, where any other local user could listen on the predictable port and receive the token. A
 // wildcard bind (0.0.0.0, ::) gets the public host name; a specific address, that address.
+import { isLoopback, isWildcard } from '../host/address.js';
 import type { JupyterAppKind } from './launch.js';
 
 export interface LinkOptions {
@@ -23,8 +24,6 @@ export interface JupyterLink {
   tunnel: string | null;
 }
 
-export const isLoopback = (ip: string): boolean => /^127\./.test(ip) || ip === '::1' || ip === 'localhost';
-export const isWildcard = (ip: string): boolean => ip === '0.0.0.0' || ip === '::' || ip === '*' || ip === '';
 
 const bracket = (host: string): string => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
 

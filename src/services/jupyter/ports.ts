@@ -1,6 +1,7 @@
 // Port choice for a user's Jupyter server. The original agent used base + uid % 100 and never
 // checked it; here the preferred port is tried first and the next free one in a window is taken.
 import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The original agent's rule: JUPYTER_BASE_PORT + uid % 100. */
 export function preferredPort(basePort: number, uid: number): number {
@@ -66,6 +67,6 @@ export async function waitPortFree(port: number, timeoutMs: number, host = '0.0.
   for (;;) {
     if (await isPortFree(port, host)) return true;
     if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }

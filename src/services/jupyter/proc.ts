@@ -1,7 +1,7 @@
-// Process-group facts from /proc that the runner's process-identity.ts does not provide
+// Process-group facts from /proc that host/process-identity.ts does not provide
 // (it owns start time / liveness; this adds parents, groups, and a server's kernels).
 import { readFileSync } from 'node:fs';
-import { parseProcStat, processIds } from '../runner/process-identity.js';
+import { parseProcStat, processIds } from '../host/process-identity.js';
 
 export interface ProcGroupStat {
   pid: number;

@@ -5,7 +5,7 @@
 // Lives next to the session's Jupyter config, mode 0600 in a 0700 folder (it holds the token).
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processIds, processStartTime } from '../runner/process-identity.js';
+import { processIds, processStartTime } from '../host/process-identity.js';
 import { defaultRuntimeDir, type JupyterAppKind } from './launch.js';
 
 export interface SessionRecord {

@@ -3,7 +3,8 @@
 // GPU memory) are found as descendants before the stop, and by JPY_PARENT_PID after it.
 import { rmSync, rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { isSameProcess } from '../runner/process-identity.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isSameProcess } from '../host/process-identity.js';
 import { waitPortFree } from './ports.js';
 import { descendants, groupMembers, kernelsOf, listProcesses, readProcGroup, type ProcGroupStat } from './proc.js';
 
@@ -29,8 +30,6 @@ export interface StopResult {
   /** Kernels or their children still running after the server had gone, which were then killed. */
   leftovers: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;

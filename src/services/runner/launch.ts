@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { wrapperArgv, EXIT_FILE, EXIT_RESERVE, EXIT_RESERVE_BYTES, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
-import { readTail } from './tail.js';
+import { readTail } from '../host/tail.js';
 import { JobInputError } from './errors.js';
-import { findProcessesInSession, findProcessesWithEnv } from './process-identity.js';
+import { findProcessesInSession, findProcessesWithEnv } from '../host/process-identity.js';
 import { launcherAvailable, startThroughLauncher, type LauncherJob } from './launcher.js';
 
 export interface LaunchOptions {

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { isExecutableFile, whichIn } from './interpreter.js';
+import { isExecutableFile, whichIn } from '../host/executables.js';
 
 // The /bin/sh scripts that start a job and record how it ended. Process layout:
 //

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import { withFileLock } from '../file-lock.js';
+import { isUuid } from '../names.js';
 import { isSupabaseDatabase } from './migrate.js';
 import { StoreError } from './types.js';
 
@@ -25,8 +26,6 @@ export interface Identity {
   shared: boolean;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export const userIdFile = (config: Config): string => join(config.dataDir, 'user-id');
 
 /**
@@ -39,7 +38,7 @@ async function dataFolderId(config: Config, client: pg.ClientBase): Promise<stri
   const read = (): string | null => {
     try {
       const id = readFileSync(file, 'utf8').trim();
-      return UUID.test(id) ? id : null;
+      return isUuid(id) ? id : null;
     } catch {
       return null; // first use
     }

@@ -1,7 +1,7 @@
 // The store's operations, each one SQL function call through whichever transport is configured.
 import type { Identity } from './identity.js';
 import type {
-  AgentRow, AgentWork, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
+  AgentRow, AgentWork, JobEnd, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
   StartJob, SubmitJob, Tails, Transport, WakeEvent,
 } from './types.js';
 import type { Database } from './database.types.js';
@@ -15,6 +15,10 @@ type ArgsOf<F extends keyof Functions> = Functions[F] extends { Args: infer A } 
  */
 type NamedArgs<F extends keyof Functions> = { [K in keyof ArgsOf<F>]: unknown };
 
+/**
+ * Every method takes at most one argument: an id, or one object whose fields are named (no
+ * optional positionals: `failJob({ jobId, error, via })`, not `failJob(id, error, {}, null, null, via)`).
+ */
 export class LabStore {
   /** identity: how the agent proved whom it acts for (absent for stores made by tests and tools). */
   constructor(readonly transport: Transport, readonly userId: string, readonly identity?: Identity) {}
@@ -40,8 +44,8 @@ export class LabStore {
       p_timeout_s: j.timeoutS ?? null, p_script_id: j.scriptId ?? null,
     });
   }
-  claimJobs(agentId: string, host: string, limit: number): Promise<JobRow[]> {
-    return this.call('job_claim', { p_agent_id: agentId, p_host: host, p_limit: limit });
+  claimJobs(c: { agentId: string; host: string; limit: number }): Promise<JobRow[]> {
+    return this.call('job_claim', { p_agent_id: c.agentId, p_host: c.host, p_limit: c.limit });
   }
   startJob(s: StartJob): Promise<JobRow> {
     return this.call('job_start', {
@@ -50,55 +54,57 @@ export class LabStore {
       p_stdout_path: s.stdoutPath, p_stderr_path: s.stderrPath,
     });
   }
-  heartbeatJob(jobId: string, tails: Tails = {}): Promise<JobRow> {
-    return this.call('job_heartbeat', { p_job_id: jobId, p_stdout_tail: tails.stdoutTail ?? null, p_stderr_tail: tails.stderrTail ?? null });
+  /** New tails (null: unchanged) and the heartbeat. */
+  heartbeatJob(h: { jobId: string } & Tails): Promise<JobRow> {
+    return this.call('job_heartbeat', { p_job_id: h.jobId, p_stdout_tail: h.stdoutTail ?? null, p_stderr_tail: h.stderrTail ?? null });
   }
-  finishJob(jobId: string, retcode: number | null, signal: string | null, tails: Tails = {}, finishedAt?: string): Promise<JobRow> {
+  finishJob(f: JobEnd & { finishedAt?: string | null }): Promise<JobRow> {
     return this.call('job_finish', {
-      p_job_id: jobId, p_retcode: retcode, p_signal: signal, p_stdout_tail: tails.stdoutTail ?? null,
-      p_stderr_tail: tails.stderrTail ?? null, p_finished_at: finishedAt ?? null,
+      p_job_id: f.jobId, p_retcode: f.retcode ?? null, p_signal: f.signal ?? null, p_stdout_tail: f.stdoutTail ?? null,
+      p_stderr_tail: f.stderrTail ?? null, p_finished_at: f.finishedAt ?? null,
     });
   }
   /** `via`: the machine state that failed it, recorded with the event for the visualizer. */
-  failJob(jobId: string, error: string, tails: Tails = {}, retcode: number | null = null, signal: string | null = null, via: string | null = null): Promise<JobRow> {
+  failJob(f: JobEnd & { error: string; via?: string | null }): Promise<JobRow> {
     return this.call('job_fail', {
-      p_job_id: jobId, p_error: error, p_stdout_tail: tails.stdoutTail ?? null,
-      p_stderr_tail: tails.stderrTail ?? null, p_retcode: retcode, p_signal: signal, p_via: via,
+      p_job_id: f.jobId, p_error: f.error, p_stdout_tail: f.stdoutTail ?? null,
+      p_stderr_tail: f.stderrTail ?? null, p_retcode: f.retcode ?? null, p_signal: f.signal ?? null, p_via: f.via ?? null,
     });
   }
   requestCancel(jobId: string): Promise<JobRow> {
     return this.call('job_request_cancel', { p_job_id: jobId });
   }
-  markCancelled(jobId: string, retcode: number | null, signal: string | null, tails: Tails = {}): Promise<JobRow> {
+  markCancelled(c: JobEnd): Promise<JobRow> {
     return this.call('job_mark_cancelled', {
-      p_job_id: jobId, p_retcode: retcode, p_signal: signal,
-      p_stdout_tail: tails.stdoutTail ?? null, p_stderr_tail: tails.stderrTail ?? null,
+      p_job_id: c.jobId, p_retcode: c.retcode ?? null, p_signal: c.signal ?? null,
+      p_stdout_tail: c.stdoutTail ?? null, p_stderr_tail: c.stderrTail ?? null,
     });
   }
-  markStopping(jobId: string, reason: string): Promise<JobRow> {
-    return this.call('job_mark_stopping', { p_job_id: jobId, p_reason: reason });
+  markStopping(s: { jobId: string; reason: string }): Promise<JobRow> {
+    return this.call('job_mark_stopping', { p_job_id: s.jobId, p_reason: s.reason });
   }
-  releaseJob(jobId: string, reason: string, maxClaims = 3, via: string | null = null): Promise<JobRow> {
-    return this.call('job_release', { p_job_id: jobId, p_reason: reason, p_max_claims: maxClaims, p_via: via });
+  /** Back to pending, or failed once it has been claimed `maxClaims` times (LAB_JOB_START_TRIES). */
+  releaseJob(r: { jobId: string; reason: string; maxClaims: number; via?: string | null }): Promise<JobRow> {
+    return this.call('job_release', { p_job_id: r.jobId, p_reason: r.reason, p_max_claims: r.maxClaims, p_via: r.via ?? null });
   }
-  beginNotify(jobId: string, agentId: string, leaseS = 120): Promise<JobRow | null> {
-    return this.call('job_notify_begin', { p_job_id: jobId, p_agent_id: agentId, p_lease_s: leaseS });
+  beginNotify(n: { jobId: string; agentId: string; leaseS?: number }): Promise<JobRow | null> {
+    return this.call('job_notify_begin', { p_job_id: n.jobId, p_agent_id: n.agentId, p_lease_s: n.leaseS ?? 120 });
   }
   markNotified(jobId: string): Promise<JobRow> {
     return this.call('job_mark_notified', { p_job_id: jobId });
   }
   /** Sends a job's email through `send` and records notified_at as one step (see rpcCommittedAfter). */
-  markNotifiedOnSend(jobId: string, send: () => Promise<void>): Promise<JobRow> {
-    return this.callCommittedAfter('job_mark_notified', { p_job_id: jobId }, send);
+  markNotifiedOnSend(n: { jobId: string; send: () => Promise<void> }): Promise<JobRow> {
+    return this.callCommittedAfter('job_mark_notified', { p_job_id: n.jobId }, n.send);
   }
-  notifyFailed(jobId: string, error: string, retryAt: Date | null): Promise<JobRow> {
-    return this.call('job_notify_failed', { p_job_id: jobId, p_error: error, p_retry_at: retryAt?.toISOString() ?? null });
+  notifyFailed(n: { jobId: string; error: string; retryAt: Date | null }): Promise<JobRow> {
+    return this.call('job_notify_failed', { p_job_id: n.jobId, p_error: n.error, p_retry_at: n.retryAt?.toISOString() ?? null });
   }
   getJob(jobId: string): Promise<JobRow> {
     return this.call('job_get', { p_job_id: jobId });
   }
-  listJobs(limit = 50, status: string | null = null): Promise<JobRow[]> {
-    return this.call('jobs_list', { p_limit: limit, p_status: status });
+  listJobs(l: { limit?: number; status?: string | null } = {}): Promise<JobRow[]> {
+    return this.call('jobs_list', { p_limit: l.limit ?? 50, p_status: l.status ?? null });
   }
   agentWork(host: string): Promise<AgentWork> {
     return this.call('jobs_for_agent', { p_host: host });
@@ -108,11 +114,11 @@ export class LabStore {
   }
 
   // Jupyter sessions ---------------------------------------------------------------------
-  requestJupyter(dir: string | null = null, host: string | null = null, app: string | null = null): Promise<SessionRow> {
-    return this.call('jupyter_request', { p_dir: dir, p_host: host, p_app: app });
+  requestJupyter(r: { dir?: string | null; host?: string | null; app?: string | null } = {}): Promise<SessionRow> {
+    return this.call('jupyter_request', { p_dir: r.dir ?? null, p_host: r.host ?? null, p_app: r.app ?? null });
   }
-  claimJupyter(agentId: string, host: string, limit = 1): Promise<SessionRow[]> {
-    return this.call('jupyter_claim', { p_agent_id: agentId, p_host: host, p_limit: limit });
+  claimJupyter(c: { agentId: string; host: string; limit: number }): Promise<SessionRow[]> {
+    return this.call('jupyter_claim', { p_agent_id: c.agentId, p_host: c.host, p_limit: c.limit });
   }
   markJupyterRunning(m: MarkSessionRunning): Promise<SessionRow> {
     return this.call('jupyter_mark_running', {
@@ -123,38 +129,38 @@ export class LabStore {
   requestJupyterStop(sessionId: string): Promise<SessionRow> {
     return this.call('jupyter_request_stop', { p_session_id: sessionId });
   }
-  beginJupyterStop(sessionId: string, reason: string | null = null): Promise<SessionRow> {
-    return this.call('jupyter_begin_stop', { p_session_id: sessionId, p_reason: reason });
+  beginJupyterStop(s: { sessionId: string; reason?: string | null }): Promise<SessionRow> {
+    return this.call('jupyter_begin_stop', { p_session_id: s.sessionId, p_reason: s.reason ?? null });
   }
-  markJupyterStopped(sessionId: string, reason: string | null = null): Promise<SessionRow> {
-    return this.call('jupyter_mark_stopped', { p_session_id: sessionId, p_reason: reason });
+  markJupyterStopped(s: { sessionId: string; reason?: string | null }): Promise<SessionRow> {
+    return this.call('jupyter_mark_stopped', { p_session_id: s.sessionId, p_reason: s.reason ?? null });
   }
-  failJupyter(sessionId: string, error: string): Promise<SessionRow> {
-    return this.call('jupyter_fail', { p_session_id: sessionId, p_error: error });
+  failJupyter(f: { sessionId: string; error: string }): Promise<SessionRow> {
+    return this.call('jupyter_fail', { p_session_id: f.sessionId, p_error: f.error });
   }
   markJupyterNotified(sessionId: string): Promise<SessionRow> {
     return this.call('jupyter_mark_notified', { p_session_id: sessionId });
   }
-  markJupyterNotifiedOnSend(sessionId: string, send: () => Promise<void>): Promise<SessionRow> {
-    return this.callCommittedAfter('jupyter_mark_notified', { p_session_id: sessionId }, send);
+  markJupyterNotifiedOnSend(n: { sessionId: string; send: () => Promise<void> }): Promise<SessionRow> {
+    return this.callCommittedAfter('jupyter_mark_notified', { p_session_id: n.sessionId }, n.send);
   }
   getSession(sessionId: string): Promise<SessionRow> {
     return this.call('jupyter_get', { p_session_id: sessionId });
   }
-  listSessions(limit = 50, activeOnly = false, host: string | null = null): Promise<SessionRow[]> {
-    return this.call('jupyter_list', { p_limit: limit, p_active_only: activeOnly, p_host: host });
+  listSessions(l: { limit?: number; activeOnly?: boolean; host?: string | null } = {}): Promise<SessionRow[]> {
+    return this.call('jupyter_list', { p_limit: l.limit ?? 50, p_active_only: l.activeOnly ?? false, p_host: l.host ?? null });
   }
 
   // agents, user, scripts ------------------------------------------------------------------
-  registerAgent(agentId: string, host: string, version: string, mode: string, pid: number): Promise<AgentRow> {
-    return this.call('agent_register', { p_agent_id: agentId, p_host: host, p_version: version, p_mode: mode, p_pid: pid });
+  registerAgent(a: { agentId: string; host: string; version: string; mode: string; pid: number }): Promise<AgentRow> {
+    return this.call('agent_register', { p_agent_id: a.agentId, p_host: a.host, p_version: a.version, p_mode: a.mode, p_pid: a.pid });
   }
-  heartbeatAgent(agentId: string, stopped = false): Promise<AgentRow> {
-    return this.call('agent_heartbeat', { p_agent_id: agentId, p_stopped: stopped });
+  heartbeatAgent(h: { agentId: string; stopped?: boolean }): Promise<AgentRow> {
+    return this.call('agent_heartbeat', { p_agent_id: h.agentId, p_stopped: h.stopped ?? false });
   }
   /** The member's users row, and (with host) which Linux account their agent is on that host. */
-  ensureUser(linuxUser: string, email: string | null, host: string | null = null): Promise<{ user_id: string; linux_user: string; email: string | null }> {
-    return this.call('user_ensure', { p_linux_user: linuxUser, p_email: email, p_host: host });
+  ensureUser(u: { linuxUser: string; email: string | null; host?: string | null }): Promise<{ user_id: string; linux_user: string; email: string | null }> {
+    return this.call('user_ensure', { p_linux_user: u.linuxUser, p_email: u.email, p_host: u.host ?? null });
   }
   /** The member's email as the account authority recorded it (Supabase Auth once confirmed, or the DB admin); null when unknown. */
   verifiedEmail(): Promise<string | null> {
@@ -170,8 +176,8 @@ export class LabStore {
   listScripts(): Promise<ScriptRow[]> {
     return this.call('scripts_list', {});
   }
-  syncScripts(upserts: ScriptUpsert[], deletes: string[]): Promise<{ inserted: number; updated: number; deleted: number }> {
-    return this.call('scripts_sync', { p_upserts: upserts, p_deletes: deletes });
+  syncScripts(s: { upserts: ScriptUpsert[]; deletes: string[] }): Promise<{ inserted: number; updated: number; deleted: number }> {
+    return this.call('scripts_sync', { p_upserts: s.upserts, p_deletes: s.deletes });
   }
   schemaVersion(): Promise<string | null> {
     return this.call('lab_schema_version', {});

@@ -1,11 +1,9 @@
 // Applies supabase/migrations in order and records each version. Plain PostgreSQL first gets the
 // bootstrap of what Supabase provides (roles, auth schema); a Supabase database never does.
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { packageRoot } from '../package-info.js';
 
-/** The package root: src/services/store and dist/services/store are both three levels down. */
-export const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const migrationsDir = `${packageRoot}supabase/migrations`;
 export const bootstrapFile = `${packageRoot}db/plain-postgres-bootstrap.sql`;
 

@@ -69,7 +69,7 @@ async function openPg(config: Config, log: Logger): Promise<LabStore> {
 /** The member's users row and this host's binding, written as the member (never blocked by another account). */
 async function ensureOwnRow(store: LabStore, config: Config): Promise<void> {
   try {
-    await store.ensureUser(config.user, config.email || null, config.host);
+    await store.ensureUser({ linuxUser: config.user, email: config.email || null, host: config.host });
   } catch (err) {
     await store.close();
     throw err;

@@ -3,6 +3,7 @@
 // lock, so one process refreshes and the others read the rotated tokens after it, instead of
 // spending the same single-use refresh token twice.
 import { mkdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import { NavigatorLockAcquireTimeoutError, type LockFunc } from '@supabase/supabase-js';
 import { tryLock } from '../file-lock.js';
@@ -19,7 +20,7 @@ export function sessionFileLock(lockPath: string, pollMs = 25): LockFunc {
     let release = tryLock(lockPath);
     while (!release) {
       if (Date.now() >= deadline) throw new NavigatorLockAcquireTimeoutError(`the session lock ${lockPath} is held by another process`);
-      await new Promise((r) => setTimeout(r, pollMs));
+      await sleep(pollMs);
       release = tryLock(lockPath);
     }
     try {

@@ -6,7 +6,7 @@
 // folder as its working directory, so that check keeps the guard the lock file stands for.
 import { readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive, processIds } from '../runner/process-identity.js';
+import { isAlive, processIds } from '../host/process-identity.js';
 
 function lockPid(file: string): number | null {
   try {

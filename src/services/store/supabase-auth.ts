@@ -110,7 +110,7 @@ export async function recordUser(config: Config, client: SupabaseClient, userId:
   dropSessionBackup(sessionFile(config)); // a new session: what ended the last one no longer matters
   const store = new LabStore(new SupabaseTransport(authOptions(config), client), userId);
   try {
-    return await store.ensureUser(config.user, config.email || email, config.host);
+    return await store.ensureUser({ linuxUser: config.user, email: config.email || email, host: config.host });
   } finally {
     await store.close();
   }

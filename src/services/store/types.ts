@@ -185,6 +185,13 @@ export interface Tails {
   stderrTail?: string | null;
 }
 
+/** How a job's process ended, for finishJob, failJob and markCancelled. */
+export interface JobEnd extends Tails {
+  jobId: string;
+  retcode?: number | null;
+  signal?: string | null;
+}
+
 export interface MarkSessionRunning {
   sessionId: string;
   port: number;

@@ -3,6 +3,7 @@
 // by the HTML page's timeline table.
 import type { RowHistory, HistoryStep } from './history.js';
 import type { VizEdge } from './machine-graph.js';
+import { isUuid } from '../names.js';
 
 /** Who the history is about, for the heading. */
 export interface Subject {
@@ -21,7 +22,7 @@ export const formatTime = (at: string): string => {
   return Number.isNaN(d.getTime()) ? at : d.toISOString().replace('T', ' ').replace('Z', '');
 };
 
-const short = (v: string) => (/^[0-9a-f]{8}-[0-9a-f-]{27}$/i.test(v) ? v.slice(0, 8) : v);
+const short = (v: string) => (isUuid(v) ? v.slice(0, 8) : v);
 
 // jsonb reorders keys; show the telling ones first.
 const ORDER = ['error', 'retcode', 'signal', 'reason', 'pid', 'port', 'claims', 'interpreter', 'agent_id', 'host'];

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { UUID_GROUP } from '../names.js';
 import { JobInputError } from '../runner/errors.js';
 import { parseNotebook } from '../runner/notebook-params.js';
 import { OUTPUT_NOTEBOOK } from '../runner/prepare.js';
@@ -107,6 +108,9 @@ async function scriptParams(ctx: ApiContext, id: string): Promise<unknown> {
   return { params, parametersCell: params.length > 0 };
 }
 
+const JOB_LOG = new RegExp(`^/api/jobs/${UUID_GROUP}/log$`);
+const JOB_NOTEBOOK = new RegExp(`^/api/jobs/${UUID_GROUP}/notebook$`);
+
 /** Routes /api/...; returns false for a path it does not know. */
 export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
   const path = url.pathname;
@@ -117,9 +121,9 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
     } else if ((m = /^\/api\/rpc\/([a-z_]+)$/.exec(path)) && req.method === 'POST') {
       if (!/^application\/json\b/.test(String(req.headers['content-type'] ?? ''))) throw new RpcRefused('send the arguments as application/json', 415);
       sendJson(res, 200, await callPageFunction(ctx.store, m[1]!, await readBody(req)));
-    } else if ((m = /^\/api\/jobs\/([0-9a-f-]{36})\/log$/.exec(path)) && req.method === 'GET') {
+    } else if ((m = JOB_LOG.exec(path)) && req.method === 'GET') {
       sendJson(res, 200, await logChunk(ctx, m[1]!, url.searchParams));
-    } else if ((m = /^\/api\/jobs\/([0-9a-f-]{36})\/notebook$/.exec(path)) && req.method === 'GET') {
+    } else if ((m = JOB_NOTEBOOK.exec(path)) && req.method === 'GET') {
       await notebookPage(ctx, m[1]!, url.searchParams, res);
     } else if ((m = /^\/api\/scripts\/([^/]+)\/params$/.exec(path)) && req.method === 'GET') {
       sendJson(res, 200, await scriptParams(ctx, m[1]!));

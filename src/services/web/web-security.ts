@@ -4,6 +4,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import { isLoopback } from '../host/address.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
 
@@ -15,7 +16,6 @@ export function hostnameOf(authority: string): string {
   return colon > 0 && a.indexOf(':') === colon ? a.slice(0, colon) : a;
 }
 
-export const isLoopback = (ip: string): boolean => /^127\./.test(ip) || ip === '::1' || ip === 'localhost';
 
 export interface AccessOptions {
   /** The address the server listens on. */

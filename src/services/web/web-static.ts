@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { packageRoot } from '../store/migrate.js';
+import { packageRoot } from '../package-info.js';
 
 export const agentPageDir = join(packageRoot, 'dist', 'web', 'agent');
 

@@ -28,12 +28,12 @@ export async function storeContractOver(mode: SupabaseStoreMode): Promise<void> 
     try {
       const agent = randomUUID();
       const job = await store.submitJob({ scriptPath: '/home/carol/x.py' });
-      await store.claimJobs(agent, 'h', 1);
+      await store.claimJobs({ agentId: agent, host: 'h', limit: 1 });
       await store.startJob({ jobId: job.job_id, agentId: agent, pid: 1, pidStart: '1', interpreter: 'python3', command: ['python3'], logDir: '/tmp/x', stdoutPath: 'o', stderrPath: 'e' });
-      const stopping = await store.markStopping(job.job_id, 'cancel');
+      const stopping = await store.markStopping({ jobId: job.job_id, reason: 'cancel' });
       assert.equal(stopping.stop_reason, 'cancel');
       assert.ok(stopping.kill_sent_at);
-      assert.equal((await store.markStopping(job.job_id, 'timeout')).kill_sent_at, stopping.kill_sent_at, 'only the first SIGTERM is recorded');
+      assert.equal((await store.markStopping({ jobId: job.job_id, reason: 'timeout' })).kill_sent_at, stopping.kill_sent_at, 'only the first SIGTERM is recorded');
       assert.deepEqual(await store.schemaApplied(), listMigrations().map((m) => m.version), 'both histories, every version');
     } finally {
       await store.close();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync, openSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { readTail } from '../src/services/runner/tail.js';
+import { readTail } from '../src/services/host/tail.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'runner-tail-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));

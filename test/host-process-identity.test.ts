@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, symlinkSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { once } from 'node:events';
-import { processStartTime, isSameProcess, isAlive, parseProcStat } from '../src/services/runner/process-identity.js';
+import { processStartTime, isSameProcess, isAlive, parseProcStat } from '../src/services/host/process-identity.js';
 import { requirePart, hasTestPython, testPython } from './helpers/required.js';
 
 const skipPython = requirePart('test Python', hasTestPython, 'python3 -m venv .venv && .venv/bin/pip install jupyterlab nbconvert ipykernel');
