@@ -28,13 +28,20 @@ export function jobsTable(jobs: JobRow[]): string {
   ]);
 }
 
+/** A Slurm job's id, state (with its reason: PENDING (Resources)) and node. */
+function slurmLines(j: JobRow): [string, string | null][] {
+  const s = j as JobRow & { slurm_job_id?: string | null; slurm_state?: string | null; slurm_reason?: string | null; slurm_node?: string | null };
+  if (!s.slurm_job_id) return [];
+  return [['slurm job', s.slurm_job_id], ['slurm state', s.slurm_state ? `${s.slurm_state}${s.slurm_reason ? ` (${s.slurm_reason})` : ''}` : null], ['slurm node', s.slurm_node ?? null]];
+}
+
 export function jobDetail(j: JobRow): string {
   const lines: [string, string | null | undefined][] = [
     ['job', j.job_id], ['status', j.status], ['script', j.script_path], ['args', j.args], ['host', j.run_host ?? j.host ?? '(any)'],
     ['interpreter', j.interpreter], ['pid', j.pid === null ? null : String(j.pid)], ['created', j.created_at], ['started', j.started_at],
     ['finished', j.finished_at], ['duration', duration(j)], ['exit code', j.retcode === null ? null : String(j.retcode)],
     ['signal', j.signal], ['error', j.error], ['timeout', j.timeout_s ? `${j.timeout_s}s` : null], ['cancel requested', j.cancel_requested_at],
-    ['logs', j.log_dir], ['notified', j.notified_at ?? (j.notify_error ? `not yet: email failed (${j.notify_error})` : null)],
+    ...slurmLines(j), ['logs', j.log_dir], ['notified', j.notified_at ?? (j.notify_error ? `not yet: email failed (${j.notify_error})` : null)],
   ];
   const body = lines.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => `${k.padEnd(16)} ${v}`);
   const tail = (name: string, t: string | null) => (t ? [``, `--- ${name} (last lines) ---`, t.trimEnd()] : []);

@@ -6,6 +6,7 @@ import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
 import { provideOnce, stepMachine } from './machine-runner.js';
+import { newSlurmPass, runsOnSlurm, slurmJobMachine } from '../slurm/slurm-job-actors.js';
 
 export interface JobPassResult {
   claimed: number;
@@ -17,7 +18,9 @@ export interface JobPassResult {
   more: boolean;
 }
 
-function machineFor(ctx: AgentContext) {
+/** The same machine with the actors of the executor that runs the row (LAB_EXECUTOR=slurm: slurm/). */
+function machineFor(ctx: AgentContext, job: JobRow) {
+  if (runsOnSlurm(ctx, job)) return slurmJobMachine(ctx);
   return provideOnce(ctx, jobMachine, () => jobMachine.provide({ actors: jobActors(ctx) }));
 }
 
@@ -35,7 +38,7 @@ async function step(ctx: AgentContext, job: JobRow, claimed: boolean): Promise<s
   const events = claimed ? [{ type: 'CLAIMED', job }, { type: 'TICK', now }] : [{ type: 'TICK', now }];
   try {
     return await stepMachine({
-      machine: machineFor(ctx), input: input(ctx, claimed ? beforeClaim(job) : job, now), events,
+      machine: machineFor(ctx, job), input: input(ctx, claimed ? beforeClaim(job) : job, now), events,
       resting: JOB_RESTING_STATES, kind: 'job', id: job.job_id, log: ctx.log, trace: ctx.trace,
     });
   } catch (err) {
@@ -63,6 +66,7 @@ function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<s
 }
 
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
+  newSlurmPass(ctx);
   const work = await ctx.store.agentWork(ctx.host);
   const free = ctx.config.maxParallel - work.active.length;
   const claimed = opts.claim && free > 0 && work.pending > 0 ? await ctx.store.claimJobs({ agentId: ctx.agentId, host: ctx.host, limit: free }) : [];

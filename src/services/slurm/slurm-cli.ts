@@ -4,7 +4,7 @@
 // first line of its complaint kept for the member. node:child_process rather than execa: execa
 // takes ~0.2 s to import, which a cron tick with the Slurm executor would pay every minute.
 import { execFile } from 'node:child_process';
-import { whichIn } from '../runner/interpreter.js';
+import { whichIn } from '../host/executables.js';
 
 export type SlurmTool = 'sbatch' | 'squeue' | 'scancel' | 'sacct' | 'sinfo' | 'scontrol';
 

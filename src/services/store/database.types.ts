@@ -62,15 +62,19 @@ export type Database = {
           claim_count: number
           claimed_at: string | null
           command: Json | null
+          cpus: number | null
           created_at: string
           error: string | null
+          executor: string | null
           finished_at: string | null
+          gpus: number | null
           heartbeat_at: string | null
           host: string | null
           interpreter: string | null
           job_id: string
           kill_sent_at: string | null
           log_dir: string | null
+          mem_mb: number | null
           notified_at: string | null
           notify_attempts: number
           notify_error: string | null
@@ -83,6 +87,11 @@ export type Database = {
           script_id: number | null
           script_path: string | null
           signal: string | null
+          slurm_job_id: string | null
+          slurm_node: string | null
+          slurm_partition: string | null
+          slurm_reason: string | null
+          slurm_state: string | null
           started_at: string | null
           status: string
           stderr_path: string | null
@@ -90,6 +99,7 @@ export type Database = {
           stdout_path: string | null
           stdout_tail: string | null
           stop_reason: string | null
+          time_limit_min: number | null
           timeout_s: number | null
           updated_at: string
           user_id: string
@@ -101,15 +111,19 @@ export type Database = {
           claim_count?: number
           claimed_at?: string | null
           command?: Json | null
+          cpus?: number | null
           created_at?: string
           error?: string | null
+          executor?: string | null
           finished_at?: string | null
+          gpus?: number | null
           heartbeat_at?: string | null
           host?: string | null
           interpreter?: string | null
           job_id?: string
           kill_sent_at?: string | null
           log_dir?: string | null
+          mem_mb?: number | null
           notified_at?: string | null
           notify_attempts?: number
           notify_error?: string | null
@@ -122,6 +136,11 @@ export type Database = {
           script_id?: number | null
           script_path?: string | null
           signal?: string | null
+          slurm_job_id?: string | null
+          slurm_node?: string | null
+          slurm_partition?: string | null
+          slurm_reason?: string | null
+          slurm_state?: string | null
           started_at?: string | null
           status?: string
           stderr_path?: string | null
@@ -129,6 +148,7 @@ export type Database = {
           stdout_path?: string | null
           stdout_tail?: string | null
           stop_reason?: string | null
+          time_limit_min?: number | null
           timeout_s?: number | null
           updated_at?: string
           user_id?: string
@@ -140,15 +160,19 @@ export type Database = {
           claim_count?: number
           claimed_at?: string | null
           command?: Json | null
+          cpus?: number | null
           created_at?: string
           error?: string | null
+          executor?: string | null
           finished_at?: string | null
+          gpus?: number | null
           heartbeat_at?: string | null
           host?: string | null
           interpreter?: string | null
           job_id?: string
           kill_sent_at?: string | null
           log_dir?: string | null
+          mem_mb?: number | null
           notified_at?: string | null
           notify_attempts?: number
           notify_error?: string | null
@@ -161,6 +185,11 @@ export type Database = {
           script_id?: number | null
           script_path?: string | null
           signal?: string | null
+          slurm_job_id?: string | null
+          slurm_node?: string | null
+          slurm_partition?: string | null
+          slurm_reason?: string | null
+          slurm_state?: string | null
           started_at?: string | null
           status?: string
           stderr_path?: string | null
@@ -168,6 +197,7 @@ export type Database = {
           stdout_path?: string | null
           stdout_tail?: string | null
           stop_reason?: string | null
+          time_limit_min?: number | null
           timeout_s?: number | null
           updated_at?: string
           user_id?: string
@@ -194,6 +224,7 @@ export type Database = {
           created_at: string
           dir: string | null
           error_message: string | null
+          executor: string | null
           host: string | null
           log_path: string | null
           notified_at: string | null
@@ -202,6 +233,10 @@ export type Database = {
           port: number | null
           run_host: string | null
           session_id: string
+          slurm_job_id: string | null
+          slurm_node: string | null
+          slurm_reason: string | null
+          slurm_state: string | null
           started_at: string | null
           status: string
           stop_requested_at: string | null
@@ -219,6 +254,7 @@ export type Database = {
           created_at?: string
           dir?: string | null
           error_message?: string | null
+          executor?: string | null
           host?: string | null
           log_path?: string | null
           notified_at?: string | null
@@ -227,6 +263,10 @@ export type Database = {
           port?: number | null
           run_host?: string | null
           session_id?: string
+          slurm_job_id?: string | null
+          slurm_node?: string | null
+          slurm_reason?: string | null
+          slurm_state?: string | null
           started_at?: string | null
           status?: string
           stop_requested_at?: string | null
@@ -244,6 +284,7 @@ export type Database = {
           created_at?: string
           dir?: string | null
           error_message?: string | null
+          executor?: string | null
           host?: string | null
           log_path?: string | null
           notified_at?: string | null
@@ -252,6 +293,10 @@ export type Database = {
           port?: number | null
           run_host?: string | null
           session_id?: string
+          slurm_job_id?: string | null
+          slurm_node?: string | null
+          slurm_reason?: string | null
+          slurm_state?: string | null
           started_at?: string | null
           status?: string
           stop_requested_at?: string | null
@@ -522,6 +567,17 @@ export type Database = {
         Args: { p_job_id: string; p_user_id?: string }
         Returns: Json
       }
+      job_slurm_update: {
+        Args: {
+          p_job_id: string
+          p_node?: string
+          p_reason?: string
+          p_slurm_job_id?: string
+          p_state?: string
+          p_user_id?: string
+        }
+        Returns: Json
+      }
       job_start: {
         Args: {
           p_agent_id: string
@@ -540,9 +596,14 @@ export type Database = {
       job_submit: {
         Args: {
           p_args?: string
+          p_cpus?: number
+          p_gpus?: number
           p_host?: string
+          p_mem_mb?: number
           p_script_id?: number
           p_script_path: string
+          p_slurm_partition?: string
+          p_time_limit_min?: number
           p_timeout_s?: number
           p_user_id?: string
         }
@@ -634,6 +695,17 @@ export type Database = {
       }
       jupyter_request_stop: {
         Args: { p_session_id: string; p_user_id?: string }
+        Returns: Json
+      }
+      jupyter_slurm_update: {
+        Args: {
+          p_node?: string
+          p_reason?: string
+          p_session_id: string
+          p_slurm_job_id?: string
+          p_state?: string
+          p_user_id?: string
+        }
         Returns: Json
       }
       lab_schema_applied: { Args: { p_user_id?: string }; Returns: Json }
