@@ -5,6 +5,7 @@ import { checkJupyter, checkJupyterIp, checkLogs, checkPorts, checkPython, check
 import { checkAccount, checkCredentials, checkIdentity, checkJupyterLinks } from './checks-identity.js';
 import { checkConfig, checkDatabase } from './checks-store.js';
 import { checkScheduler } from './scheduler.js';
+import { checkSlurm } from './checks-slurm.js';
 import { result, type CheckResult } from './types.js';
 
 export interface DoctorReport {
@@ -43,7 +44,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, log: Logger): Promise<Do
       guard('jupyter-ip', 'JUPYTER_IP', () => checkJupyterIp(config)),
       guard('jupyter-link', 'Jupyter links', () => checkJupyterLinks(config, db.store)),
     ]);
-    const checks = [configCheck, checkAccount(config), db.check, ...rest];
+    const slurm = await checkSlurm(config).catch((err: Error) => [result('slurm', 'Slurm', 'fail', `the check itself failed: ${err.message}`)]);
+    const checks = [configCheck, checkAccount(config), db.check, ...rest, ...slurm];
     return { ok: checks.every((c) => c.status !== 'fail'), mode: config.mode, checks };
   } finally {
     await db.store?.close().catch(() => undefined);
