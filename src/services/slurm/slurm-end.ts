@@ -86,8 +86,12 @@ export function slurmProbe(f: SlurmFacts, tails: { stdoutTail: string; stderrTai
   };
 }
 
-/** squeue no longer lists it and its record is missing: sacct may know what became of it. */
-export const needsAccounting = (view: SlurmJobView | undefined, exit: ExitRecord | null): boolean => !exit && (!view || hasEnded(view));
+/**
+ * sacct may know more: what became of a job squeue no longer lists whose record is missing, and
+ * who cancelled a job (squeue cannot say; its record, written on SIGTERM, cannot either).
+ */
+export const needsAccounting = (view: SlurmJobView | undefined, exit: ExitRecord | null): boolean =>
+  (!exit && (!view || hasEnded(view))) || view?.state === 'CANCELLED';
 
 /**
  * The outcome of a Slurm job: the machine's (from the exit record and the agent's own stop), unless
