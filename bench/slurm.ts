@@ -40,7 +40,7 @@ const home = mkdtempSync(join(tmpdir(), 'lab-bench-slurm-'));
 const config = loadConfig({
   env: {
     HOME: home, USER: user, LAB_USER: user, PATH: process.env.PATH, SLURM_CONF: slurm.conf, LAB_DATABASE_URL: databaseUrl(db), LAB_USER_ID: userId,
-    LAB_EXECUTOR: 'slurm', LAB_ALLOW_ROOT: '1', LAB_MAX_PARALLEL: '256', LAB_LOG_LEVEL: 'warn', LAB_EMAIL: '', LAB_LOG_DIR: join(home, 'lab_job_logs'),
+    LAB_EXECUTOR: 'slurm', LAB_SLURM_POLL_S: '0', LAB_ALLOW_ROOT: '1', LAB_MAX_PARALLEL: '256', LAB_LOG_LEVEL: 'warn', LAB_EMAIL: '', LAB_LOG_DIR: join(home, 'lab_job_logs'),
   },
   noDotenv: true,
 });
@@ -64,7 +64,15 @@ try {
         where j.job_id = $1 order by e.event_id limit 1`, [job.job_id]);
     latencies.push(Number(r.rows[0].ms));
   }
-  console.log(JSON.stringify({ claim_to_sbatch: { jobs: n, p50_ms: round(median(latencies)), p90_ms: round(percentile(latencies, 90)), max_ms: round(Math.max(...latencies)) } }));
+  // The floor: sbatch alone (a process, munge, one RPC to slurmctld), in the same run.
+  const bare: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    execFileSync('sbatch', ['--parsable', '--output=/dev/null', '--wrap=true'], { env: slurmEnv });
+    bare.push(performance.now() - t0);
+  }
+  const stats = (v: number[]) => ({ p50_ms: round(median(v)), p90_ms: round(percentile(v, 90)), max_ms: round(Math.max(...v)) });
+  console.log(JSON.stringify({ claim_to_sbatch: { jobs: n, ...stats(latencies) }, bare_sbatch: stats(bare) }));
 
   // 2. a tick with `running` Slurm jobs running
   scontrol('update', 'PartitionName=debug', 'OverSubscribe=FORCE:256');

@@ -70,6 +70,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_SLURM_QOS', kind: 'string', default: '', description: 'Slurm QOS (sbatch --qos); empty = the default' },
   { key: 'LAB_SLURM_EXTRA_ARGS', kind: 'string', default: '', description: 'More sbatch options, shell-quoted (e.g. --constraint=a100 --exclusive); those the agent sets itself (--output, --chdir, --job-name …) are refused' },
   { key: 'LAB_SLURM_GPU_OPTION', kind: 'enum', default: 'gres', values: ['gres', 'gpus'], description: 'How a job\'s GPU count is asked for: gres = --gres=gpu:N (every Slurm), gpus = --gpus=N (select/cons_tres)' },
+  { key: 'LAB_SLURM_POLL_S', kind: 'int', default: '10', min: 0, max: 3600, description: 'Least seconds between two squeue calls of one agent (supervise passes in between reuse the last answer); a cron tick asks once' },
   { key: 'LAB_SYNC_MAX_FILES', kind: 'int', default: '50000', min: 1, description: 'Most files one script scan records' },
 ];
 

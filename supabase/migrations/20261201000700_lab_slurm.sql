@@ -1,4 +1,4 @@
--- Slurm: an agent with LAB_EXECUTOR=slurm hands its jobs (and Jupyter servers) to a cluster with
+-- Slurm: an agent with LAB_EXECUTOR=slurm hands its jobs to a cluster with
 -- sbatch. The row keeps which executor runs it, the Slurm job id, what Slurm last said of it
 -- (state and reason: a job Slurm keeps waiting shows "PENDING (Resources)" while it stays
 -- claimed) and the compute node; a member may ask a job for a partition, CPUs, memory, a time
@@ -35,17 +35,6 @@ alter table public.jobs add constraint lab_jobs_slurm_id_check check (slurm_job_
 -- Members may give the requests when they insert a job row themselves (Studio, a web form).
 grant insert (slurm_partition, cpus, mem_mb, time_limit_min, gpus) on public.jobs to authenticated;
 
-alter table public.jupyter_sessions
-  add column if not exists executor text,
-  add column if not exists slurm_job_id text,
-  add column if not exists slurm_state text,
-  add column if not exists slurm_reason text,
-  add column if not exists slurm_node text;
-alter table public.jupyter_sessions drop constraint if exists lab_jupyter_executor_check;
-alter table public.jupyter_sessions add constraint lab_jupyter_executor_check check (executor is null or executor in ('local', 'slurm'));
-alter table public.jupyter_sessions drop constraint if exists lab_jupyter_slurm_id_check;
-alter table public.jupyter_sessions add constraint lab_jupyter_slurm_id_check check (slurm_job_id is null or slurm_job_id ~ '^[0-9]+(_[0-9]+)?$');
-
 create index if not exists jobs_slurm_job_id_idx on public.jobs (user_id, slurm_job_id) where slurm_job_id is not null;
 
 -- What Slurm says of a claimed or running job: the executor (set before sbatch, so a restarted
@@ -80,45 +69,13 @@ begin
 end
 $$;
 
-create or replace function public.jupyter_slurm_update(p_session_id uuid, p_slurm_job_id text default null,
-  p_state text default null, p_reason text default null, p_node text default null,
-  p_user_id uuid default null) returns jsonb
-  language plpgsql security definer set search_path = '' as $$
-declare v_uid uuid := lab_private.acting_user(p_user_id); s public.jupyter_sessions;
-begin
-  s := lab_private.locked_session(p_session_id, v_uid);
-  if s.status not in ('starting', 'running', 'stopping') then
-    perform lab_private.wrong_state('Jupyter session', p_session_id, s.status, 'update the Slurm state of', 'starting, running or stopping');
-  end if;
-  if s.slurm_job_id is not null and p_slurm_job_id is not null and p_slurm_job_id <> s.slurm_job_id then
-    raise exception 'lab: session % is Slurm job %, not %', p_session_id, s.slurm_job_id, p_slurm_job_id using errcode = '55000';
-  end if;
-  if s.executor is not distinct from 'slurm' and p_slurm_job_id is not distinct from s.slurm_job_id
-     and p_state is not distinct from s.slurm_state and p_reason is not distinct from s.slurm_reason
-     and (p_node is null or p_node is not distinct from s.slurm_node) then
-    return to_jsonb(s);
-  end if;
-  insert into public.lifecycle_events (user_id, subject, subject_id, from_status, to_status, detail)
-    values (s.user_id, 'jupyter', s.session_id, s.status, s.status, jsonb_strip_nulls(jsonb_build_object(
-      'action', 'slurm', 'slurm_job_id', coalesce(p_slurm_job_id, s.slurm_job_id), 'state', p_state, 'reason', p_reason, 'node', p_node)));
-  update public.jupyter_sessions set executor = 'slurm', slurm_job_id = coalesce(p_slurm_job_id, slurm_job_id),
-    slurm_state = p_state, slurm_reason = p_reason, slurm_node = coalesce(p_node, slurm_node), updated_at = now()
-    where session_id = p_session_id returning * into s;
-  return to_jsonb(s);
-end
-$$;
-
 -- Every event of a row that Slurm runs names the Slurm job: its start, its end, its email.
 create or replace function lab_private.add_slurm_job_id() returns trigger
   language plpgsql security definer set search_path = '' as $$
 declare v_id text;
 begin
-  if new.detail ? 'slurm_job_id' then return new; end if;
-  if new.subject = 'job' then
-    select slurm_job_id into v_id from public.jobs where job_id = new.subject_id;
-  else
-    select slurm_job_id into v_id from public.jupyter_sessions where session_id = new.subject_id;
-  end if;
+  if new.subject <> 'job' or new.detail ? 'slurm_job_id' then return new; end if;
+  select slurm_job_id into v_id from public.jobs where job_id = new.subject_id;
   if v_id is not null then new.detail := new.detail || jsonb_build_object('slurm_job_id', v_id); end if;
   return new;
 end
@@ -128,8 +85,6 @@ drop trigger if exists lab_events_slurm_job_id on public.lifecycle_events;
 create trigger lab_events_slurm_job_id before insert on public.lifecycle_events
   for each row execute function lab_private.add_slurm_job_id();
 
-revoke all on function public.job_slurm_update(uuid, text, text, text, text, uuid),
-  public.jupyter_slurm_update(uuid, text, text, text, text, uuid) from public, anon;
-grant execute on function public.job_slurm_update(uuid, text, text, text, text, uuid),
-  public.jupyter_slurm_update(uuid, text, text, text, text, uuid) to authenticated, service_role;
+revoke all on function public.job_slurm_update(uuid, text, text, text, text, uuid) from public, anon;
+grant execute on function public.job_slurm_update(uuid, text, text, text, text, uuid) to authenticated, service_role;
 revoke all on function lab_private.add_slurm_job_id() from public, anon, authenticated;

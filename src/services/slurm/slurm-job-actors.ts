@@ -17,12 +17,15 @@ import { SlurmAccounting } from './sacct.js';
 import { createSlurmClient, SlurmCommandError } from './slurm-cli.js';
 import { slurmOutcome, type SlurmProbe } from './slurm-end.js';
 import { SlurmJobs } from './slurm-jobs.js';
+import { submittedAt } from './submit.js';
 import type { SlurmJobRow } from './slurm-row.js';
 import { isWaiting, SlurmQueue } from './squeue.js';
 
 interface Executor {
   jobs?: Promise<SlurmJobs>;
   made?: SlurmJobs;
+  /** Resolves when every start that came before has had its turn at sbatch. */
+  lastTurn?: Promise<void>;
 }
 const executors = new WeakMap<AgentContext, Executor>();
 
@@ -37,9 +40,22 @@ export function slurmJobsFor(ctx: AgentContext): Promise<SlurmJobs> {
   const e = executorOf(ctx);
   e.jobs ??= ctx.loginEnv().then((loginEnv) => {
     const client = createSlurmClient({ loginEnv });
-    return (e.made = new SlurmJobs({ client, queue: new SlurmQueue(client, ctx.config.values.LAB_USER || undefined), accounting: new SlurmAccounting(client) }));
+    return (e.made = new SlurmJobs({ client, queue: new SlurmQueue(client, ctx.config.values.LAB_USER || undefined, ctx.config.slurm.pollS * 1000), accounting: new SlurmAccounting(client) }));
   });
   return e.jobs;
+}
+
+/**
+ * A place in line for sbatch, taken when a start begins (the pass starts them in claim order,
+ * oldest first): Slurm numbers jobs, and runs equals, in the order sbatch reaches it, so the
+ * queue's order survives the starts' concurrent preparation.
+ */
+function takeTurn(e: Executor): { ready: Promise<void>; done: () => void } {
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const ready = e.lastTurn ?? Promise.resolve();
+  e.lastTurn = ready.then(() => mine);
+  return { ready, done };
 }
 
 /** The job machine with the Slurm actors, provided once per agent process. */
@@ -64,6 +80,15 @@ const resourcesOf = (job: SlurmJobRow) => ({
 
 /** The submission first (once); then, each pass, Slurm's word: waiting (row stays claimed) or started. */
 async function startSlurmJob(ctx: AgentContext, job: SlurmJobRow): Promise<JobRow> {
+  const turn = takeTurn(executorOf(ctx));
+  try {
+    return await startInTurn(ctx, job, turn.ready);
+  } finally {
+    turn.done();
+  }
+}
+
+async function startInTurn(ctx: AgentContext, job: SlurmJobRow, myTurn: Promise<void>): Promise<JobRow> {
   const slurm = await slurmJobsFor(ctx);
   const logDir = logDirOf(ctx, job);
   const id = job.slurm_job_id ?? (await slurm.submitted(job.job_id, logDir));
@@ -71,6 +96,7 @@ async function startSlurmJob(ctx: AgentContext, job: SlurmJobRow): Promise<JobRo
     const prepared = await prepareLaunch(ctx, job, scriptOf(job));
     // executor = 'slurm' is on the row before sbatch: an agent restarted with LAB_EXECUTOR=local never runs it here too.
     await ctx.store.slurmUpdateJob({ jobId: job.job_id, state: 'SUBMITTING' });
+    await myTurn;
     const submitted = await slurm.submit(
       { jobId: job.job_id, prepared, umask: memberUmask(), timeoutS: job.timeout_s ?? ctx.config.jobTimeoutS, settings: ctx.config.slurm, resources: resourcesOf(job) },
       prepared.env,
@@ -88,6 +114,8 @@ async function startSlurmJob(ctx: AgentContext, job: SlurmJobRow): Promise<JobRo
     return job;
   }
   if (view && isWaiting(view)) return ctx.store.slurmUpdateJob({ jobId: job.job_id, slurmJobId: id, state: view.state, reason: view.reason });
+  // An answer older than the submission cannot list it: wait for a newer one.
+  if (!view && slurm.queue.askedAt < (await submittedAt(logDir))) return job;
   // Running, or already ended (or forgotten): it started. The probe reads how it ended.
   await ctx.store.slurmUpdateJob({ jobId: job.job_id, slurmJobId: id, state: view?.state ?? null, reason: view?.reason ?? null, node: view?.nodes ?? null });
   const note = await readLaunchNote(logDir);

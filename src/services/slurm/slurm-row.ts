@@ -1,5 +1,5 @@
 // The columns a row run by Slurm carries (supabase/migrations/20261201000700_lab_slurm.sql).
-import type { JobRow, SessionRow } from '../store/types.js';
+import type { JobRow } from '../store/types.js';
 
 export interface SlurmColumns {
   /** Which executor runs it: null (the agent's own host) or 'slurm', set before sbatch. */
@@ -23,4 +23,3 @@ export interface SlurmRequestColumns {
 }
 
 export type SlurmJobRow = JobRow & Partial<SlurmColumns & SlurmRequestColumns>;
-export type SlurmSessionRow = SessionRow & Partial<SlurmColumns>;

@@ -69,28 +69,36 @@ export const hasEnded = (v: SlurmJobView): boolean => !isWaiting(v) && !isLive(v
 /**
  * The member's jobs as Slurm sees them, asked for once per pass: the driver calls newPass()
  * when a pass begins, and every view() in that pass shares one squeue call, made only if some
- * step needs it (an idle pass asks nothing).
+ * step needs it (an idle pass asks nothing). A pass sooner than `minIntervalMs` after the last
+ * call reuses its answer: a supervisor passes every 500 ms while jobs run, and a cluster's
+ * controller should not hear from every member's agent twice a second.
  */
 export class SlurmQueue {
   private current: Promise<Map<string, SlurmJobView>> | null = null;
   /** squeue calls made so far (benchmarks and tests count them). */
   calls = 0;
+  /** When the answer in hand was asked for (epoch ms); 0 before the first call. */
+  askedAt = 0;
 
   constructor(
     private readonly client: SlurmClient,
     private readonly user: string = userInfo().username,
+    private readonly minIntervalMs = 0,
   ) {}
 
-  newPass(): void {
-    this.current = null;
+  newPass(now = Date.now()): void {
+    if (now - this.askedAt >= this.minIntervalMs) this.current = null;
   }
 
   /** Rejects (SlurmCommandError) when squeue fails: no answer is never read as "the jobs are gone". */
   view(): Promise<Map<string, SlurmJobView>> {
     if (!this.current) {
       this.calls++;
+      this.askedAt = Date.now();
       // A failure, too, is the answer for the rest of the pass (its steps wait for the next one).
-      this.current = this.client.run('squeue', squeueArgs(this.user)).then(parseSqueue);
+      const asked = this.client.run('squeue', squeueArgs(this.user)).then(parseSqueue);
+      asked.catch(() => (this.askedAt = 0)); // a failed call is not reused by later passes
+      this.current = asked;
     }
     return this.current;
   }

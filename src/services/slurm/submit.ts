@@ -3,7 +3,7 @@
 // right after sbatch answers. A folder with the mark and no id is looked up in squeue by the job's
 // name and batch script before anything is submitted again.
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JobInputError } from '../runner/errors.js';
 import { SlurmCommandError, type SlurmClient } from './slurm-cli.js';
@@ -38,6 +38,11 @@ async function writeId(folder: string, id: string): Promise<void> {
   const tmp = join(folder, `${SLURM_ID_FILE}.tmp`);
   await writeFile(tmp, `${id}\n`, { mode: 0o600 });
   await rename(tmp, join(folder, SLURM_ID_FILE));
+}
+
+/** When sbatch answered for this folder (epoch ms; its id file's time), or 0. */
+export async function submittedAt(folder: string): Promise<number> {
+  return (await stat(join(folder, SLURM_ID_FILE)).catch(() => null))?.mtimeMs ?? 0;
 }
 
 /** The Slurm job of an earlier submission from this folder, if any. */

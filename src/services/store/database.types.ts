@@ -224,7 +224,6 @@ export type Database = {
           created_at: string
           dir: string | null
           error_message: string | null
-          executor: string | null
           host: string | null
           log_path: string | null
           notified_at: string | null
@@ -233,10 +232,6 @@ export type Database = {
           port: number | null
           run_host: string | null
           session_id: string
-          slurm_job_id: string | null
-          slurm_node: string | null
-          slurm_reason: string | null
-          slurm_state: string | null
           started_at: string | null
           status: string
           stop_requested_at: string | null
@@ -254,7 +249,6 @@ export type Database = {
           created_at?: string
           dir?: string | null
           error_message?: string | null
-          executor?: string | null
           host?: string | null
           log_path?: string | null
           notified_at?: string | null
@@ -263,10 +257,6 @@ export type Database = {
           port?: number | null
           run_host?: string | null
           session_id?: string
-          slurm_job_id?: string | null
-          slurm_node?: string | null
-          slurm_reason?: string | null
-          slurm_state?: string | null
           started_at?: string | null
           status?: string
           stop_requested_at?: string | null
@@ -284,7 +274,6 @@ export type Database = {
           created_at?: string
           dir?: string | null
           error_message?: string | null
-          executor?: string | null
           host?: string | null
           log_path?: string | null
           notified_at?: string | null
@@ -293,10 +282,6 @@ export type Database = {
           port?: number | null
           run_host?: string | null
           session_id?: string
-          slurm_job_id?: string | null
-          slurm_node?: string | null
-          slurm_reason?: string | null
-          slurm_state?: string | null
           started_at?: string | null
           status?: string
           stop_requested_at?: string | null
@@ -695,17 +680,6 @@ export type Database = {
       }
       jupyter_request_stop: {
         Args: { p_session_id: string; p_user_id?: string }
-        Returns: Json
-      }
-      jupyter_slurm_update: {
-        Args: {
-          p_node?: string
-          p_reason?: string
-          p_session_id: string
-          p_slurm_job_id?: string
-          p_state?: string
-          p_user_id?: string
-        }
         Returns: Json
       }
       lab_schema_applied: { Args: { p_user_id?: string }; Returns: Json }
