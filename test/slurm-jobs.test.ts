@@ -205,14 +205,21 @@ describe('the Slurm executor (LAB_EXECUTOR=slurm)', { skip, timeout: 10 * 60_000
   });
 
   test('the agent SIGKILLed while its Slurm job runs: the next agent adopts it (no second sbatch) and records its end', async () => {
-    const script = write('slow.py', 'import time\nprint("first", flush=True)\ntime.sleep(6)\nprint("second")\n');
+    const script = write('slow.py', 'import time\nprint("first", flush=True)\ntime.sleep(10)\nprint("second")\n');
     const sbatchBefore = calls('sbatch');
-    const supervisor: ChildProcess = spawn('runuser', ['-u', alice.name, '--', 'env', '-i', ...agentEnv({ LAB_POLL_INTERVAL_S: '1' }), process.execPath, cliPath, 'supervise'], { cwd: alice.home, stdio: 'ignore' });
+    // runuser waits for the agent, its child: the SIGKILL goes to the agent itself.
+    const agentPid = (): number => {
+      try {
+        return Number(execFileSync('ps', ['--ppid', String(supervisor.pid), '-o', 'pid='], { encoding: 'utf8' }).trim()) || 0;
+      } catch {
+        return 0;
+      }
+    };
+    const supervisor: ChildProcess = spawn('runuser', ['-u', alice.name, '--', 'env', '-i', ...agentEnv({ LAB_POLL_INTERVAL_S: '1', LAB_SLURM_POLL_S: '1' }), process.execPath, cliPath, 'supervise'], { cwd: alice.home, stdio: 'ignore' });
     try {
       const id = await submit(script);
       await eventually('the supervised job to run', async () => (await row(id)).status === 'running', 60_000, 300);
-      const agentPid = Number(execFileSync('ps', ['--ppid', String(supervisor.pid), '-o', 'pid='], { encoding: 'utf8' }).trim());
-      process.kill(agentPid, 'SIGKILL');
+      process.kill(agentPid(), 'SIGKILL');
       await eventually('the supervisor to die', async () => supervisor.exitCode !== null || supervisor.signalCode !== null, 10_000, 100);
       assert.equal((await row(id)).status, 'running', 'it was left running');
       const rows = await tickUntilEnded([id], 60_000);
@@ -221,6 +228,8 @@ describe('the Slurm executor (LAB_EXECUTOR=slurm)', { skip, timeout: 10 * 60_000
       assert.match(end.stdout_tail ?? '', /first\nsecond/);
       assert.equal(calls('sbatch') - sbatchBefore, 1, 'submitted once');
     } finally {
+      const pid = agentPid();
+      if (pid) process.kill(pid, 'SIGKILL');
       supervisor.kill('SIGKILL');
     }
   });
