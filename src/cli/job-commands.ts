@@ -6,7 +6,7 @@ import { dashboardLink } from '../services/dashboard-link.js';
 import { readNotebookKernel } from '../services/scanner/kernel.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import type { SweepView } from '../services/store/queue-types.js';
-import type { JobRow } from '../services/store/types.js';
+import type { JobRow, SubmitJob } from '../services/store/types.js';
 import { defineCommand, type Command } from './command.js';
 import { jobDetail, jobsTable } from './job-format.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
@@ -66,13 +66,30 @@ async function printFrom(path: string, from: number): Promise<number> {
   }
 }
 
+/** --partition, --cpus, --mem (MB), --time (minutes), --gpus: what the job asks Slurm for (LAB_EXECUTOR=slurm). */
+function slurmRequest(options: Record<string, unknown>): SubmitJob['slurm'] {
+  const count = (name: string, hint: string): number | null => {
+    const v = options[name];
+    if (v === undefined) return null;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < (name === 'gpus' ? 0 : 1)) throw new UsageError(`--${name} takes a whole number, e.g. --${name} ${hint}`);
+    return n;
+  };
+  const partition = (options.partition as string | undefined) ?? null;
+  if (partition !== null && !/^[A-Za-z0-9_.-]{1,64}$/.test(partition)) throw new UsageError('--partition takes a Slurm partition name (letters, digits, _ . -)');
+  return { partition, cpus: count('cpus', '4'), memMb: count('mem', '16000'), timeMin: count('time', '120'), gpus: count('gpus', '1') };
+}
+
 export const jobCommands: Command[] = [
   defineCommand({
     name: 'submit',
     summary: 'queue a run of one of your scripts; prints the job id',
-    usage: `lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] ${QUEUE_SUBMIT_USAGE} [--json] [-- args…]`,
+    usage: `lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] ${QUEUE_SUBMIT_USAGE} [--partition P] [--cpus N] [--mem MB] [--time MIN] [--gpus N] [--json] [-- args…]`,
     json: true,
-    options: { host: { type: 'string' }, timeout: { type: 'string' }, ...QUEUE_SUBMIT_OPTIONS },
+    options: {
+      host: { type: 'string' }, timeout: { type: 'string' }, ...QUEUE_SUBMIT_OPTIONS,
+      partition: { type: 'string' }, cpus: { type: 'string' }, mem: { type: 'string' }, time: { type: 'string' }, gpus: { type: 'string' },
+    },
     async run({ args, rest, options, env, out }) {
       if (args.length !== 1) throw new UsageError('give exactly one script; put its arguments after --');
       const timeout = options.timeout === undefined ? null : Number(options.timeout);
@@ -83,7 +100,10 @@ export const jobCommands: Command[] = [
         const script = await checkScript(args[0]!, config.home);
         await store.syncScripts({ upserts: [script], deletes: [] }); // no-op when the inventory already has it unchanged
         // argv as a JSON array: exactly these words reach the script, whatever quoting they hold.
-        const spec = { scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: options.host ?? null, timeoutS: timeout, ...queue, after: await resolveAfter(store, afterRefs) };
+        const spec = {
+          scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: options.host ?? null, timeoutS: timeout,
+          slurm: slurmRequest(options), ...queue, after: await resolveAfter(store, afterRefs),
+        };
         if (sweep) return { job: await store.submitSweep({ ...spec, ...sweep }), page: null };
         const job = await store.submitJob(spec);
         return { job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', job.job_id) };

@@ -28,6 +28,13 @@ export function jobsTable(jobs: JobRow[]): string {
   ]);
 }
 
+/** A Slurm job's id, state (with its reason: PENDING (Resources)) and node. */
+function slurmLines(j: JobRow): [string, string | null][] {
+  const s = j as JobRow & { slurm_job_id?: string | null; slurm_state?: string | null; slurm_reason?: string | null; slurm_node?: string | null };
+  if (!s.slurm_job_id) return [];
+  return [['slurm job', s.slurm_job_id], ['slurm state', s.slurm_state ? `${s.slurm_state}${s.slurm_reason ? ` (${s.slurm_reason})` : ''}` : null], ['slurm node', s.slurm_node ?? null]];
+}
+
 export function jobDetail(j: JobRow): string {
   const lines: [string, string | null | undefined][] = [
     ['job', j.job_id], ['status', j.status], ['script', j.script_path], ['args', j.args], ['host', j.run_host ?? j.host ?? '(any)'],
@@ -39,7 +46,7 @@ export function jobDetail(j: JobRow): string {
     ['result', j.result === null || j.result === undefined ? null : JSON.stringify(j.result)],
     ['sweep', j.sweep_id ? `${j.sweep_id} (cell ${(j.sweep_index ?? 0) + 1})` : null],
     ['schedule', j.schedule_id ? `${j.schedule_id} (due ${j.scheduled_for})` : null],
-    ['logs', j.log_dir], ['notified', j.notified_at ?? (j.notify_error ? `not yet: email failed (${j.notify_error})` : null)],
+    ...slurmLines(j), ['logs', j.log_dir], ['notified', j.notified_at ?? (j.notify_error ? `not yet: email failed (${j.notify_error})` : null)],
   ];
   const body = lines.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => `${k.padEnd(16)} ${v}`);
   const tail = (name: string, t: string | null) => (t ? [``, `--- ${name} (last lines) ---`, t.trimEnd()] : []);

@@ -65,6 +65,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_SYNC_EXCLUDE', kind: 'string', default: '', description: 'Extra folders/globs left out of the script scan, comma-separated' },
   { key: 'LAB_ALLOW_ROOT', kind: 'bool', default: 'false', description: 'true = run as root anyway (single-user containers): jobs and Jupyter then run as root; warned. The agent refuses root otherwise' },
   { key: 'LAB_DASHBOARD_URL', kind: 'url', default: '', description: 'Where your dashboard lives (`lab-agent web` behind a tunnel, or the static page); set = emails and CLI output link to a job\'s page' },
+  { key: 'LAB_EXECUTOR', kind: 'enum', default: 'local', values: ['local', 'slurm'], description: 'Where jobs run: local = on this server; slurm = handed to a Slurm cluster with sbatch (this server is a login node); LAB_MAX_PARALLEL is then the jobs kept in Slurm at once' },
+  { key: 'LAB_SLURM_PARTITION', kind: 'string', default: '', description: 'Slurm partition for jobs (sbatch --partition); empty = the cluster\'s default; a job may ask for another' },
+  { key: 'LAB_SLURM_ACCOUNT', kind: 'string', default: '', description: 'Slurm account charged (sbatch --account); empty = your default account' },
+  { key: 'LAB_SLURM_QOS', kind: 'string', default: '', description: 'Slurm QOS (sbatch --qos); empty = the default' },
+  { key: 'LAB_SLURM_EXTRA_ARGS', kind: 'string', default: '', description: 'More sbatch options, shell-quoted (e.g. --constraint=a100 --exclusive); those the agent sets itself (--output, --chdir, --job-name …) are refused' },
+  { key: 'LAB_SLURM_GPU_OPTION', kind: 'enum', default: 'gres', values: ['gres', 'gpus'], description: 'How a job\'s GPU count is asked for: gres = --gres=gpu:N (every Slurm), gpus = --gpus=N (select/cons_tres)' },
+  { key: 'LAB_SLURM_POLL_S', kind: 'int', default: '10', min: 0, max: 3600, description: 'Least seconds between two squeue calls of one agent (supervise passes in between reuse the last answer); a cron tick asks once' },
   { key: 'LAB_SYNC_MAX_FILES', kind: 'int', default: '50000', min: 1, description: 'Most files one script scan records' },
 ];
 

@@ -40,6 +40,10 @@ export interface Config {
   jobTimeoutS: number;
   killGraceS: number;
   pollIntervalS: number;
+  /** LAB_EXECUTOR: where jobs run. */
+  executor: 'local' | 'slurm';
+  /** LAB_SLURM_*: the Slurm executor's settings. */
+  slurm: { partition: string; account: string; qos: string; extraArgs: string; gpuOption: 'gres' | 'gpus'; pollS: number };
   /** LAB_ALLOW_ROOT: run as root (warned); otherwise every command that runs anything refuses root. */
   allowRoot: boolean;
   /** Every key's effective value, for `lab-agent config` (print through maskedValues). */
@@ -200,6 +204,11 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     jobTimeoutS: int('LAB_JOB_TIMEOUT'),
     killGraceS: int('LAB_KILL_GRACE_S'),
     pollIntervalS: int('LAB_POLL_INTERVAL_S'),
+    executor: v('LAB_EXECUTOR') as Config['executor'],
+    slurm: {
+      partition: v('LAB_SLURM_PARTITION'), account: v('LAB_SLURM_ACCOUNT'), qos: v('LAB_SLURM_QOS'),
+      extraArgs: v('LAB_SLURM_EXTRA_ARGS'), gpuOption: v('LAB_SLURM_GPU_OPTION') as Config['slurm']['gpuOption'], pollS: int('LAB_SLURM_POLL_S'),
+    },
     allowRoot: truthy(v('LAB_ALLOW_ROOT')),
     values,
     sources,

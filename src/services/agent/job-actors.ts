@@ -12,7 +12,7 @@ import { nextNotifyAttempt } from '../notify-backoff.js';
 import { JobInputError } from '../runner/errors.js';
 import { checkLogFolder, isNoSpace, noSpaceError } from '../runner/log-folder.js';
 import { AlreadyLaunchedError, killJobGroup, killJobStragglers, launchDetached, readExitRecord, readPidRecord, type PidRecord } from '../runner/launch.js';
-import { prepareJob } from '../runner/prepare.js';
+import { prepareJob, type PreparedJob } from '../runner/prepare.js';
 import { withStopNote } from '../runner/stop-note.js';
 import { isAlive, isSameProcess } from '../host/process-identity.js';
 import { readTail } from '../host/tail.js';
@@ -25,7 +25,7 @@ import { messageIdFor, sendRecorded } from './send-recorded.js';
 import { step, type StepPlace } from './row-actors.js';
 import { attemptLogDir, isRetryableFailure, readLabResult } from '../queue/attempts.js';
 
-const logDirOf = (ctx: AgentContext, job: JobRow) => job.log_dir ?? attemptLogDir(ctx.config.logDir, job);
+export const logDirOf = (ctx: AgentContext, job: JobRow) => job.log_dir ?? attemptLogDir(ctx.config.logDir, job);
 
 /** A line in the job's own folder, for what the agent decided (interpreter, argument handling). */
 async function noteForJob(logDir: string, lines: string[]): Promise<void> {
@@ -42,7 +42,7 @@ interface LaunchNote {
   tempDir?: string;
 }
 
-async function readLaunchNote(logDir: string): Promise<LaunchNote | null> {
+export async function readLaunchNote(logDir: string): Promise<LaunchNote | null> {
   try {
     return JSON.parse(await readFile(join(logDir, 'command.json'), 'utf8')) as LaunchNote;
   } catch {
@@ -57,6 +57,12 @@ async function recordStart(ctx: AgentContext, job: JobRow, rec: PidRecord, inter
   });
 }
 
+/** The job's script path; a row without one is the member's to fix. */
+export function scriptOf(job: JobRow): string {
+  if (job.script_path) return job.script_path;
+  throw new JobInputError(`The job names no script${job.script_id ? ` (script_id ${job.script_id} is not in your inventory)` : ''}: submit it with a script path.`);
+}
+
 async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   const logDir = logDirOf(ctx, job);
   // A previous agent may have spawned it and died before recording the start: adopt, never respawn.
@@ -67,11 +73,8 @@ async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
     const note = await readLaunchNote(logDir);
     return recordStart(ctx, job, earlier, note?.interpreter ?? 'unknown (adopted)', note?.argv ?? [], logDir);
   }
-  if (!job.script_path) {
-    throw new JobInputError(`The job names no script${job.script_id ? ` (script_id ${job.script_id} is not in your inventory)` : ''}: submit it with a script path.`);
-  }
   try {
-    return await launchNew(ctx, job, job.script_path);
+    return await launchNew(ctx, job, scriptOf(job));
   } catch (err) {
     // A disk that filled up while starting: say so once (retrying cannot help), never "ENOSPC" thrice.
     if (isNoSpace(err)) throw noSpaceError(ctx.config.logDir, ctx.config.home, null);
@@ -79,7 +82,8 @@ async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   }
 }
 
-async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Promise<JobRow> {
+/** The job's argv, folder and environment, decided and noted in its folder (every executor runs this). */
+export async function prepareLaunch(ctx: AgentContext, job: JobRow, scriptPath: string): Promise<PreparedJob> {
   await checkLogFolder(ctx.config.logDir, ctx.config.home);
   const prepared = await prepareJob({
     jobId: job.job_id, scriptPath, args: job.args, home: ctx.config.home, logRoot: ctx.config.logDir, logDir: logDirOf(ctx, job),
@@ -88,6 +92,11 @@ async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Pr
   await noteForJob(prepared.logDir, [`command: ${JSON.stringify(prepared.argv)}`, `cwd: ${prepared.cwd}`, ...prepared.notes]);
   const note: LaunchNote = { argv: prepared.argv, interpreter: prepared.interpreter, ...(prepared.tempDir ? { tempDir: prepared.tempDir } : {}) };
   await writeFile(join(prepared.logDir, 'command.json'), JSON.stringify(note), { mode: 0o600 });
+  return prepared;
+}
+
+async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Promise<JobRow> {
+  const prepared = await prepareLaunch(ctx, job, scriptPath);
   let launched: PidRecord;
   faultPoint('launch');
   try {
@@ -104,7 +113,7 @@ async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Pr
   return recordStart(ctx, job, launched, prepared.interpreter, prepared.argv, prepared.logDir);
 }
 
-async function tails(job: JobRow): Promise<{ stdoutTail: string; stderrTail: string }> {
+export async function tails(job: JobRow): Promise<{ stdoutTail: string; stderrTail: string }> {
   const [stdoutTail, stderrTail] = await Promise.all([
     job.stdout_path ? readTail(job.stdout_path) : '',
     job.stderr_path ? readTail(job.stderr_path) : '',
@@ -171,18 +180,25 @@ async function cleanUp(ctx: AgentContext, job: JobRow): Promise<void> {
 
 async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, probe: JobProbe | null, via: string): Promise<JobRow> {
   const t = probe ?? (await tails(job));
+  // A stopped job's main process has ended: nothing it started may outlive it.
+  if (job.kill_sent_at) await stopEverything(ctx, job, 'SIGKILL');
+  return recordOutcome(ctx, job, outcome, t, { via, probe });
+}
+
+/** The end, in the row: what the job's folder no longer needs is removed first. */
+export async function recordOutcome(
+  ctx: AgentContext, job: JobRow, outcome: JobOutcome, t: { stdoutTail: string; stderrTail: string }, how: { via: string; probe: JobProbe | null },
+): Promise<JobRow> {
   const stderrTail = withStopNote(t.stderrTail, job, ctx.config.user); // who stopped it and when, after its own output
   const result = await readLabResult(job.stdout_path).catch(() => null);
   const end = { jobId: job.job_id, retcode: outcome.retcode, signal: outcome.signal, stdoutTail: t.stdoutTail, stderrTail, result };
-  // A stopped job's main process has ended: nothing it started may outlive it.
-  if (job.kill_sent_at) await stopEverything(ctx, job, 'SIGKILL');
   await cleanUp(ctx, job).catch(() => undefined);
   faultPoint('before-finish');
   switch (outcome.kind) {
     case 'finish':
       return ctx.store.finishJob({ ...end, finishedAt: outcome.finishedAt });
     case 'fail':
-      return ctx.store.failJob({ ...end, error: outcome.error, via, retry: isRetryableFailure(job, outcome, probe) });
+      return ctx.store.failJob({ ...end, error: outcome.error, via: how.via, retry: isRetryableFailure(job, outcome, how.probe) });
     case 'cancel':
       return ctx.store.markCancelled(end);
   }

@@ -9,6 +9,7 @@ import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
 import { provideOnce, stepRow, type Lifecycle } from './machine-runner.js';
 import { runQueuePass } from '../queue/queue-pass.js';
+import { newSlurmPass, runsOnSlurm, slurmJobMachine } from '../slurm/slurm-job-actors.js';
 
 export interface JobPassResult {
   claimed: number;
@@ -20,6 +21,12 @@ export interface JobPassResult {
   more: boolean;
 }
 
+/** The same machine with the actors of the executor that runs the row (LAB_EXECUTOR=slurm: slurm/). */
+function machineFor(ctx: AgentContext, job: JobRow) {
+  if (runsOnSlurm(ctx, job)) return slurmJobMachine(ctx);
+  return provideOnce(ctx, jobMachine, () => jobMachine.provide({ actors: jobActors(ctx) }));
+}
+
 function input(ctx: AgentContext, row: JobRow, now: number): JobMachineInput {
   return { row, now, killGraceMs: ctx.config.killGraceS * 1000, heartbeatMs: 5000, defaultTimeoutS: ctx.config.jobTimeoutS };
 }
@@ -27,7 +34,7 @@ function input(ctx: AgentContext, row: JobRow, now: number): JobMachineInput {
 /** Jobs for the generic step: a claimed row starts its machine in `claimed`, as the database has it. */
 const jobs: Lifecycle<JobRow, JobMachineInput> = {
   kind: 'job',
-  machine: (ctx) => provideOnce(ctx, jobMachine, () => jobMachine.provide({ actors: jobActors(ctx) })),
+  machine: machineFor,
   idOf: (row) => row.job_id,
   input,
   resting: JOB_RESTING_STATES,
@@ -49,6 +56,7 @@ function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<s
 }
 
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
+  newSlurmPass(ctx);
   const work = await ctx.store.agentWork(ctx.host);
   const queued = await runQueuePass(ctx, work); // due schedules make their jobs, sweep emails go
   const free = ctx.config.maxParallel - work.active.length;

@@ -92,8 +92,8 @@ export async function stepMachine<Row>(opts: StepOptions): Promise<StepResult<Ro
 /** What the pass drivers tell the generic step about one lifecycle. */
 export interface Lifecycle<Row extends { status: string }, Input> {
   kind: 'job' | 'jupyter';
-  /** The machine with this agent's actors provided (built once per agent context). */
-  machine(ctx: AgentContext): AnyStateMachine;
+  /** The machine with this agent's actors provided (built once per agent context); the row picks the executor's. */
+  machine(ctx: AgentContext, row: Row): AnyStateMachine;
   idOf(row: Row): string;
   input(ctx: AgentContext, row: Row, now: number): Input;
   resting: readonly string[];
@@ -109,7 +109,7 @@ export async function stepRow<Row extends { status: string }, Input>(ctx: AgentC
   const id = lifecycle.idOf(row);
   try {
     const done = await stepMachine<Row>({
-      machine: lifecycle.machine(ctx), input: lifecycle.input(ctx, row, now), now,
+      machine: lifecycle.machine(ctx, row), input: lifecycle.input(ctx, row, now), now,
       resting: lifecycle.resting, kind: lifecycle.kind, id, log: ctx.log, trace: ctx.trace, timeoutMs: lifecycle.timeoutMs?.(ctx),
     });
     return done.row.status;

@@ -6,6 +6,7 @@ import { checkAccount, checkCredentials, checkIdentity, checkJupyterLinks } from
 import { checkConfig, checkDatabase } from './checks-store.js';
 import { checkDrain } from './checks-queue.js';
 import { checkScheduler } from './scheduler.js';
+import { checkSlurm } from './checks-slurm.js';
 import { result, type CheckResult } from './types.js';
 
 export interface DoctorReport {
@@ -45,7 +46,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, log: Logger): Promise<Do
       guard('jupyter-link', 'Jupyter links', () => checkJupyterLinks(config, db.store)),
       guard('drain', 'drain', () => checkDrain(config, db.store)),
     ]);
-    const checks = [configCheck, checkAccount(config), db.check, ...rest];
+    const slurm = await checkSlurm(config).catch((err: Error) => [result('slurm', 'Slurm', 'fail', `the check itself failed: ${err.message}`)]);
+    const checks = [configCheck, checkAccount(config), db.check, ...rest, ...slurm];
     return { ok: checks.every((c) => c.status !== 'fail'), mode: config.mode, checks };
   } finally {
     await db.store?.close().catch(() => undefined);

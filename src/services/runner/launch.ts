@@ -81,12 +81,7 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
   await chmod(logDir, 0o700); // it may have existed (a notebook's parameterized copy is written first)
   if (existsSync(join(logDir, PID_FILE))) throw new AlreadyLaunchedError(await readPidRecord(logDir), logDir);
 
-  // The exit record's room, taken now while there is some (ENOSPC here means nothing was started).
-  writeFileSync(join(logDir, EXIT_RESERVE), `${' '.repeat(EXIT_RESERVE_BYTES - 1)}\n`, { mode: 0o600 });
-  const stdoutPath = join(logDir, STDOUT_FILE);
-  const stderrPath = join(logDir, STDERR_FILE);
-  closeSync(openSync(stdoutPath, 'a', 0o600)); // created private; the wrapper appends to them
-  closeSync(openSync(stderrPath, 'a', 0o600));
+  const { stdoutPath, stderrPath } = createLogFiles(logDir);
   const job = { ...opts, umask: opts.umask ?? null, stdoutPath, stderrPath };
   const useLauncher = opts.via === 'launcher' || (opts.via !== 'spawn' && launcherAvailable());
   const report = await (useLauncher ? startThroughLauncher(job, opts.onEnded, HANDSHAKE_TIMEOUT_MS) : spawnWrapper(job)).catch(async (e: Error) => {
@@ -98,6 +93,20 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 1 || !startTime) throw new Error(`job ${opts.jobId}: bad start report "${report}"`);
   return { pid, pgid: pid, startTime, wrapperPid: Number(wrapperPidText) || 0, wrapperStartTime: wrapperStartTime ?? '', stdoutPath, stderrPath };
+}
+
+/**
+ * What a job's folder holds before the job starts, wherever it runs: the exit record's room
+ * (taken now while there is some: ENOSPC here means nothing was started) and the two logs,
+ * created private (the wrapper, or Slurm, appends to them).
+ */
+export function createLogFiles(logDir: string): { stdoutPath: string; stderrPath: string } {
+  writeFileSync(join(logDir, EXIT_RESERVE), `${' '.repeat(EXIT_RESERVE_BYTES - 1)}\n`, { mode: 0o600 });
+  const stdoutPath = join(logDir, STDOUT_FILE);
+  const stderrPath = join(logDir, STDERR_FILE);
+  closeSync(openSync(stdoutPath, 'a', 0o600));
+  closeSync(openSync(stderrPath, 'a', 0o600));
+  return { stdoutPath, stderrPath };
 }
 
 /** Without the launcher: the wrapper spawned by this process, its reports on a pipe of its own. */

@@ -95,11 +95,11 @@ function signalCases(): string {
  */
 function innerScript(): string {
   return `
-st() { read -r s < "/proc/$1/stat" || return 1; s=\${s##*) }; set -- $s; st=\${20}; }
+st() { read -r s < "/proc/$1/stat" || return 1; s=\${s##*) }; set -- $s; st=\${20}; pg=$3; }
 id=$1; log=$2; mask=$3; shift 3
-st $$; me=$st; st $PPID; w=$st
+st $$; me=$st; g=$pg; st $PPID; w=$st
 # Written in one write: a reader that finds it incomplete treats it as absent (readPidRecord).
-printf '{"pid":%s,"pgid":%s,"startTime":"%s","wrapperPid":%s,"wrapperStartTime":"%s"}\\n' $$ $$ "$me" $PPID "$w" > "$log/${PID_FILE}"
+printf '{"pid":%s,"pgid":%s,"startTime":"%s","wrapperPid":%s,"wrapperStartTime":"%s"}\\n' $$ $g "$me" $PPID "$w" > "$log/${PID_FILE}"
 # If the agent is already gone, the write fails (EPIPE) instead of killing the job before it starts.
 trap '' PIPE
 printf '%s started %s %s %s %s\\n' "$id" $$ "$me" $PPID "$w" >&3 2>/dev/null
@@ -111,18 +111,22 @@ exec "$@"
 `;
 }
 
-/** The wrapper's own exec for a job; `umask` the job's (octal), or none. */
-export function wrapperArgv(jobId: string, logDir: string, argv: string[], umask: string | null = null): [string, ...string[]] {
-  return ['/bin/sh', '-c', wrapperScript(), 'lab-job-wrapper', jobId, logDir, umask ?? '', ...argv];
+/**
+ * The wrapper's own exec for a job; `umask` the job's (octal), or none. `ownSession` false keeps
+ * the job in the wrapper's process group: where Slurm starts it, Slurm signals that group (with
+ * proctrack/linuxproc, only that group), and a job in a session of its own would escape scancel.
+ */
+export function wrapperArgv(jobId: string, logDir: string, argv: string[], umask: string | null = null, ownSession = true): [string, ...string[]] {
+  return ['/bin/sh', '-c', wrapperScript(ownSession), 'lab-job-wrapper', jobId, logDir, umask ?? '', ...argv];
 }
 
 /** The wrapper: $1 job id, $2 log dir, $3 the job's umask or empty, then the job's argv. */
-export function wrapperScript(): string {
+export function wrapperScript(ownSession = true): string {
   const { setsid, mv } = systemTools();
   return `
 id=$1; log=$2; mask=$3; shift 3
 trap : HUP INT TERM
-${shq(setsid)} /bin/sh -c ${shq(innerScript())} lab-job "$id" "$log" "$mask" "$@"
+${ownSession ? `${shq(setsid)} ` : ''}/bin/sh -c ${shq(innerScript())} lab-job "$id" "$log" "$mask" "$@"
 rc=$?
 code=$rc; sig=null
 case $rc in

@@ -45,6 +45,8 @@ export class LabStore {
     return this.call('job_submit', {
       p_script_path: j.scriptPath ?? null, p_args: j.args ?? null, p_host: j.host ?? null,
       p_timeout_s: j.timeoutS ?? null, p_script_id: j.scriptId ?? null, ...queueArgs(j),
+      p_slurm_partition: j.slurm?.partition ?? null, p_cpus: j.slurm?.cpus ?? null, p_mem_mb: j.slurm?.memMb ?? null,
+      p_time_limit_min: j.slurm?.timeMin ?? null, p_gpus: j.slurm?.gpus ?? null,
     });
   }
   /** Ready jobs (dependencies met, inside their sweep's limit), highest priority first; none on a drained host. */
@@ -56,6 +58,12 @@ export class LabStore {
       p_job_id: s.jobId, p_agent_id: s.agentId, p_pid: s.pid, p_pid_start: s.pidStart,
       p_interpreter: s.interpreter, p_command: s.command, p_log_dir: s.logDir,
       p_stdout_path: s.stdoutPath, p_stderr_path: s.stderrPath,
+    });
+  }
+  /** What Slurm says of a claimed or running job (its id, state, reason, node); an event when it changes. */
+  slurmUpdateJob(u: { jobId: string; slurmJobId?: string | null; state?: string | null; reason?: string | null; node?: string | null }): Promise<JobRow> {
+    return this.call('job_slurm_update', {
+      p_job_id: u.jobId, p_slurm_job_id: u.slurmJobId ?? null, p_state: u.state ?? null, p_reason: u.reason ?? null, p_node: u.node ?? null,
     });
   }
   /** New tails (null: unchanged) and the heartbeat. */

@@ -167,12 +167,14 @@ export interface SubmitJob extends QueueOptions {
   args?: string | null;
   host?: string | null;
   timeoutS?: number | null;
+  /** Slurm requests (LAB_EXECUTOR=slurm), each overriding the agent's setting. */
+  slurm?: { partition?: string | null; cpus?: number | null; memMb?: number | null; timeMin?: number | null; gpus?: number | null };
 }
 
 export interface StartJob {
   jobId: string;
   agentId: string;
-  pid: number;
+  pid: number | null;
   pidStart: string | null;
   interpreter: string;
   command: string[];
