@@ -8,6 +8,7 @@ import type { LabStore } from '../services/store/lab-store.js';
 import type { JobRow } from '../services/store/types.js';
 import type { Command } from './command.js';
 import { jobDetail, jobsTable } from './job-format.js';
+import { parseGpuRequest, type GpuRequest } from '../services/gpu/request.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
 
@@ -30,6 +31,14 @@ async function checkScript(path: string, home: string): Promise<{ path: string; 
   // The kernel as the inventory sync records it, so the sync sees this row as up to date.
   const kernel = type === 'ipynb' ? ((await readNotebookKernel(real, s.size)) ?? null) : null;
   return { path: abs, type, size: s.size, mtime: s.mtime.toISOString(), kernel };
+}
+
+function gpuOptions(options: Record<string, unknown>): GpuRequest {
+  try {
+    return parseGpuRequest({ gpus: options.gpus, gpuMem: options['gpu-mem'], gpuModel: options['gpu-model'] });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 async function waitForEnd(store: LabStore, job: JobRow, everyMs = 300): Promise<JobRow> {
@@ -67,18 +76,19 @@ export const jobCommands: Command[] = [
   {
     name: 'submit',
     summary: 'queue a run of one of your scripts; prints the job id',
-    usage: 'lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] [--json] [-- args…]',
+    usage: 'lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] [--gpus N [--gpu-mem 40G] [--gpu-model \'A100*\']] [--json] [-- args…]',
     json: true,
-    options: { host: { type: 'string' }, timeout: { type: 'string' } },
+    options: { host: { type: 'string' }, timeout: { type: 'string' }, gpus: { type: 'string' }, 'gpu-mem': { type: 'string' }, 'gpu-model': { type: 'string' } },
     async run({ args, rest, options, env, out }) {
       if (args.length !== 1) throw new UsageError('give exactly one script; put its arguments after --');
       const timeout = options.timeout === undefined ? null : Number(options.timeout);
       if (timeout !== null && (!Number.isInteger(timeout) || timeout <= 0)) throw new UsageError('--timeout takes whole seconds, e.g. --timeout 3600');
+      const gpu = gpuOptions(options);
       const { job, page } = await withUserStore(env, async (store, config) => {
         const script = await checkScript(args[0]!, config.home);
         await store.syncScripts({ upserts: [script], deletes: [] }); // no-op when the inventory already has it unchanged
         // argv as a JSON array: exactly these words reach the script, whatever quoting they hold.
-        const job = await store.submitJob({ scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: (options.host as string) ?? null, timeoutS: timeout });
+        const job = await store.submitJob({ scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: (options.host as string) ?? null, timeoutS: timeout, ...gpu });
         return { job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', job.job_id) };
       });
       out.data(job, (j: JobRow) => j.job_id);

@@ -4,6 +4,7 @@ import type { Command } from './command.js';
 import { configCommand } from './config-command.js';
 import { dbCommands } from './db-commands.js';
 import { dbMemberCommands } from './db-member-commands.js';
+import { hostCommands } from './host-commands.js';
 import { doctorCommand } from './doctor-command.js';
 import { inventoryCommands } from './inventory-commands.js';
 import { jobCommands } from './job-commands.js';
@@ -12,4 +13,4 @@ import { loginCommands } from './login-commands.js';
 import { vizCommand } from './viz-command.js';
 import { webCommand } from './web-command.js';
 
-export const commands: Command[] = [...jobCommands, ...jupyterCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, ...dbMemberCommands, configCommand, vizCommand, webCommand, ...loginCommands, doctorCommand];
+export const commands: Command[] = [...jobCommands, ...jupyterCommands, ...hostCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, ...dbMemberCommands, configCommand, vizCommand, webCommand, ...loginCommands, doctorCommand];

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromPromise } from 'xstate';
 import type { JobOutcome, JobProbe } from '../../machines/job-machine.js';
+import { gpuEnv, holdJobGpus, releaseJobGpus } from '../gpu/agent-gpus.js';
 import { renderJobEmail } from '../job-email.js';
 import { nextNotifyAttempt } from '../notify-backoff.js';
 import { JobInputError } from '../runner/errors.js';
@@ -78,6 +79,7 @@ async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
 
 async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Promise<JobRow> {
   await checkLogFolder(ctx.config.logDir, ctx.config.home);
+  holdJobGpus(ctx, job); // local mode: this member's host locks on the job's GPUs, or no start
   const prepared = await prepareJob({
     jobId: job.job_id, scriptPath, args: job.args, home: ctx.config.home, logRoot: ctx.config.logDir,
     env: await ctx.loginEnv(), labPython: ctx.config.python || undefined, labJupyter: ctx.config.jupyter.executable || undefined,
@@ -90,13 +92,14 @@ async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Pr
   try {
     // The agent's own files are private (umask 077); what the job writes follows the member's umask.
     launched = await launchDetached({
-      jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env, umask: memberUmask(), onEnded: () => ctx.jobEnded(),
+      jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: { ...prepared.env, ...gpuEnv(job) }, umask: memberUmask(), onEnded: () => ctx.jobEnded(),
     });
   } catch (err) {
     if (!(err instanceof AlreadyLaunchedError) || !err.record) throw err;
     launched = err.record;
   }
-  ctx.log.info({ job: job.job_id, pid: launched.pid, interpreter: prepared.interpreter }, 'job started');
+  ctx.log.info({ job: job.job_id, pid: launched.pid, interpreter: prepared.interpreter, gpus: job.cuda_visible_devices ?? undefined }, 'job started');
+  holdJobGpus(ctx, job, { pid: launched.pid, start: launched.startTime }); // now held by the job's own process
   faultPoint('after-spawn');
   return recordStart(ctx, job, launched, prepared.interpreter, prepared.argv, prepared.logDir);
 }
@@ -172,6 +175,7 @@ async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, pro
   // A stopped job's main process has ended: nothing it started may outlive it.
   if (job.kill_sent_at) await stopEverything(ctx, job, 'SIGKILL');
   await cleanUp(ctx, job).catch(() => undefined);
+  releaseJobGpus(ctx, job);
   faultPoint('before-finish');
   switch (outcome.kind) {
     case 'finish':

@@ -1,6 +1,7 @@
 // One pass over this agent's jobs: claim what fits in the free slots, then drive every job this
 // agent looks after (claimed, running, or with an email due) one step.
 import { isQuiet, jobMachine, JOB_RESTING_STATES, type JobMachineInput } from '../../machines/job-machine.js';
+import { gpuSetting, prepareGpuClaim } from '../gpu/agent-gpus.js';
 import { isSameProcess } from '../host/process-identity.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
@@ -62,10 +63,25 @@ function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<s
   return step(ctx, job, false);
 }
 
+/** The claim, told which GPUs this tick's probe saw free (src/services/gpu/agent-gpus.ts). */
+async function claimWithGpus(ctx: AgentContext, limit: number): Promise<JobRow[]> {
+  const gpus = await prepareGpuClaim(ctx);
+  let claimed: JobRow[] = [];
+  try {
+    claimed = await ctx.store.claimJobs({
+      agentId: ctx.agentId, host: ctx.host, limit, gpus: gpus.view,
+      gpuReserveAfterS: gpuSetting(ctx, 'LAB_GPU_RESERVE_AFTER_S'), gpuLeaseStaleS: gpuSetting(ctx, 'LAB_GPU_LEASE_STALE_S'),
+    });
+  } finally {
+    gpus.settle(claimed);
+  }
+  return claimed;
+}
+
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
   const work = await ctx.store.agentWork(ctx.host);
   const free = ctx.config.maxParallel - work.active.length;
-  const claimed = opts.claim && free > 0 && work.pending > 0 ? await ctx.store.claimJobs({ agentId: ctx.agentId, host: ctx.host, limit: free }) : [];
+  const claimed = opts.claim && free > 0 && work.pending > 0 ? await claimWithGpus(ctx, free) : [];
   const now = Date.now();
   const known = lastStep.get(ctx) ?? new Map<string, number>();
   const stepped = new Map(work.active.flatMap((j) => (known.has(j.job_id) ? [[j.job_id, known.get(j.job_id)!] as const] : [])));
@@ -77,5 +93,7 @@ export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): P
   ]);
   const active = results.filter((s) => s === 'claimed' || s === 'running').length;
   const pendingLeft = Math.max(0, work.pending - claimed.length);
-  return { claimed: claimed.length, stepped: results.length, active, pendingLeft, more: opts.claim && pendingLeft > 0 && active < ctx.config.maxParallel };
+  // Fewer claimed than there was room for: the rest wait (for GPUs ...); another pass now would not start them.
+  const fits = claimed.length >= free;
+  return { claimed: claimed.length, stepped: results.length, active, pendingLeft, more: opts.claim && fits && pendingLeft > 0 && active < ctx.config.maxParallel };
 }

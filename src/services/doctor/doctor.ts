@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import { checkJupyter, checkJupyterIp, checkLogs, checkPorts, checkPython, checkSmtp } from './checks-host.js';
 import { checkAccount, checkCredentials, checkIdentity, checkJupyterLinks } from './checks-identity.js';
 import { checkConfig, checkDatabase } from './checks-store.js';
+import { checkGpus } from './checks-gpu.js';
 import { checkScheduler } from './scheduler.js';
 import { result, type CheckResult } from './types.js';
 
@@ -13,7 +14,7 @@ export interface DoctorReport {
   checks: CheckResult[];
 }
 
-const LATER = ['account', 'database', 'identity', 'credentials', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'jupyter-link'];
+const LATER = ['account', 'database', 'identity', 'credentials', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'jupyter-link', 'gpus'];
 
 export async function runDoctor(env: NodeJS.ProcessEnv, log: Logger): Promise<DoctorReport> {
   const { check: configCheck, config } = checkConfig(env);
@@ -42,6 +43,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, log: Logger): Promise<Do
       guard('logs', 'log folders', () => checkLogs(config)),
       guard('jupyter-ip', 'JUPYTER_IP', () => checkJupyterIp(config)),
       guard('jupyter-link', 'Jupyter links', () => checkJupyterLinks(config, db.store)),
+      guard('gpus', 'GPUs', () => checkGpus(config)),
     ]);
     const checks = [configCheck, checkAccount(config), db.check, ...rest];
     return { ok: checks.every((c) => c.status !== 'fail'), mode: config.mode, checks };

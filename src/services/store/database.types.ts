@@ -54,6 +54,106 @@ export type Database = {
           },
         ]
       }
+      gpu_leases: {
+        Row: {
+          agent_id: string | null
+          gpu_uuid: string
+          host: string
+          job_id: string
+          leased_at: string
+          user_id: string
+        }
+        Insert: {
+          agent_id?: string | null
+          gpu_uuid: string
+          host: string
+          job_id: string
+          leased_at?: string
+          user_id: string
+        }
+        Update: {
+          agent_id?: string | null
+          gpu_uuid?: string
+          host?: string
+          job_id?: string
+          leased_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "gpu_leases_job_id_fkey"
+            columns: ["job_id"]
+            referencedRelation: "jobs"
+            referencedColumns: ["job_id"]
+          },
+          {
+            foreignKeyName: "gpu_leases_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["user_id"]
+          },
+        ]
+      }
+      host_gpu_samples: {
+        Row: {
+          at: string
+          gpu_uuid: string
+          host: string
+          memory_used_mib: number | null
+          utilization_pct: number | null
+        }
+        Insert: {
+          at?: string
+          gpu_uuid: string
+          host: string
+          memory_used_mib?: number | null
+          utilization_pct?: number | null
+        }
+        Update: {
+          at?: string
+          gpu_uuid?: string
+          host?: string
+          memory_used_mib?: number | null
+          utilization_pct?: number | null
+        }
+        Relationships: []
+      }
+      host_resources: {
+        Row: {
+          cpu_count: number | null
+          gpu_problem: string | null
+          gpu_status: string | null
+          gpus: NonNullable<Json>
+          host: string
+          load_1m: number | null
+          mem_free_mib: number | null
+          mem_total_mib: number | null
+          updated_at: string
+        }
+        Insert: {
+          cpu_count?: number | null
+          gpu_problem?: string | null
+          gpu_status?: string | null
+          gpus?: NonNullable<Json>
+          host: string
+          load_1m?: number | null
+          mem_free_mib?: number | null
+          mem_total_mib?: number | null
+          updated_at?: string
+        }
+        Update: {
+          cpu_count?: number | null
+          gpu_problem?: string | null
+          gpu_status?: string | null
+          gpus?: NonNullable<Json>
+          host?: string
+          load_1m?: number | null
+          mem_free_mib?: number | null
+          mem_total_mib?: number | null
+          updated_at?: string
+        }
+        Relationships: []
+      }
       jobs: {
         Row: {
           agent_id: string | null
@@ -63,8 +163,16 @@ export type Database = {
           claimed_at: string | null
           command: Json | null
           created_at: string
+          cuda_visible_devices: string | null
           error: string | null
           finished_at: string | null
+          gpu_mem_mib: number | null
+          gpu_model: string | null
+          gpu_uuids: string[] | null
+          gpu_wait_host: string | null
+          gpu_wait_seen: string | null
+          gpu_wait_since: string | null
+          gpus: number
           heartbeat_at: string | null
           host: string | null
           interpreter: string | null
@@ -76,6 +184,7 @@ export type Database = {
           notify_error: string | null
           notify_lease_until: string | null
           notify_next_at: string | null
+          pending_reason: string | null
           pid: number | null
           pid_start: string | null
           retcode: number | null
@@ -102,8 +211,16 @@ export type Database = {
           claimed_at?: string | null
           command?: Json | null
           created_at?: string
+          cuda_visible_devices?: string | null
           error?: string | null
           finished_at?: string | null
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpu_uuids?: string[] | null
+          gpu_wait_host?: string | null
+          gpu_wait_seen?: string | null
+          gpu_wait_since?: string | null
+          gpus?: number
           heartbeat_at?: string | null
           host?: string | null
           interpreter?: string | null
@@ -115,6 +232,7 @@ export type Database = {
           notify_error?: string | null
           notify_lease_until?: string | null
           notify_next_at?: string | null
+          pending_reason?: string | null
           pid?: number | null
           pid_start?: string | null
           retcode?: number | null
@@ -141,8 +259,16 @@ export type Database = {
           claimed_at?: string | null
           command?: Json | null
           created_at?: string
+          cuda_visible_devices?: string | null
           error?: string | null
           finished_at?: string | null
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpu_uuids?: string[] | null
+          gpu_wait_host?: string | null
+          gpu_wait_seen?: string | null
+          gpu_wait_since?: string | null
+          gpus?: number
           heartbeat_at?: string | null
           host?: string | null
           interpreter?: string | null
@@ -154,6 +280,7 @@ export type Database = {
           notify_error?: string | null
           notify_lease_until?: string | null
           notify_next_at?: string | null
+          pending_reason?: string | null
           pid?: number | null
           pid_start?: string | null
           retcode?: number | null
@@ -427,9 +554,25 @@ export type Database = {
         Args: Record<PropertyKey, never>
         Returns: Json
       }
+      host_publish: {
+        Args: {
+          p_agent_id: string
+          p_host: string
+          p_resources: Json
+          p_user_id?: string
+        }
+        Returns: Json
+      }
+      hosts_list: {
+        Args: { p_history?: boolean; p_user_id?: string }
+        Returns: Json
+      }
       job_claim: {
         Args: {
           p_agent_id: string
+          p_gpu_lease_stale_s?: number
+          p_gpu_reserve_after_s?: number
+          p_gpus?: Json
           p_host: string
           p_limit?: number
           p_user_id?: string
@@ -540,6 +683,9 @@ export type Database = {
       job_submit: {
         Args: {
           p_args?: string
+          p_gpu_mem_mib?: number
+          p_gpu_model?: string
+          p_gpus?: number
           p_host?: string
           p_script_id?: number
           p_script_path: string
