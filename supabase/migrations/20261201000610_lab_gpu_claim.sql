@@ -71,7 +71,8 @@ create or replace function lab_private.gpu_wait_reason(j public.jobs, p_host tex
   language plpgsql stable set search_path = '' as $$
 declare
   v_what text := format('%s free GPU%s', j.gpus, case when j.gpus = 1 then '' else 's' end)
-    || coalesce(format(' matching %s', j.gpu_model), '') || coalesce(format(' with %s MiB free', j.gpu_mem_mib), '');
+    || case when j.gpu_model is null then '' else format(' matching %s', j.gpu_model) end
+    || case when j.gpu_mem_mib is null then '' else format(' with %s MiB free', j.gpu_mem_mib) end;
   v_all int := lab_private.gpus_fitting_host(j, p_view);
 begin
   if p_view is null or jsonb_array_length(coalesce(p_view -> 'gpus', '[]'::jsonb)) = 0 then
