@@ -5,7 +5,7 @@
 -- stays pending with its reason and does not block the jobs behind it (a CPU job, a smaller GPU job
 -- that fits: backfill). No starvation: once a GPU job has waited p_gpu_reserve_after_s on a host, it
 -- reserves that host: no other GPU job starts there (any member's) until it has started, so the GPUs
--- that free up go to it. The oldest waiting job holds the reservation; CPU jobs are never held back.
+-- that free up go to it. Of such jobs the one queued first holds it; CPU jobs are never held back.
 
 drop function if exists public.job_submit(text, text, text, int, bigint, uuid);
 create or replace function public.job_submit(p_script_path text, p_args text default null,
@@ -91,15 +91,16 @@ begin
 end
 $$;
 
--- The job holding p_host's reservation: the longest-waiting GPU job (any member's) that has waited
--- p_after_s there and whose agent still tries it (seen within p_stale_s).
+-- The job holding p_host's reservation: of the GPU jobs (any member's) that have waited p_after_s
+-- there and whose agent still tries them (seen within p_stale_s), the one queued first. (Queue
+-- order, not the start of the wait: jobs queued behind a full host all start waiting at once.)
 create or replace function lab_private.gpu_reservation(p_host text, p_after_s int, p_stale_s int)
   returns public.jobs language sql stable security definer set search_path = '' as $$
   select * from public.jobs
   where status = 'pending' and gpus > 0 and gpu_wait_host = p_host
     and gpu_wait_since <= now() - make_interval(secs => p_after_s)
     and gpu_wait_seen > now() - make_interval(secs => p_stale_s)
-  order by gpu_wait_since, job_id limit 1
+  order by created_at, job_id limit 1
 $$;
 
 -- FIFO per user, atomic between agents: SKIP LOCKED hands each pending row to one claimer only; a
