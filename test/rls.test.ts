@@ -46,6 +46,10 @@ const TABLES = {
   agents: 'agent_id',
   lifecycle_events: 'event_id',
   user_hosts: 'host',
+  sweeps: 'sweep_id',
+  schedules: 'schedule_id',
+  job_deps: 'job_id',
+  host_drains: 'drain_id',
 } as const;
 
 before(async () => {
@@ -67,6 +71,14 @@ before(async () => {
   await s.registerAgent({ agentId: randomUUID(), host: 'gpu1', version: 'v', mode: 'tick', pid: 1 });
   ids.job = job.job_id;
   ids.session = session.session_id;
+  // The queue's tables (issue 17): a sweep, a job waiting on another, a schedule, a drain.
+  const sweep = await s.transport.rpc<{ sweep: { sweep_id: string } }>('sweep_submit', { p_script_path: '/home/alice/a.py', p_cells: [{ args: '1', params: { n: '1' } }] });
+  ids.sweep = sweep.sweep.sweep_id;
+  ids.waiting = (await s.transport.rpc<{ job_id: string }>('job_submit', { p_script_path: '/home/alice/a.py', p_after: [job.job_id] })).job_id;
+  ids.schedule = (await s.transport.rpc<{ schedule_id: string }>('schedule_add', {
+    p_cron: '0 3 * * *', p_script_path: '/home/alice/a.py', p_time_zone: 'UTC', p_next_due_at: new Date(Date.now() + 3600_000).toISOString(),
+  })).schedule_id;
+  await s.transport.rpc('host_drain', { p_host: 'gpu7' });
   await s.close();
 });
 after(async () => {
@@ -162,6 +174,52 @@ describe('RLS matrix', () => {
     });
   }
 
+  // The queue's functions (issue 17): bob cannot read or change alice's sweeps, schedules or drains.
+  const queueCalls: [string, (id: Record<string, string>) => [string, unknown[]]][] = [
+    ['sweep_get', (i) => ['select public.sweep_get($1)', [i.sweep]]],
+    ['sweep_request_cancel', (i) => ['select public.sweep_request_cancel($1)', [i.sweep]]],
+    ['sweep_mark_notified', (i) => ['select public.sweep_mark_notified($1)', [i.sweep]]],
+    ['sweep_notify_failed', (i) => ["select public.sweep_notify_failed($1, 'x', null)", [i.sweep]]],
+    ['schedule_fire', (i) => ["select public.schedule_fire($1, now(), '[]', now() + interval '1 hour')", [i.schedule]]],
+    ['schedule_pause', (i) => ['select public.schedule_pause($1)', [i.schedule]]],
+    ['schedule_resume', (i) => ["select public.schedule_resume($1, now() + interval '1 hour')", [i.schedule]]],
+    ['schedule_remove', (i) => ['select public.schedule_remove($1)', [i.schedule]]],
+    ['job_submit --after', (i) => ["select public.job_submit('/x.py', p_after => jsonb_build_array($1::text))", [i.job]]],
+    ['sweep_submit --after', (i) => ["select public.sweep_submit('/x.py', '[{\"args\":null}]', p_after => jsonb_build_array($1::text))", [i.sweep]]],
+    ['lab_private.sweep_view', (i) => ['select lab_private.sweep_view($1, $2)', [alice, i.sweep]]],
+  ];
+  const queueState = async () => (await db.admin.query(
+    'select (select json_agg(s order by sweep_id) from public.sweeps s) as sweeps, (select json_agg(c order by schedule_id) from public.schedules c) as schedules, (select json_agg(j order by job_id) from public.jobs j) as jobs')).rows[0];
+  for (const [fn, make] of queueCalls) {
+    test(`${fn}: bob gets "not yours", anon is refused, alice's rows unchanged`, async () => {
+      const [sql, params] = make(ids);
+      const before = await queueState();
+      await assert.rejects(as('bob', sql, params), /no sweep|no schedule|no job or sweep/);
+      await assert.rejects(as('forged', sql, params), /no sweep|no schedule|no job or sweep/);
+      await assert.rejects(as('anon', sql, params), /permission denied/);
+      assert.deepEqual(await queueState(), before);
+    });
+  }
+
+  test('the queue: bob sees none of alice\'s sweeps, schedules, drains; private helpers do nothing for him', async () => {
+    assert.deepEqual((await as<{ r: unknown[] }>('bob', 'select public.sweeps_list() as r'))[0]!.r, []);
+    assert.deepEqual((await as<{ r: unknown[] }>('bob', 'select public.schedules_list() as r'))[0]!.r, []);
+    assert.deepEqual((await as<{ r: unknown[] }>('bob', 'select public.host_drains_list() as r'))[0]!.r, []);
+    assert.equal((await as<{ r: unknown }>('bob', 'select public.sweep_notify_begin($1, $2) as r', [ids.sweep, randomUUID()]))[0]!.r, null);
+    const work = await as<{ r: { drained: boolean; schedules_due: unknown[] } }>('bob', "select public.jobs_for_agent('gpu7') as r");
+    assert.equal(work[0]!.r.drained, false, 'alice\'s drain of gpu7 is hers');
+    for (const sql of [
+      "select lab_private.new_job($1, '{\"script_path\": \"/x.py\"}')",
+      "select lab_private.host_drain_lab('gpu7', false)",
+      "select lab_private.refresh_host_reasons($1, 'gpu7')",
+      'select lab_private.wake_member($1)',
+    ]) {
+      await assert.rejects(as('bob', sql, sql.includes('$1') ? [alice] : []), /permission denied/, sql);
+    }
+    await assert.rejects(as('bob', 'select public.host_resume($1, $2)', ['gpu7', alice]), /cannot act as/);
+    assert.equal((await db.admin.query('select count(*) from public.host_drains where user_id = $1', [alice])).rows[0].count, '1');
+  });
+
   test('bob\'s claims, lists and history never include alice\'s rows', async () => {
     const claimed = await as<{ r: unknown[] }>('bob', 'select public.job_claim($1, $2, 100) as r', [randomUUID(), 'gpu1']);
     assert.deepEqual(claimed[0]!.r, []);
@@ -173,7 +231,7 @@ describe('RLS matrix', () => {
     // bob's sync cannot delete alice's script, nor can naming alice's id act as her.
     await as('bob', "select public.scripts_sync('[]', '[\"/home/alice/a.py\"]')");
     assert.equal((await db.admin.query('select count(*) from public.scripts where user_id = $1', [alice])).rows[0].count, '1');
-    await assert.rejects(as('bob', 'select public.job_submit($1, null, null, null, null, $2)', ['/x.py', alice]), /cannot act as/);
+    await assert.rejects(as('bob', 'select public.job_submit($1, p_user_id => $2)', ['/x.py', alice]), /cannot act as/);
   });
 
   test('naming alice (p_user_id) gets bob, forged claims and a claimed service_role nothing', async () => {

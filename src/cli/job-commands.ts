@@ -10,11 +10,13 @@ import type { Command } from './command.js';
 import { jobDetail, jobsTable } from './job-format.js';
 import { parseGpuRequest, type GpuRequest } from '../services/gpu/request.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
-import { findJob, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
+import { findJob, idArg, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
+import { findJobOrSweep, findSweep, QUEUE_SUBMIT_OPTIONS, QUEUE_SUBMIT_USAGE, queueOptions, resolveAfter, sweepOptions } from './queue-options.js';
+import { sweepDetail, sweepsTable, sweepSubmitted } from './sweep-format.js';
 
 
 /** The script must be a .py/.ipynb file under home; it joins the inventory if it is not there. */
-async function checkScript(path: string, home: string): Promise<{ path: string; type: 'py' | 'ipynb'; size: number; mtime: string; kernel: string | null }> {
+export async function checkScript(path: string, home: string): Promise<{ path: string; type: 'py' | 'ipynb'; size: number; mtime: string; kernel: string | null }> {
   const abs = resolve(path);
   const type = extname(abs) === '.py' ? 'py' : extname(abs) === '.ipynb' ? 'ipynb' : null;
   if (!type) throw new UsageError(`${path} is not a .py or .ipynb file`);
@@ -76,22 +78,28 @@ export const jobCommands: Command[] = [
   {
     name: 'submit',
     summary: 'queue a run of one of your scripts; prints the job id',
-    usage: 'lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] [--gpus N [--gpu-mem 40G] [--gpu-model \'A100*\']] [--json] [-- args…]',
+    usage: `lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] ${QUEUE_SUBMIT_USAGE} [--gpus N [--gpu-mem 40G] [--gpu-model \'A100*\']] [--json] [-- args…]`,
     json: true,
-    options: { host: { type: 'string' }, timeout: { type: 'string' }, gpus: { type: 'string' }, 'gpu-mem': { type: 'string' }, 'gpu-model': { type: 'string' } },
+    options: { host: { type: 'string' }, timeout: { type: 'string' }, ...QUEUE_SUBMIT_OPTIONS, gpus: { type: 'string' }, 'gpu-mem': { type: 'string' }, 'gpu-model': { type: 'string' } },
     async run({ args, rest, options, env, out }) {
       if (args.length !== 1) throw new UsageError('give exactly one script; put its arguments after --');
       const timeout = options.timeout === undefined ? null : Number(options.timeout);
       if (timeout !== null && (!Number.isInteger(timeout) || timeout <= 0)) throw new UsageError('--timeout takes whole seconds, e.g. --timeout 3600');
+      const { afterRefs, ...queue } = queueOptions(options);
+      const sweep = sweepOptions(options, rest);
       const gpu = gpuOptions(options);
       const { job, page } = await withUserStore(env, async (store, config) => {
         const script = await checkScript(args[0]!, config.home);
         await store.syncScripts({ upserts: [script], deletes: [] }); // no-op when the inventory already has it unchanged
         // argv as a JSON array: exactly these words reach the script, whatever quoting they hold.
-        const job = await store.submitJob({ scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: (options.host as string) ?? null, timeoutS: timeout, ...gpu });
+        const spec = { scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: (options.host as string) ?? null, timeoutS: timeout, ...queue, after: await resolveAfter(store, afterRefs), ...gpu };
+        if (sweep) return { job: await store.submitSweep({ ...spec, ...sweep }), page: null };
+        const job = await store.submitJob(spec);
         return { job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', job.job_id) };
       });
+      if ('sweep' in job) return out.data(job, sweepSubmitted);
       out.data(job, (j: JobRow) => j.job_id);
+      if (job.status === 'cancelled' && !out.json) process.stderr.write(`${job.error}\n`);
       // stdout stays the bare id (scripts read it); the page's link goes beside it.
       if (page && !out.json) process.stderr.write(`on your dashboard: ${page}\n`);
     },
@@ -99,26 +107,30 @@ export const jobCommands: Command[] = [
   {
     name: 'ls',
     summary: 'your jobs, newest first',
-    usage: 'lab-agent ls [--limit N] [--status S] [--json]',
+    usage: 'lab-agent ls [--limit N] [--status S] [--sweep <sweep>] [--sweeps] [--json]',
     json: true,
-    options: { limit: { type: 'string' }, status: { type: 'string' } },
+    options: { limit: { type: 'string' }, status: { type: 'string' }, sweep: { type: 'string' }, sweeps: { type: 'boolean' } },
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
+      if (options.sweeps) return out.data(await withUserStore(env, (store) => store.listSweeps({ limit })), sweepsTable);
+      if (options.sweep) return out.data(await withUserStore(env, (store) => findSweep(store, idArg([options.sweep as string], 'sweep', 'lab-agent ls --sweeps'))), sweepDetail);
       const jobs = await withUserStore(env, (store) => store.listJobs({ limit, status: (options.status as string) ?? null }));
       out.data(jobs, jobsTable);
     },
   },
   {
     name: 'status',
-    summary: 'one job in full: state, exit code, error, log tails',
-    usage: 'lab-agent status <job> [--json]',
+    summary: 'one job in full: state, exit code, error, log tails (a sweep: its grid)',
+    usage: 'lab-agent status <job|sweep> [--json]',
     json: true,
     async run({ args, env, out }) {
       const id = jobArg(args);
-      const { job, page } = await withUserStore(env, async (store, config) => {
-        const job = await findJob(store, id);
-        return { job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', job.job_id) };
+      const found = await withUserStore(env, async (store, config) => {
+        const hit = await findJobOrSweep(store, id);
+        return 'sweep' in hit ? hit : { job: hit.job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', hit.job.job_id) };
       });
+      if ('sweep' in found) return out.data(found.sweep, sweepDetail);
+      const { job, page } = found;
       out.data(job, (j: JobRow) => `${jobDetail(j)}${page ? `\n\n${'dashboard'.padEnd(16)} ${page}` : ''}`);
     },
   },
@@ -155,12 +167,17 @@ export const jobCommands: Command[] = [
   },
   {
     name: 'cancel',
-    summary: 'cancel a job: at once if pending, SIGTERM then SIGKILL if running',
-    usage: 'lab-agent cancel <job> [--json]',
+    summary: 'cancel a job: at once if pending, SIGTERM then SIGKILL if running (a sweep: all of it that has not ended)',
+    usage: 'lab-agent cancel <job|sweep> [--json]',
     json: true,
     async run({ args, env, out }) {
       const id = jobArg(args);
-      const job = await withUserStore(env, async (store) => store.requestCancel((await findJob(store, id)).job_id));
+      const found = await withUserStore(env, async (store) => {
+        const hit = await findJobOrSweep(store, id);
+        return 'sweep' in hit ? { sweep: await store.cancelSweep(hit.sweep.sweep.sweep_id) } : { job: await store.requestCancel(hit.job.job_id) };
+      });
+      if ('sweep' in found) return out.data(found.sweep, sweepDetail);
+      const { job } = found;
       out.data(job, (j: JobRow) => (j.status === 'cancelled' ? `${j.job_id} cancelled` : `${j.job_id}: cancel requested; the agent stops it (SIGTERM, then SIGKILL after the grace)`));
     },
   },

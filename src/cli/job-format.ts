@@ -37,6 +37,11 @@ export function jobDetail(j: JobRow): string {
     ['interpreter', j.interpreter], ['pid', j.pid === null ? null : String(j.pid)], ['created', j.created_at], ['started', j.started_at],
     ['finished', j.finished_at], ['duration', duration(j)], ['exit code', j.retcode === null ? null : String(j.retcode)],
     ['signal', j.signal], ['error', j.error], ['timeout', j.timeout_s ? `${j.timeout_s}s` : null], ['cancel requested', j.cancel_requested_at],
+    ['waiting', j.status === 'pending' ? j.pending_reason : null], ['priority', j.priority ? String(j.priority) : null],
+    ['attempt', (j.attempt ?? 1) > 1 || j.retries ? `${j.attempt ?? 1} of ${(j.retries ?? 0) + 1}` : null],
+    ['result', j.result === null || j.result === undefined ? null : JSON.stringify(j.result)],
+    ['sweep', j.sweep_id ? `${j.sweep_id} (cell ${(j.sweep_index ?? 0) + 1})` : null],
+    ['schedule', j.schedule_id ? `${j.schedule_id} (due ${j.scheduled_for})` : null],
     ['logs', j.log_dir], ['notified', j.notified_at ?? (j.notify_error ? `not yet: email failed (${j.notify_error})` : null)],
   ];
   const body = lines.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => `${k.padEnd(16)} ${v}`);

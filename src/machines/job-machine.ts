@@ -284,6 +284,8 @@ export const jobMachine = setup({
         src: 'concludeJob',
         input: ({ context }) => ({ job: context.job, outcome: outcomeOf(context.job, context.probe), probe: context.probe }),
         onDone: [
+          // A failed attempt with retries left is back in the queue (its reason on the row).
+          { guard: 'becamePending', target: 'pending', actions: 'takeOutputRow' },
           { guard: 'endedFinished', target: 'finished', actions: 'takeOutputRow' },
           { guard: 'endedFailed', target: 'failed', actions: 'takeOutputRow' },
           { target: 'cancelled', actions: 'takeOutputRow' },

@@ -34,6 +34,8 @@ export interface Config {
   maxParallel: number;
   /** LAB_JOB_START_TRIES: a job whose start failed this many times (the agent's trouble) is failed. */
   startTries: number;
+  /** LAB_JOB_RETRIES: retries of a failed run, for jobs that did not say. */
+  jobRetries: number;
   jobTimeoutS: number;
   killGraceS: number;
   pollIntervalS: number;
@@ -193,6 +195,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     python: v('LAB_PYTHON'),
     maxParallel: int('LAB_MAX_PARALLEL'),
     startTries: int('LAB_JOB_START_TRIES'),
+    jobRetries: int('LAB_JOB_RETRIES'),
     jobTimeoutS: int('LAB_JOB_TIMEOUT'),
     killGraceS: int('LAB_KILL_GRACE_S'),
     pollIntervalS: int('LAB_POLL_INTERVAL_S'),

@@ -23,6 +23,10 @@ export interface JobForEmail {
   stderr_tail?: string | null;
   /** Host the job ran on; falls back to ctx.host. */
   host?: string | null;
+  /** Which run this was (1 = the first); a retried job's email comes once, after its last. */
+  attempt?: number | null;
+  /** The run's last LAB_RESULT line. */
+  result?: unknown;
   /** The GPUs the job got, as its CUDA_VISIBLE_DEVICES (with CUDA_DEVICE_ORDER=PCI_BUS_ID). */
   cuda_visible_devices?: string | null;
 }
@@ -134,6 +138,8 @@ export function renderJobEmail(job: JobForEmail, ctx: EmailContext): RenderedEma
     ['Started', job.started_at ? formatTime(job.started_at, ctx.timeZone) : 'never started'],
     ['Ended', job.finished_at ? formatTime(job.finished_at, ctx.timeZone) : ''],
     ['Duration', duration !== null ? formatDuration(duration) : ''],
+    ['Attempts', (job.attempt ?? 1) > 1 ? `${job.attempt} (each one's logs kept: attempt-<n>/ beside the first)` : ''],
+    ['Result', job.result === null || job.result === undefined ? '' : JSON.stringify(job.result)],
     ['Job id', job.job_id],
     ['stdout log', job.stdout_path ?? ''],
     ['stderr log', job.stderr_path ?? ''],
@@ -245,7 +251,7 @@ function toDate(when: When): Date | null {
 }
 
 // A subject is one header line: control characters (a newline in a file name) become spaces.
-function oneLine(s: string): string {
+export function oneLine(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
 }
 
@@ -258,7 +264,7 @@ function table(rows: Array<[string, string]>): string {
   return `<table style="border-collapse:collapse">\n${tr.join('\n')}\n</table>`;
 }
 
-function htmlPage(title: string, blocks: string[]): string {
+export function htmlPage(title: string, blocks: string[]): string {
   return [
     '<!doctype html>',
     '<html><head><meta charset="utf-8">',

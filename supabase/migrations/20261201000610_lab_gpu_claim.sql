@@ -7,20 +7,30 @@
 -- reserves that host: no other GPU job starts there (any member's) until it has started, so the GPUs
 -- that free up go to it. Of such jobs the one queued first holds it; CPU jobs are never held back.
 
-drop function if exists public.job_submit(text, text, text, int, bigint, uuid);
+-- As 20261201000520's job_submit (issue 17: priority, retries, --after), with the GPU request. The
+-- request is written in the transaction that makes the job: no agent sees it without its GPUs.
+drop function if exists public.job_submit(text, text, text, int, bigint, int, int, int, jsonb, boolean, uuid);
 create or replace function public.job_submit(p_script_path text, p_args text default null,
   p_host text default null, p_timeout_s int default null, p_script_id bigint default null,
+  p_priority int default 0, p_retries int default null, p_retry_delay_s int default null,
+  p_after jsonb default null, p_after_any boolean default false,
   p_gpus int default 0, p_gpu_mem_mib int default null, p_gpu_model text default null,
   p_user_id uuid default null) returns jsonb
   language plpgsql security definer set search_path = '' as $$
-declare v_uid uuid := lab_private.acting_user(p_user_id); j public.jobs;
+declare
+  v_uid uuid := lab_private.acting_user(p_user_id);
+  v_spec jsonb := jsonb_build_object('script_path', p_script_path, 'args', p_args, 'host', p_host,
+    'timeout_s', p_timeout_s, 'script_id', p_script_id, 'priority', p_priority, 'retries', p_retries,
+    'retry_delay_s', p_retry_delay_s);
+  j public.jobs;
 begin
-  if p_script_path is null and p_script_id is null then
-    raise exception 'lab: a job needs a script path or a script id' using errcode = '22023';
+  perform lab_private.check_job_options(v_spec);
+  perform lab_private.check_gpu_request(p_gpus, p_gpu_mem_mib, p_gpu_model);
+  j := lab_private.new_job(v_uid, v_spec, lab_private.after_list(v_uid, p_after), p_after_any);
+  if coalesce(p_gpus, 0) > 0 then
+    update public.jobs set gpus = p_gpus, gpu_mem_mib = p_gpu_mem_mib, gpu_model = p_gpu_model
+      where job_id = j.job_id returning * into j;
   end if;
-  insert into public.jobs (user_id, script_id, script_path, args, host, timeout_s, gpus, gpu_mem_mib, gpu_model)
-    values (v_uid, p_script_id, p_script_path, p_args, p_host, p_timeout_s, coalesce(p_gpus, 0), p_gpu_mem_mib, p_gpu_model)
-    returning * into j;
   return to_jsonb(j);
 end
 $$;
@@ -103,14 +113,15 @@ create or replace function lab_private.gpu_reservation(p_host text, p_after_s in
   order by created_at, job_id limit 1
 $$;
 
--- FIFO per user, atomic between agents: SKIP LOCKED hands each pending row to one claimer only; a
--- GPU job is claimed only with its leases, which one transaction per host takes at a time (the
+-- As 20261201000520's job_claim (issue 17: ready jobs only, priority then queue order, drained
+-- hosts, default retries), placing GPU jobs: SKIP LOCKED hands each ready row to one claimer only;
+-- a GPU job is claimed only with its leases, which one transaction per host takes at a time (the
 -- advisory lock), so two members' agents never lease one GPU. p_gpus: null when the agent did not
 -- look (then GPU jobs wait).
-drop function if exists public.job_claim(uuid, text, int, uuid);
+drop function if exists public.job_claim(uuid, text, int, int, uuid);
 create or replace function public.job_claim(p_agent_id uuid, p_host text, p_limit int default 1,
-  p_gpus jsonb default null, p_gpu_reserve_after_s int default 600, p_gpu_lease_stale_s int default 600,
-  p_user_id uuid default null) returns jsonb
+  p_default_retries int default 0, p_gpus jsonb default null, p_gpu_reserve_after_s int default 600,
+  p_gpu_lease_stale_s int default 600, p_user_id uuid default null) returns jsonb
   language plpgsql security definer set search_path = '' as $$
 declare
   v_uid uuid := lab_private.acting_user(p_user_id);
@@ -122,11 +133,15 @@ declare
   v_reason text;
   j public.jobs;
 begin
+  if lab_private.is_drained(v_uid, p_host) then
+    return '[]'::jsonb;
+  end if;
   perform lab_private.set_event_detail(jsonb_build_object('agent_id', p_agent_id, 'host', p_host));
   for j in
     select * from public.jobs
-    where user_id = v_uid and status = 'pending' and (host is null or host = p_host)
-    order by created_at, job_id
+    where user_id = v_uid and status = 'pending' and deps_left = 0 and not held
+      and (host is null or host = p_host) and (not_before is null or not_before <= now())
+    order by priority desc, seq
     for update skip locked
   loop
     exit when jsonb_array_length(v_out) >= greatest(p_limit, 0);
@@ -160,6 +175,7 @@ begin
     end if;
     update public.jobs set status = 'claimed', claimed_at = now(), agent_id = p_agent_id,
       run_host = p_host, claim_count = claim_count + 1,
+      retries = coalesce(retries, least(greatest(coalesce(p_default_retries, 0), 0), 100)),
       gpu_uuids = v_take, cuda_visible_devices = array_to_string(v_take, ','),
       pending_reason = null, gpu_wait_host = null, gpu_wait_since = null, gpu_wait_seen = null
       where job_id = j.job_id returning * into j;
@@ -172,9 +188,9 @@ end
 $$;
 
 -- Execute rights: a signed-in member and the service key only, never anon or public.
-revoke all on function public.job_submit(text, text, text, int, bigint, int, int, text, uuid),
-  public.job_claim(uuid, text, int, jsonb, int, int, uuid) from public, anon;
-grant execute on function public.job_submit(text, text, text, int, bigint, int, int, text, uuid),
-  public.job_claim(uuid, text, int, jsonb, int, int, uuid) to authenticated, service_role;
+revoke all on function public.job_submit(text, text, text, int, bigint, int, int, int, jsonb, boolean, int, int, text, uuid),
+  public.job_claim(uuid, text, int, int, jsonb, int, int, uuid) from public, anon;
+grant execute on function public.job_submit(text, text, text, int, bigint, int, int, int, jsonb, boolean, int, int, text, uuid),
+  public.job_claim(uuid, text, int, int, jsonb, int, int, uuid) to authenticated, service_role;
 revoke all on all functions in schema lab_private from public, anon;
 grant execute on all functions in schema lab_private to authenticated, service_role;

@@ -22,8 +22,9 @@ import type { AgentContext } from './context.js';
 import { memberUmask } from '../process-safety.js';
 import { faultPoint } from './fault-points.js';
 import { messageIdFor, sendRecorded } from './send-recorded.js';
+import { attemptLogDir, isRetryableFailure, readLabResult } from '../queue/attempts.js';
 
-const logDirOf = (ctx: AgentContext, job: JobRow) => job.log_dir ?? join(ctx.config.logDir, job.job_id);
+const logDirOf = (ctx: AgentContext, job: JobRow) => job.log_dir ?? attemptLogDir(ctx.config.logDir, job);
 
 /** A line in the job's own folder, for what the agent decided (interpreter, argument handling). */
 async function noteForJob(logDir: string, lines: string[]): Promise<void> {
@@ -81,7 +82,7 @@ async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Pr
   await checkLogFolder(ctx.config.logDir, ctx.config.home);
   holdJobGpus(ctx, job); // local mode: this member's host locks on the job's GPUs, or no start
   const prepared = await prepareJob({
-    jobId: job.job_id, scriptPath, args: job.args, home: ctx.config.home, logRoot: ctx.config.logDir,
+    jobId: job.job_id, scriptPath, args: job.args, home: ctx.config.home, logRoot: ctx.config.logDir, logDir: logDirOf(ctx, job),
     env: await ctx.loginEnv(), labPython: ctx.config.python || undefined, labJupyter: ctx.config.jupyter.executable || undefined,
   });
   await noteForJob(prepared.logDir, [`command: ${JSON.stringify(prepared.argv)}`, `cwd: ${prepared.cwd}`, ...prepared.notes]);
@@ -171,7 +172,8 @@ async function cleanUp(ctx: AgentContext, job: JobRow): Promise<void> {
 
 async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, probe: JobProbe | null): Promise<JobRow> {
   const t = probe ?? (await tails(job));
-  const end = { jobId: job.job_id, retcode: outcome.retcode, signal: outcome.signal, stdoutTail: t.stdoutTail, stderrTail: t.stderrTail };
+  const result = await readLabResult(job.stdout_path).catch(() => null);
+  const end = { jobId: job.job_id, retcode: outcome.retcode, signal: outcome.signal, stdoutTail: t.stdoutTail, stderrTail: t.stderrTail, result };
   // A stopped job's main process has ended: nothing it started may outlive it.
   if (job.kill_sent_at) await stopEverything(ctx, job, 'SIGKILL');
   await cleanUp(ctx, job).catch(() => undefined);
@@ -181,7 +183,7 @@ async function conclude(ctx: AgentContext, job: JobRow, outcome: JobOutcome, pro
     case 'finish':
       return ctx.store.finishJob({ ...end, finishedAt: outcome.finishedAt });
     case 'fail':
-      return ctx.store.failJob({ ...end, error: outcome.error, via: 'concluding' });
+      return ctx.store.failJob({ ...end, error: outcome.error, via: 'concluding', retry: isRetryableFailure(job, outcome, probe) });
     case 'cancel':
       return ctx.store.markCancelled(end);
   }

@@ -7,6 +7,7 @@ import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
 import { provideOnce, stepMachine } from './machine-runner.js';
+import { runQueuePass } from '../queue/queue-pass.js';
 
 export interface JobPassResult {
   claimed: number;
@@ -69,7 +70,7 @@ async function claimWithGpus(ctx: AgentContext, limit: number): Promise<JobRow[]
   let claimed: JobRow[] = [];
   try {
     claimed = await ctx.store.claimJobs({
-      agentId: ctx.agentId, host: ctx.host, limit, gpus: gpus.view,
+      agentId: ctx.agentId, host: ctx.host, limit, defaultRetries: ctx.config.jobRetries, gpus: gpus.view,
       gpuReserveAfterS: gpuSetting(ctx, 'LAB_GPU_RESERVE_AFTER_S'), gpuLeaseStaleS: gpuSetting(ctx, 'LAB_GPU_LEASE_STALE_S'),
     });
   } finally {
@@ -80,8 +81,9 @@ async function claimWithGpus(ctx: AgentContext, limit: number): Promise<JobRow[]
 
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
   const work = await ctx.store.agentWork(ctx.host);
+  const queued = await runQueuePass(ctx, work); // due schedules make their jobs, sweep emails go
   const free = ctx.config.maxParallel - work.active.length;
-  const claimed = opts.claim && free > 0 && work.pending > 0 ? await claimWithGpus(ctx, free) : [];
+  const claimed = opts.claim && free > 0 && work.pending + queued > 0 ? await claimWithGpus(ctx, free) : [];
   const now = Date.now();
   const known = lastStep.get(ctx) ?? new Map<string, number>();
   const stepped = new Map(work.active.flatMap((j) => (known.has(j.job_id) ? [[j.job_id, known.get(j.job_id)!] as const] : [])));

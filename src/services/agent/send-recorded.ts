@@ -8,7 +8,7 @@ import type { MailMessage, Mailer } from '../mailer.js';
  * The Message-ID of the one email about a job or a Jupyter session: derived from its id, so every
  * try sends the same message and a duplicate is recognisable (and dropped by mail clients).
  */
-export function messageIdFor(kind: 'job' | 'jupyter', id: string): string {
+export function messageIdFor(kind: 'job' | 'jupyter' | 'sweep', id: string): string {
   return `<${kind}-${id}@lab-job-agent>`;
 }
 

@@ -17,6 +17,8 @@ export interface JobInput {
   home: string;
   /** Usually ~/lab_job_logs; the job's logs go to <logRoot>/<jobId>. */
   logRoot: string;
+  /** Where this attempt's logs go, when not <logRoot>/<jobId> (a retry's attempt-<n> folder). */
+  logDir?: string;
   /** The user's login environment (loginEnvironment()); the job runs with it. */
   env: Record<string, string>;
   labPython?: string | undefined;
@@ -53,7 +55,7 @@ export async function prepareJob(input: JobInput): Promise<PreparedJob> {
   if (!JOB_ID.test(input.jobId) || input.jobId.includes('..')) throw new Error(`prepareJob: unsafe job id "${input.jobId}"`);
   const home = realpathOrSelf(input.home);
   const script = resolveScript(input.scriptPath, input.home, home);
-  const logDir = join(input.logRoot, input.jobId);
+  const logDir = input.logDir ?? join(input.logRoot, input.jobId);
   const env: Record<string, string> = { ...input.env, LAB_JOB_ID: input.jobId, LAB_JOB_LOG_DIR: logDir };
   const notes: string[] = [];
   const kind = script.endsWith('.py') ? 'py' : 'ipynb';

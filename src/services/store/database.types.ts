@@ -94,6 +94,37 @@ export type Database = {
           },
         ]
       }
+      host_drains: {
+        Row: {
+          drain_id: number
+          drained_at: string
+          host: string
+          note: string | null
+          user_id: string | null
+        }
+        Insert: {
+          drain_id?: never
+          drained_at?: string
+          host: string
+          note?: string | null
+          user_id?: string | null
+        }
+        Update: {
+          drain_id?: never
+          drained_at?: string
+          host?: string
+          note?: string | null
+          user_id?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "host_drains_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["user_id"]
+          },
+        ]
+      }
       host_gpu_samples: {
         Row: {
           at: string
@@ -154,16 +185,60 @@ export type Database = {
         }
         Relationships: []
       }
+      job_deps: {
+        Row: {
+          after_job_id: string
+          job_id: string
+          user_id: string
+          via_sweep_id: string | null
+        }
+        Insert: {
+          after_job_id: string
+          job_id: string
+          user_id: string
+          via_sweep_id?: string | null
+        }
+        Update: {
+          after_job_id?: string
+          job_id?: string
+          user_id?: string
+          via_sweep_id?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "job_deps_after_job_id_fkey"
+            columns: ["after_job_id"]
+            referencedRelation: "jobs"
+            referencedColumns: ["job_id"]
+          },
+          {
+            foreignKeyName: "job_deps_job_id_fkey"
+            columns: ["job_id"]
+            referencedRelation: "jobs"
+            referencedColumns: ["job_id"]
+          },
+          {
+            foreignKeyName: "job_deps_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["user_id"]
+          },
+        ]
+      }
       jobs: {
         Row: {
+          after_any: boolean
           agent_id: string | null
           args: string | null
+          attempt: number
+          attempts: NonNullable<Json>
           cancel_requested_at: string | null
           claim_count: number
           claimed_at: string | null
           command: Json | null
           created_at: string
           cuda_visible_devices: string | null
+          deps_left: number
           error: string | null
           finished_at: string | null
           gpu_mem_mib: number | null
@@ -174,11 +249,13 @@ export type Database = {
           gpu_wait_since: string | null
           gpus: number
           heartbeat_at: string | null
+          held: boolean
           host: string | null
           interpreter: string | null
           job_id: string
           kill_sent_at: string | null
           log_dir: string | null
+          not_before: string | null
           notified_at: string | null
           notify_attempts: number
           notify_error: string | null
@@ -187,10 +264,17 @@ export type Database = {
           pending_reason: string | null
           pid: number | null
           pid_start: string | null
+          priority: number
+          result: Json | null
           retcode: number | null
+          retries: number | null
+          retry_delay_s: number | null
           run_host: string | null
+          schedule_id: string | null
+          scheduled_for: string | null
           script_id: number | null
           script_path: string | null
+          seq: number
           signal: string | null
           started_at: string | null
           status: string
@@ -199,19 +283,26 @@ export type Database = {
           stdout_path: string | null
           stdout_tail: string | null
           stop_reason: string | null
+          sweep_id: string | null
+          sweep_index: number | null
+          sweep_params: Json | null
           timeout_s: number | null
           updated_at: string
           user_id: string
         }
         Insert: {
+          after_any?: boolean
           agent_id?: string | null
           args?: string | null
+          attempt?: number
+          attempts?: NonNullable<Json>
           cancel_requested_at?: string | null
           claim_count?: number
           claimed_at?: string | null
           command?: Json | null
           created_at?: string
           cuda_visible_devices?: string | null
+          deps_left?: number
           error?: string | null
           finished_at?: string | null
           gpu_mem_mib?: number | null
@@ -222,11 +313,13 @@ export type Database = {
           gpu_wait_since?: string | null
           gpus?: number
           heartbeat_at?: string | null
+          held?: boolean
           host?: string | null
           interpreter?: string | null
           job_id?: string
           kill_sent_at?: string | null
           log_dir?: string | null
+          not_before?: string | null
           notified_at?: string | null
           notify_attempts?: number
           notify_error?: string | null
@@ -235,10 +328,17 @@ export type Database = {
           pending_reason?: string | null
           pid?: number | null
           pid_start?: string | null
+          priority?: number
+          result?: Json | null
           retcode?: number | null
+          retries?: number | null
+          retry_delay_s?: number | null
           run_host?: string | null
+          schedule_id?: string | null
+          scheduled_for?: string | null
           script_id?: number | null
           script_path?: string | null
+          seq?: number
           signal?: string | null
           started_at?: string | null
           status?: string
@@ -247,19 +347,26 @@ export type Database = {
           stdout_path?: string | null
           stdout_tail?: string | null
           stop_reason?: string | null
+          sweep_id?: string | null
+          sweep_index?: number | null
+          sweep_params?: Json | null
           timeout_s?: number | null
           updated_at?: string
           user_id?: string
         }
         Update: {
+          after_any?: boolean
           agent_id?: string | null
           args?: string | null
+          attempt?: number
+          attempts?: NonNullable<Json>
           cancel_requested_at?: string | null
           claim_count?: number
           claimed_at?: string | null
           command?: Json | null
           created_at?: string
           cuda_visible_devices?: string | null
+          deps_left?: number
           error?: string | null
           finished_at?: string | null
           gpu_mem_mib?: number | null
@@ -270,11 +377,13 @@ export type Database = {
           gpu_wait_since?: string | null
           gpus?: number
           heartbeat_at?: string | null
+          held?: boolean
           host?: string | null
           interpreter?: string | null
           job_id?: string
           kill_sent_at?: string | null
           log_dir?: string | null
+          not_before?: string | null
           notified_at?: string | null
           notify_attempts?: number
           notify_error?: string | null
@@ -283,10 +392,17 @@ export type Database = {
           pending_reason?: string | null
           pid?: number | null
           pid_start?: string | null
+          priority?: number
+          result?: Json | null
           retcode?: number | null
+          retries?: number | null
+          retry_delay_s?: number | null
           run_host?: string | null
+          schedule_id?: string | null
+          scheduled_for?: string | null
           script_id?: number | null
           script_path?: string | null
+          seq?: number
           signal?: string | null
           started_at?: string | null
           status?: string
@@ -295,11 +411,26 @@ export type Database = {
           stdout_path?: string | null
           stdout_tail?: string | null
           stop_reason?: string | null
+          sweep_id?: string | null
+          sweep_index?: number | null
+          sweep_params?: Json | null
           timeout_s?: number | null
           updated_at?: string
           user_id?: string
         }
         Relationships: [
+          {
+            foreignKeyName: "jobs_schedule_id_fkey"
+            columns: ["schedule_id"]
+            referencedRelation: "schedules"
+            referencedColumns: ["schedule_id"]
+          },
+          {
+            foreignKeyName: "jobs_sweep_id_fkey"
+            columns: ["sweep_id"]
+            referencedRelation: "sweeps"
+            referencedColumns: ["sweep_id"]
+          },
           {
             foreignKeyName: "jobs_user_id_fkey"
             columns: ["user_id"]
@@ -432,6 +563,82 @@ export type Database = {
         }
         Relationships: []
       }
+      schedules: {
+        Row: {
+          args: string | null
+          catch_up: number
+          created_at: string
+          cron: string
+          host: string | null
+          last_fired_at: string | null
+          last_job_id: string | null
+          next_due_at: string
+          paused_at: string | null
+          priority: number
+          retries: number | null
+          retry_delay_s: number | null
+          runs: number
+          schedule_id: string
+          script_path: string
+          skipped: number
+          time_zone: string
+          timeout_s: number | null
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          args?: string | null
+          catch_up?: number
+          created_at?: string
+          cron: string
+          host?: string | null
+          last_fired_at?: string | null
+          last_job_id?: string | null
+          next_due_at: string
+          paused_at?: string | null
+          priority?: number
+          retries?: number | null
+          retry_delay_s?: number | null
+          runs?: number
+          schedule_id?: string
+          script_path: string
+          skipped?: number
+          time_zone: string
+          timeout_s?: number | null
+          updated_at?: string
+          user_id: string
+        }
+        Update: {
+          args?: string | null
+          catch_up?: number
+          created_at?: string
+          cron?: string
+          host?: string | null
+          last_fired_at?: string | null
+          last_job_id?: string | null
+          next_due_at?: string
+          paused_at?: string | null
+          priority?: number
+          retries?: number | null
+          retry_delay_s?: number | null
+          runs?: number
+          schedule_id?: string
+          script_path?: string
+          skipped?: number
+          time_zone?: string
+          timeout_s?: number | null
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "schedules_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["user_id"]
+          },
+        ]
+      }
       scripts: {
         Row: {
           created_at: string
@@ -475,6 +682,67 @@ export type Database = {
           },
         ]
       }
+      sweeps: {
+        Row: {
+          args: string | null
+          axes: NonNullable<Json>
+          cells: number
+          created_at: string
+          finished_at: string | null
+          max_parallel: number | null
+          notified_at: string | null
+          notify_attempts: number
+          notify_each: boolean
+          notify_error: string | null
+          notify_lease_until: string | null
+          notify_next_at: string | null
+          script_path: string
+          sweep_id: string
+          user_id: string
+        }
+        Insert: {
+          args?: string | null
+          axes?: NonNullable<Json>
+          cells: number
+          created_at?: string
+          finished_at?: string | null
+          max_parallel?: number | null
+          notified_at?: string | null
+          notify_attempts?: number
+          notify_each?: boolean
+          notify_error?: string | null
+          notify_lease_until?: string | null
+          notify_next_at?: string | null
+          script_path: string
+          sweep_id?: string
+          user_id: string
+        }
+        Update: {
+          args?: string | null
+          axes?: NonNullable<Json>
+          cells?: number
+          created_at?: string
+          finished_at?: string | null
+          max_parallel?: number | null
+          notified_at?: string | null
+          notify_attempts?: number
+          notify_each?: boolean
+          notify_error?: string | null
+          notify_lease_until?: string | null
+          notify_next_at?: string | null
+          script_path?: string
+          sweep_id?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "sweeps_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["user_id"]
+          },
+        ]
+      }
       user_hosts: {
         Row: {
           host: string
@@ -508,18 +776,21 @@ export type Database = {
           created_at: string
           email: string | null
           linux_user: string | null
+          time_zone: string | null
           user_id: string
         }
         Insert: {
           created_at?: string
           email?: string | null
           linux_user?: string | null
+          time_zone?: string | null
           user_id: string
         }
         Update: {
           created_at?: string
           email?: string | null
           linux_user?: string | null
+          time_zone?: string | null
           user_id?: string
         }
         Relationships: []
@@ -554,6 +825,11 @@ export type Database = {
         Args: Record<PropertyKey, never>
         Returns: Json
       }
+      host_drain: {
+        Args: { p_host: string; p_note?: string; p_user_id?: string }
+        Returns: Json
+      }
+      host_drains_list: { Args: { p_user_id?: string }; Returns: Json }
       host_publish: {
         Args: {
           p_agent_id: string
@@ -563,6 +839,10 @@ export type Database = {
         }
         Returns: Json
       }
+      host_resume: {
+        Args: { p_host: string; p_user_id?: string }
+        Returns: Json
+      }
       hosts_list: {
         Args: { p_history?: boolean; p_user_id?: string }
         Returns: Json
@@ -570,6 +850,7 @@ export type Database = {
       job_claim: {
         Args: {
           p_agent_id: string
+          p_default_retries?: number
           p_gpu_lease_stale_s?: number
           p_gpu_reserve_after_s?: number
           p_gpus?: Json
@@ -583,7 +864,9 @@ export type Database = {
         Args: {
           p_error: string
           p_job_id: string
+          p_result?: Json
           p_retcode?: number
+          p_retry?: boolean
           p_signal?: string
           p_stderr_tail?: string
           p_stdout_tail?: string
@@ -596,6 +879,7 @@ export type Database = {
         Args: {
           p_finished_at?: string
           p_job_id: string
+          p_result?: Json
           p_retcode: number
           p_signal?: string
           p_stderr_tail?: string
@@ -682,11 +966,16 @@ export type Database = {
       }
       job_submit: {
         Args: {
+          p_after?: Json
+          p_after_any?: boolean
           p_args?: string
           p_gpu_mem_mib?: number
           p_gpu_model?: string
           p_gpus?: number
           p_host?: string
+          p_priority?: number
+          p_retries?: number
+          p_retry_delay_s?: number
           p_script_id?: number
           p_script_path: string
           p_timeout_s?: number
@@ -788,6 +1077,50 @@ export type Database = {
         Args: { p_subject_id: string; p_user_id?: string }
         Returns: Json
       }
+      schedule_add: {
+        Args: {
+          p_args?: string
+          p_catch_up?: number
+          p_cron: string
+          p_host?: string
+          p_next_due_at: string
+          p_priority?: number
+          p_retries?: number
+          p_retry_delay_s?: number
+          p_script_path: string
+          p_time_zone?: string
+          p_timeout_s?: number
+          p_user_id?: string
+        }
+        Returns: Json
+      }
+      schedule_fire: {
+        Args: {
+          p_due_at: string
+          p_due_times: Json
+          p_next_due_at: string
+          p_schedule_id: string
+          p_user_id?: string
+        }
+        Returns: Json
+      }
+      schedule_pause: {
+        Args: { p_schedule_id: string; p_user_id?: string }
+        Returns: Json
+      }
+      schedule_remove: {
+        Args: { p_schedule_id: string; p_user_id?: string }
+        Returns: Json
+      }
+      schedule_resume: {
+        Args: {
+          p_next_due_at: string
+          p_schedule_id: string
+          p_user_id?: string
+        }
+        Returns: Json
+      }
+      schedules_list: { Args: { p_user_id?: string }; Returns: Json }
       scripts_list: { Args: { p_user_id?: string }; Returns: Json }
       scripts_search: {
         Args: {
@@ -802,6 +1135,60 @@ export type Database = {
         Args: { p_deletes?: Json; p_upserts: Json; p_user_id?: string }
         Returns: Json
       }
+      sweep_get: {
+        Args: { p_sweep_id: string; p_user_id?: string }
+        Returns: Json
+      }
+      sweep_mark_notified: {
+        Args: { p_sweep_id: string; p_user_id?: string }
+        Returns: Json
+      }
+      sweep_notify_begin: {
+        Args: {
+          p_agent_id: string
+          p_lease_s?: number
+          p_sweep_id: string
+          p_user_id?: string
+        }
+        Returns: Json
+      }
+      sweep_notify_failed: {
+        Args: {
+          p_error: string
+          p_retry_at: string
+          p_sweep_id: string
+          p_user_id?: string
+        }
+        Returns: Json
+      }
+      sweep_request_cancel: {
+        Args: { p_sweep_id: string; p_user_id?: string }
+        Returns: Json
+      }
+      sweep_submit: {
+        Args: {
+          p_after?: Json
+          p_after_any?: boolean
+          p_args?: string
+          p_axes?: Json
+          p_cells: Json
+          p_host?: string
+          p_max_parallel?: number
+          p_notify_each?: boolean
+          p_priority?: number
+          p_retries?: number
+          p_retry_delay_s?: number
+          p_script_id?: number
+          p_script_path: string
+          p_timeout_s?: number
+          p_user_id?: string
+        }
+        Returns: Json
+      }
+      sweeps_list: {
+        Args: { p_limit?: number; p_user_id?: string }
+        Returns: Json
+      }
       user_ensure: {
         Args: {
           p_email?: string
@@ -809,6 +1196,10 @@ export type Database = {
           p_linux_user: string
           p_user_id?: string
         }
+        Returns: Json
+      }
+      user_set_time_zone: {
+        Args: { p_time_zone: string; p_user_id?: string }
         Returns: Json
       }
       user_verified_email: { Args: { p_user_id?: string }; Returns: string }

@@ -5,6 +5,9 @@ import type {
   StartJob, SubmitJob, Tails, Transport, WakeEvent,
 } from './types.js';
 import type { Database } from './database.types.js';
+import type {
+  HostDrain, QueueOptions, ScheduleFired, ScheduleRow, SweepAxis, SweepCellSpec, SweepRow, SweepView,
+} from './queue-types.js';
 
 type Functions = Database['public']['Functions'];
 type ArgsOf<F extends keyof Functions> = Functions[F] extends { Args: infer A } ? A : never;
@@ -41,14 +44,17 @@ export class LabStore {
   submitJob(j: SubmitJob): Promise<JobRow> {
     return this.call('job_submit', {
       p_script_path: j.scriptPath ?? null, p_args: j.args ?? null, p_host: j.host ?? null,
-      p_timeout_s: j.timeoutS ?? null, p_script_id: j.scriptId ?? null,
+      p_timeout_s: j.timeoutS ?? null, p_script_id: j.scriptId ?? null, ...queueArgs(j),
       p_gpus: j.gpus ?? 0, p_gpu_mem_mib: j.gpuMemMiB ?? null, p_gpu_model: j.gpuModel ?? null,
     });
   }
-  /** gpus: what this tick's probe saw of the host's GPUs (null: not looked, GPU jobs wait). */
+  /**
+   * Ready jobs (dependencies met, inside their sweep's limit), highest priority first; none on a
+   * drained host. gpus: what this tick's probe saw of the host's GPUs (null: not looked, GPU jobs wait).
+   */
   claimJobs(c: ClaimJobs): Promise<JobRow[]> {
     return this.call('job_claim', {
-      p_agent_id: c.agentId, p_host: c.host, p_limit: c.limit, p_gpus: c.gpus ?? null,
+      p_agent_id: c.agentId, p_host: c.host, p_limit: c.limit, p_default_retries: c.defaultRetries ?? 0, p_gpus: c.gpus ?? null,
       p_gpu_reserve_after_s: c.gpuReserveAfterS ?? 600, p_gpu_lease_stale_s: c.gpuLeaseStaleS ?? 600,
     });
   }
@@ -66,14 +72,18 @@ export class LabStore {
   finishJob(f: JobEnd & { finishedAt?: string | null }): Promise<JobRow> {
     return this.call('job_finish', {
       p_job_id: f.jobId, p_retcode: f.retcode ?? null, p_signal: f.signal ?? null, p_stdout_tail: f.stdoutTail ?? null,
-      p_stderr_tail: f.stderrTail ?? null, p_finished_at: f.finishedAt ?? null,
+      p_stderr_tail: f.stderrTail ?? null, p_finished_at: f.finishedAt ?? null, p_result: f.result ?? null,
     });
   }
-  /** `via`: the machine state that failed it, recorded with the event for the visualizer. */
-  failJob(f: JobEnd & { error: string; via?: string | null }): Promise<JobRow> {
+  /**
+   * `via`: the machine state that failed it, recorded with the event for the visualizer. `retry`:
+   * the run itself failed (lost), so it goes back to the queue while retries are left; never for bad input.
+   */
+  failJob(f: JobEnd & { error: string; via?: string | null; retry?: boolean }): Promise<JobRow> {
     return this.call('job_fail', {
       p_job_id: f.jobId, p_error: f.error, p_stdout_tail: f.stdoutTail ?? null,
       p_stderr_tail: f.stderrTail ?? null, p_retcode: f.retcode ?? null, p_signal: f.signal ?? null, p_via: f.via ?? null,
+      p_retry: f.retry ?? false, p_result: f.result ?? null,
     });
   }
   requestCancel(jobId: string): Promise<JobRow> {
@@ -116,6 +126,79 @@ export class LabStore {
   }
   history(subjectId: string): Promise<LifecycleEvent[]> {
     return this.call('lifecycle_history', { p_subject_id: subjectId });
+  }
+
+  // sweeps ------------------------------------------------------------------------------------
+  /** One job per cell (the grid expanded by the caller, see queue/sweep-grid.ts); the options apply to every cell. */
+  submitSweep(w: SubmitJob & { cells: SweepCellSpec[]; axes?: SweepAxis[]; maxParallel?: number | null; notifyEach?: boolean }): Promise<SweepView> {
+    return this.call('sweep_submit', {
+      p_script_path: w.scriptPath ?? null, p_cells: w.cells, p_args: w.args ?? null, p_axes: w.axes ?? null,
+      p_max_parallel: w.maxParallel ?? null, p_host: w.host ?? null, p_timeout_s: w.timeoutS ?? null,
+      p_script_id: w.scriptId ?? null, p_notify_each: w.notifyEach ?? false, ...queueArgs(w),
+    });
+  }
+  getSweep(sweepId: string): Promise<SweepView> {
+    return this.call('sweep_get', { p_sweep_id: sweepId });
+  }
+  listSweeps(l: { limit?: number } = {}): Promise<SweepRow[]> {
+    return this.call('sweeps_list', { p_limit: l.limit ?? 20 });
+  }
+  /** Running cells are asked to stop, pending ones end at once. */
+  cancelSweep(sweepId: string): Promise<SweepView> {
+    return this.call('sweep_request_cancel', { p_sweep_id: sweepId });
+  }
+  /** The sweep's one email: the grid when this agent holds the lease, null when not due or another agent has it. */
+  beginSweepNotify(n: { sweepId: string; agentId: string; leaseS?: number }): Promise<SweepView | null> {
+    return this.call('sweep_notify_begin', { p_sweep_id: n.sweepId, p_agent_id: n.agentId, p_lease_s: n.leaseS ?? 120 });
+  }
+  markSweepNotifiedOnSend(n: { sweepId: string; send: () => Promise<void> }): Promise<SweepRow> {
+    return this.callCommittedAfter('sweep_mark_notified', { p_sweep_id: n.sweepId }, n.send);
+  }
+  sweepNotifyFailed(n: { sweepId: string; error: string; retryAt: Date | null }): Promise<SweepRow> {
+    return this.call('sweep_notify_failed', { p_sweep_id: n.sweepId, p_error: n.error, p_retry_at: n.retryAt?.toISOString() ?? null });
+  }
+
+  // schedules ---------------------------------------------------------------------------------
+  /** nextDueAt: the cron line's first due time after now (queue/cron.ts). */
+  addSchedule(a: Omit<SubmitJob, 'after' | 'afterAny' | 'scriptId'> & { cron: string; nextDueAt: Date; timeZone?: string | null; catchUp?: number | null }): Promise<ScheduleRow> {
+    return this.call('schedule_add', {
+      p_cron: a.cron, p_script_path: a.scriptPath ?? null, p_next_due_at: a.nextDueAt.toISOString(), p_time_zone: a.timeZone ?? null,
+      p_args: a.args ?? null, p_host: a.host ?? null, p_timeout_s: a.timeoutS ?? null, p_priority: a.priority ?? 0,
+      p_retries: a.retries ?? null, p_retry_delay_s: a.retryDelayS ?? null, p_catch_up: a.catchUp ?? 1,
+    });
+  }
+  listSchedules(): Promise<ScheduleRow[]> {
+    return this.call('schedules_list', {});
+  }
+  removeSchedule(scheduleId: string): Promise<ScheduleRow> {
+    return this.call('schedule_remove', { p_schedule_id: scheduleId });
+  }
+  pauseSchedule(scheduleId: string): Promise<ScheduleRow> {
+    return this.call('schedule_pause', { p_schedule_id: scheduleId });
+  }
+  resumeSchedule(r: { scheduleId: string; nextDueAt: Date }): Promise<ScheduleRow> {
+    return this.call('schedule_resume', { p_schedule_id: r.scheduleId, p_next_due_at: r.nextDueAt.toISOString() });
+  }
+  /** dueAt: next_due_at as read; dueTimes: the due times from it up to now; nextDueAt: the first after now. */
+  fireSchedule(f: { scheduleId: string; dueAt: string; dueTimes: Date[]; nextDueAt: Date }): Promise<ScheduleFired> {
+    return this.call('schedule_fire', {
+      p_schedule_id: f.scheduleId, p_due_at: f.dueAt, p_due_times: f.dueTimes.map((d) => d.toISOString()), p_next_due_at: f.nextDueAt.toISOString(),
+    });
+  }
+  setTimeZone(timeZone: string): Promise<{ time_zone: string }> {
+    return this.call('user_set_time_zone', { p_time_zone: timeZone });
+  }
+
+  // drains ------------------------------------------------------------------------------------
+  drainHost(d: { host: string; note?: string | null }): Promise<HostDrain> {
+    return this.call('host_drain', { p_host: d.host, p_note: d.note ?? null });
+  }
+  resumeHost(host: string): Promise<{ host: string; resumed: boolean; lab_drained: boolean }> {
+    return this.call('host_resume', { p_host: host });
+  }
+  /** My drains and the lab's. */
+  listDrains(): Promise<HostDrain[]> {
+    return this.call('host_drains_list', {});
   }
 
   // Jupyter sessions ---------------------------------------------------------------------
@@ -208,4 +291,12 @@ export class LabStore {
   close(): Promise<void> {
     return this.transport.close();
   }
+}
+
+/** The queue's options as the SQL functions name them. */
+function queueArgs(o: QueueOptions) {
+  return {
+    p_priority: o.priority ?? 0, p_retries: o.retries ?? null, p_retry_delay_s: o.retryDelayS ?? null,
+    p_after: o.after?.length ? o.after : null, p_after_any: o.afterAny ?? false,
+  };
 }

@@ -1,9 +1,10 @@
 // The store: one interface over the SQL functions in supabase/migrations, whatever the transport.
+import type { QueueColumns, QueueOptions, QueueWork } from './queue-types.js';
 
 export type JobStatus = 'pending' | 'claimed' | 'running' | 'finished' | 'failed' | 'cancelled';
 export type SessionStatus = 'pending' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
-export interface JobRow {
+export interface JobRow extends QueueColumns {
   job_id: string;
   user_id: string;
   script_id: number | null;
@@ -112,7 +113,7 @@ export interface AgentRow {
   stopped_at: string | null;
 }
 
-export interface AgentWork {
+export interface AgentWork extends Partial<QueueWork> {
   active: JobRow[];
   notify_due: JobRow[];
   pending: number;
@@ -169,7 +170,7 @@ export class StoreError extends Error {
   }
 }
 
-export interface SubmitJob {
+export interface SubmitJob extends QueueOptions {
   scriptPath?: string | null;
   scriptId?: number | null;
   args?: string | null;
@@ -185,6 +186,8 @@ export interface ClaimJobs {
   agentId: string;
   host: string;
   limit: number;
+  /** This agent's LAB_JOB_RETRIES, for jobs that did not say. */
+  defaultRetries?: number;
   /** The host's GPUs as this tick's probe saw them (src/services/gpu/agent-gpus.ts); null: GPU jobs wait. */
   gpus?: object | null;
   gpuReserveAfterS?: number;
@@ -243,6 +246,8 @@ export interface JobEnd extends Tails {
   jobId: string;
   retcode?: number | null;
   signal?: string | null;
+  /** The run's last `LAB_RESULT {json}` line of stdout. */
+  result?: unknown;
 }
 
 export interface MarkSessionRunning {
