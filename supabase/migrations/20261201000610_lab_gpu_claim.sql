@@ -131,20 +131,25 @@ declare
   v_take text[];
   v_held public.jobs;
   v_reason text;
+  v_id uuid;
   j public.jobs;
 begin
   if lab_private.is_drained(v_uid, p_host) then
     return '[]'::jsonb;
   end if;
   perform lab_private.set_event_detail(jsonb_build_object('agent_id', p_agent_id, 'host', p_host));
-  for j in
-    select * from public.jobs
+  -- The queue is read without locks and each row locked as it is taken: a cursor FOR UPDATE would
+  -- lock the rows it fetches ahead, and concurrent claimers would skip them out of queue order.
+  for v_id in
+    select job_id from public.jobs
     where user_id = v_uid and status = 'pending' and deps_left = 0 and not held
       and (host is null or host = p_host) and (not_before is null or not_before <= now())
     order by priority desc, seq
-    for update skip locked
   loop
     exit when jsonb_array_length(v_out) >= greatest(p_limit, 0);
+    select * into j from public.jobs where job_id = v_id and status = 'pending' and deps_left = 0 and not held
+      for update skip locked;
+    continue when not found;
     if j.gpus > 0 then
       if v_free is null then
         perform pg_advisory_xact_lock(hashtext('lab-gpu-host:' || p_host));
