@@ -18,6 +18,7 @@ export const PAGE_FUNCTIONS: Readonly<Record<string, readonly string[]>> = {
   jupyter_request: ['p_dir', 'p_host', 'p_app'],
   jupyter_request_stop: ['p_session_id'],
   agents_list: [],
+  hosts_list: ['p_history'],
   user_whoami: [],
   dashboard_changes: ['p_since'],
 };

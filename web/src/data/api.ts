@@ -1,5 +1,5 @@
 // The page's calls, written once over DataSource.rpc: each is one SQL function.
-import type { AgentItem, JobListItem, JobPage, JobRow, LifecycleEvent, ScriptRow, SessionRow } from '../types.js';
+import type { AgentItem, HostItem, JobListItem, JobPage, JobRow, LifecycleEvent, ScriptRow, SessionRow } from '../types.js';
 import type { DataSource } from './source.js';
 
 export interface JobFilter {
@@ -50,3 +50,5 @@ export const startJupyter = (s: DataSource, dir: string | null, host: string | n
   s.rpc('jupyter_request', { p_dir: dir, p_host: host, p_app: app });
 export const stopJupyter = (s: DataSource, id: string): Promise<SessionRow> => s.rpc('jupyter_request_stop', { p_session_id: id });
 export const agents = (s: DataSource): Promise<AgentItem[]> => s.rpc('agents_list');
+/** Every host's published resources, each GPU with its last hour of utilisation. */
+export const hosts = (s: DataSource): Promise<HostItem[]> => s.rpc('hosts_list', { p_history: true });
