@@ -113,10 +113,31 @@ test('a lease whose agent and process are gone is taken back; one whose GPU stil
   await db.admin.query(`update public.jobs set claimed_at = now() - interval '1 hour' where job_id = $1`, [j.job_id]);
   await db.admin.query(`update public.agents set heartbeat_at = now() - interval '1 hour' where agent_id = $1`, [agentA]);
   const w = await b.submitJob({ scriptPath: '/home/bob/t.py', gpus: 1 });
-  assert.deepEqual(await claim(b, agentB, host(1, () => ({ busy: true })), { stale: 60 }), [], 'a process on the GPU: the lease stands');
-  const [got] = await claim(b, agentB, host(1), { stale: 60 });
+  assert.deepEqual(await claim(b, agentB, host(1, () => ({ busy: true })), { stale: 300 }), [], 'a process on the GPU: the lease stands');
+  const [got] = await claim(b, agentB, host(1), { stale: 300 });
   assert.equal(got!.job_id, w.job_id);
   assert.deepEqual((await leases()).map((l) => l.job_id), [w.job_id]);
+  await db.admin.query(`update public.agents set heartbeat_at = now() where agent_id = $1`, [agentA]);
+});
+
+test('attacks: another member can neither end a live lease nor call the helpers behind the claim', async () => {
+  const j = await a.submitJob({ scriptPath: '/home/alice/t.py', gpus: 1 });
+  await claim(a, agentA, host(1));
+  // Bob's agent lies: the GPU looks idle, and any lease counts as stale at once.
+  await b.submitJob({ scriptPath: '/home/bob/t.py', gpus: 1 });
+  assert.deepEqual(await claim(b, agentB, host(1), { stale: 0 }), []);
+  await db.admin.query(`update public.agents set heartbeat_at = now() - interval '2 minutes' where agent_id = $1`, [agentA]);
+  await db.admin.query(`update public.jobs set claimed_at = now() - interval '2 minutes' where job_id = $1`, [j.job_id]);
+  assert.deepEqual(await claim(b, agentB, host(1), { stale: 0 }), [], 'an agent between two cron ticks keeps its lease');
+  await db.admin.query('begin');
+  try {
+    await db.admin.query(`set local role authenticated`);
+    await db.admin.query(`select set_config('request.jwt.claims', $1, true)`, [JSON.stringify({ sub: bob, role: 'authenticated' })]);
+    await assert.rejects(db.admin.query(`select lab_private.free_gpus('gpu01', $1, 0)`, [JSON.stringify(host(1))]), /permission denied/);
+  } finally {
+    await db.admin.query('rollback');
+  }
+  assert.deepEqual((await leases()).map((l) => l.job_id), [j.job_id]);
   await db.admin.query(`update public.agents set heartbeat_at = now() where agent_id = $1`, [agentA]);
 });
 

@@ -54,7 +54,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_JOB_START_TRIES', kind: 'int', default: '3', min: 1, max: 100, description: 'Claims of one job whose start fails for the agent\'s own reasons (not the request\'s) before it is failed' },
   { key: 'LAB_JOB_RETRIES', kind: 'int', default: '0', min: 0, max: 100, description: 'Times a failed run (non-zero exit, lost) is run again, for jobs that did not say (`submit --retries`); never a cancel or bad input' },
   { key: 'LAB_GPU_RESERVE_AFTER_S', kind: 'int', default: '600', min: 0, max: 604800, description: 'Seconds a GPU job waits on a host before it reserves it: then no other GPU job starts there until it has started (no starvation)' },
-  { key: 'LAB_GPU_LEASE_STALE_S', kind: 'int', default: '600', min: 30, max: 604800, description: 'Seconds without a sign of life from a job\'s agent after which its GPU lease is taken back, if no process is on the GPU' },
+  { key: 'LAB_GPU_LEASE_STALE_S', kind: 'int', default: '600', min: 300, max: 604800, description: 'Seconds without a sign of life from a job\'s agent after which its GPU lease is taken back, if no process is on the GPU' },
   { key: 'LAB_GPU_LOCK_DIR', kind: 'path', default: '/tmp', description: 'Local mode: where every member\'s agent keeps its per-GPU lock files; a root-owned sticky folder every member can write (/tmp)' },
   { key: 'LAB_JOB_TIMEOUT', kind: 'int', default: '0', min: 0, description: 'Default job timeout in seconds; 0 = none' },
   { key: 'LAB_KILL_GRACE_S', kind: 'int', default: '10', min: 0, max: 3600, description: 'Seconds between SIGTERM and SIGKILL when stopping a job or server' },

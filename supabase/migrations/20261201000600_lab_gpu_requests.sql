@@ -80,7 +80,7 @@ end
 $$;
 
 create or replace function lab_private.check_new_job_gpus() returns trigger
-  language plpgsql set search_path = '' as $$
+  language plpgsql security definer set search_path = '' as $$
 begin
   perform lab_private.check_gpu_request(new.gpus, new.gpu_mem_mib, new.gpu_model);
   new.gpu_uuids := null;

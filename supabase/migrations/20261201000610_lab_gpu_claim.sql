@@ -153,8 +153,11 @@ begin
     if j.gpus > 0 then
       if v_free is null then
         perform pg_advisory_xact_lock(hashtext('lab-gpu-host:' || p_host));
-        v_free := lab_private.free_gpus(p_host, p_gpus, p_gpu_lease_stale_s);
-        v_held := lab_private.gpu_reservation(p_host, p_gpu_reserve_after_s, p_gpu_lease_stale_s);
+        -- At least 5 minutes, whatever the caller says: a member's agent cannot take back the lease
+        -- of another's job whose agent is merely between two cron ticks.
+        v_free := lab_private.free_gpus(p_host, p_gpus, greatest(coalesce(p_gpu_lease_stale_s, 600), 300));
+        v_held := lab_private.gpu_reservation(p_host, greatest(coalesce(p_gpu_reserve_after_s, 600), 0),
+          greatest(coalesce(p_gpu_lease_stale_s, 600), 300));
       end if;
       v_fit := lab_private.gpus_matching(j, v_free);
       if jsonb_array_length(v_fit) < j.gpus or (v_held.job_id is not null and v_held.job_id <> j.job_id) then
@@ -197,5 +200,10 @@ revoke all on function public.job_submit(text, text, text, int, bigint, int, int
   public.job_claim(uuid, text, int, int, jsonb, int, int, uuid) from public, anon;
 grant execute on function public.job_submit(text, text, text, int, bigint, int, int, int, jsonb, boolean, int, int, text, uuid),
   public.job_claim(uuid, text, int, int, jsonb, int, int, uuid) to authenticated, service_role;
-revoke all on all functions in schema lab_private from public, anon;
-grant execute on all functions in schema lab_private to authenticated, service_role;
+-- The helpers are called by the functions above only: a member calling free_gpus directly could
+-- end another member's lease.
+revoke all on function lab_private.release_gpu_leases(), lab_private.check_new_job_gpus(),
+  lab_private.check_gpu_request(int, int, text), lab_private.gpu_model_like(text),
+  lab_private.free_gpus(text, jsonb, int), lab_private.gpus_matching(public.jobs, jsonb),
+  lab_private.gpus_fitting_host(public.jobs, jsonb), lab_private.gpu_wait_reason(public.jobs, text, jsonb, int, timestamptz),
+  lab_private.gpu_reservation(text, int, int) from public, anon, authenticated;
