@@ -1,5 +1,5 @@
 // The hosts view's pieces that need no browser: the sparkline's geometry, the page's RPC allow-list
-// for hosts_list, the CLI's hosts table and doctor's GPU line from a stand-in view.
+// for hosts_list and GPU requests, the CLI's hosts table and doctor's GPU line from a stand-in view.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sparklinePoints } from '../web/src/sparkline.js';
@@ -20,6 +20,8 @@ test('the page may ask for hosts_list with its history, and nothing else of it',
   assert.deepEqual(pageRpcArgs('hosts_list', { p_history: true }), { p_history: true });
   assert.throws(() => pageRpcArgs('hosts_list', { p_user_id: '00000000-0000-0000-0000-000000000000' }), /takes no argument p_user_id/);
   assert.throws(() => pageRpcArgs('host_publish', {}), /not a function the page may call/);
+  // The page's New job form asks for GPUs the way the CLI does.
+  assert.deepEqual(pageRpcArgs('job_submit', { p_script_path: '/home/a/t.py', p_gpus: 2, p_gpu_model: 'A100*' }), { p_script_path: '/home/a/t.py', p_gpus: 2, p_gpu_model: 'A100*' });
 });
 
 test('lab-agent hosts: free GPUs per host, each GPU\'s state', () => {

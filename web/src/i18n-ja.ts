@@ -29,7 +29,7 @@ export const ja: Dict = {
   'submit.noScripts': '一致するスクリプトがありません。一覧は数分ごとに同期されます（`lab-agent sync` ですぐに同期）。',
   'submit.args': '引数', 'submit.argsHelp': 'シェルと同じように区切ります。引用符で空白を含められ、展開は行いません。',
   'submit.preview': 'スクリプトが受け取る引数', 'submit.params': 'ノートブックのパラメータ', 'submit.paramsText': 'テキストで編集',
-  'submit.host': 'ホスト', 'submit.anyHost': '自分のどのエージェントでも', 'submit.timeout': 'タイムアウト（秒、空欄 = なし）',
+  'submit.host': 'ホスト', 'submit.anyHost': '自分のどのエージェントでも', 'submit.timeout': 'タイムアウト（秒、空欄 = なし）', 'submit.gpus': 'GPU 数（空欄 = なし）', 'submit.gpuModel': 'GPU の型番（任意）', 'submit.badGpus': 'GPU 数は整数で指定してください（例: 2）',
   'submit.go': '投入する', 'submit.from': 'ジョブ {id} と同じ内容', 'submit.pick': '先にスクリプトを選んでください。', 'submit.badTimeout': 'タイムアウトは秒数（整数）で指定してください。',
   'jupyter.title': 'Jupyter', 'jupyter.start': 'Jupyter を起動', 'jupyter.dir': 'フォルダ（空欄 = ホーム）', 'jupyter.app': 'アプリ', 'jupyter.host': 'ホスト',
   'jupyter.connect': '接続', 'jupyter.stop': '停止', 'jupyter.tunnel': 'サーバのループバックアドレスでだけ待ち受けています。先に手元の PC からトンネルを開いてから「接続」してください。',

@@ -33,7 +33,7 @@ const en = {
   'submit.noScripts': 'No script matches. The inventory is synced every few minutes (or run `lab-agent sync`).',
   'submit.args': 'Arguments', 'submit.argsHelp': 'Split like a shell would: quotes keep spaces, nothing is expanded.',
   'submit.preview': 'The script gets', 'submit.params': 'Notebook parameters', 'submit.paramsText': 'Edit as text',
-  'submit.host': 'Host', 'submit.anyHost': 'Any of my agents', 'submit.timeout': 'Timeout (seconds, empty = none)',
+  'submit.host': 'Host', 'submit.anyHost': 'Any of my agents', 'submit.timeout': 'Timeout (seconds, empty = none)', 'submit.gpus': 'GPUs (empty = none)', 'submit.gpuModel': 'GPU model (optional)', 'submit.badGpus': 'GPUs: a whole number, e.g. 2',
   'submit.go': 'Queue job', 'submit.from': 'Same as job {id}', 'submit.pick': 'Pick a script first.', 'submit.badTimeout': 'The timeout is a whole number of seconds.',
   'jupyter.title': 'Jupyter', 'jupyter.start': 'Start Jupyter', 'jupyter.dir': 'Folder (empty = your home)', 'jupyter.app': 'App', 'jupyter.host': 'Host',
   'jupyter.connect': 'Connect', 'jupyter.stop': 'Stop', 'jupyter.tunnel': 'It listens on the server\'s loopback address: open a tunnel from your computer first, then Connect.',
