@@ -133,9 +133,11 @@ try:
 except ImportError:
     print("torch: not installed")
 PY
-agent() { (cd "$APP" && HOME="$H" LAB_HOST=gpu-device LAB_EMAIL= LAB_LOG_LEVEL=warn \
-  ${ROOT_OK:+LAB_ALLOW_ROOT=true} PATH="$PATH" node dist/index.js "$@"); }
-[ "$(id -u)" = 0 ] && ROOT_OK=1
+# As root (a bare GPU node), the agent runs only when told to (LAB_ALLOW_ROOT).
+ALLOW_ROOT=false
+[ "$(id -u)" = 0 ] && ALLOW_ROOT=true
+agent() { (cd "$APP" && HOME="$H" LAB_HOST=gpu-device LAB_EMAIL='' LAB_LOG_LEVEL=warn LAB_ALLOW_ROOT="$ALLOW_ROOT" \
+  node dist/index.js "$@"); }
 job=$(agent submit --gpus 1 "$H/gpu_job.py") || fail "submit --gpus 1 failed"
 for _ in $(seq 1 60); do
   agent tick >/dev/null 2>&1 || true
@@ -150,7 +152,7 @@ fenced agent logs "$job"
 row_cvd=$(agent status --json "$job" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).cuda_visible_devices ?? ""))')
 seen=$(agent logs "$job" | sed -n 's/^CUDA_VISIBLE_DEVICES=//p')
 [ "$state" = finished ] || fail "the job did not finish ($state)"
-[ -n "$row_cvd" ] && [ "$row_cvd" = "$seen" ] || fail "the job saw CUDA_VISIBLE_DEVICES=$seen, the agent leased $row_cvd"
+if [ -z "$row_cvd" ] || [ "$row_cvd" != "$seen" ]; then fail "the job saw CUDA_VISIBLE_DEVICES=$seen, the agent leased $row_cvd"; fi
 case "$row_cvd" in GPU-*,*|'') fail "one GPU UUID expected, got $row_cvd" ;; GPU-*) ;; *) fail "not a GPU UUID: $row_cvd" ;; esac
 "$SMI" -L | grep -q "UUID: $row_cvd)" || fail "$row_cvd is not one of this host's GPUs"
 say "the job saw exactly the GPU the agent leased: $row_cvd"
