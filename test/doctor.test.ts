@@ -62,7 +62,7 @@ describe('doctor', () => {
     const { code, report, by } = await doctor(env);
     assert.equal(code, 0, JSON.stringify(report.checks.filter((c) => c.status === 'fail'), null, 2));
     assert.equal(report.ok, true);
-    assert.deepEqual(report.checks.map((c) => c.id), ['config', 'account', 'database', 'identity', 'credentials', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'jupyter-link', 'gpus']);
+    assert.deepEqual(report.checks.map((c) => c.id), ['config', 'account', 'database', 'identity', 'credentials', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'jupyter-link', 'drain', 'gpus']);
     assert.equal(by.gpus!.status, 'ok', by.gpus!.detail); // no nvidia-smi here: none on this host, not a fault
     assert.equal(by.database!.status, 'ok');
     assert.match(by.database!.detail, /up to date/);
@@ -75,6 +75,7 @@ describe('doctor', () => {
     assert.match(by.credentials!.detail, /anyone holding it can act as any lab member/);
     assert.match(by.credentials!.fix!, /db add-member/);
     assert.equal(by['jupyter-link']!.status, 'skip');
+    assert.equal(by.drain!.status, 'ok');
     assert.equal(by.python!.status, 'ok');
     assert.equal(by.smtp!.status, 'ok');
     assert.equal(by.ports!.status, 'ok');
@@ -94,6 +95,15 @@ describe('doctor', () => {
       assert.ok(lines.some((l) => /^[✔!-] /.test(l) && l.includes(title)), `a line for ${title}:\n${text.stdout}`);
     }
     assert.match(lines.at(-1)!, /^all checks passed/);
+
+    // A drained host says so (issue 17), with the way back.
+    assert.equal((await env.cli(['drain', '--note', 'disk swap'])).code, 0);
+    const drained = (await doctor(env)).by.drain!;
+    assert.equal(drained.status, 'warn');
+    assert.match(drained.detail, /is drained by you since .* \(disk swap\): your agent here starts nothing new/);
+    assert.match(drained.fix!, /^lab-agent resume --host /);
+    assert.equal((await env.cli(['resume'])).code, 0);
+    assert.equal((await doctor(env)).by.drain!.status, 'ok');
   });
 
   test('everything broken at once: each on its own ✖ line with its fix, exit 1', async () => {

@@ -11,6 +11,9 @@ import { freshDatabase, type TestDb } from './helpers/db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
 import type { JobRow } from '../src/services/store/types.js';
+import { jobMachine } from '../src/machines/job-machine.js';
+import { machineGraph } from '../src/services/viz/machine-graph.js';
+import { traceHistory } from '../src/services/viz/history.js';
 
 let db: TestDb;
 let smtp: TestSmtp;
@@ -87,8 +90,14 @@ describe('the queue, run by the agent', () => {
     assert.equal(mails.length, 1, 'one email, after the last attempt');
     assert.match(mails[0]!.text, /Attempts:\s+3/);
     assert.match(mails[0]!.text, /Result:\s+\{"acc":0\.91,"attempt":3\}/);
-    const events = await db.admin.query('select from_status, to_status from public.lifecycle_events where subject_id = $1 order by event_id', [id]);
+    const events = await db.admin.query('select * from public.lifecycle_events where subject_id = $1 order by event_id', [id]);
     assert.equal(events.rows.filter((e) => e.from_status === 'running' && e.to_status === 'pending').length, 2, 'the history shows each retry');
+    // The visualizer lays each attempt on the machine: running → concluding → pending, three runs.
+    const history = traceHistory(machineGraph(jobMachine), events.rows.map((e) => ({ ...e, at: e.at.toISOString() })));
+    assert.deepEqual(history.external, [], 'every step is on the machine');
+    assert.equal(history.path.filter((st) => st === 'concluding').length, 3);
+    assert.equal(history.path.filter((st) => st === 'running').length, 3);
+    assert.equal(history.steps.filter((st) => st.toStatus === 'pending' && st.fromStatus === 'running').map((st) => st.detail.retry).join(','), '1,2');
   });
 
   test('a 3×3 sweep with --max-parallel 2: two at a time, each cell its arguments, one email with the grid', async () => {

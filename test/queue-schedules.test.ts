@@ -20,9 +20,12 @@ const hourly = (extra: Record<string, unknown> = {}) => alice.call<Schedule>('sc
   p_cron: '0 * * * *', p_script_path: '/home/alice/eval.py', p_args: '--ckpt latest', p_time_zone: 'Asia/Tokyo',
   p_next_due_at: iso(Date.now() + HOUR), ...extra,
 });
-/** The agents were away: the schedule's next due time is `hoursAgo` whole hours in the past. */
+/**
+ * The agents were away: the schedule's next due time is `hoursAgo` hours before the current hour
+ * began (so the latest of `hoursAgo` due times is an hour old, never within the on-time grace).
+ */
 async function dueSince(s: Schedule, hoursAgo: number): Promise<number> {
-  const due = Math.floor(Date.now() / HOUR) * HOUR - (hoursAgo - 1) * HOUR;
+  const due = Math.floor(Date.now() / HOUR) * HOUR - hoursAgo * HOUR;
   await db.admin.query('update public.schedules set next_due_at = $2 where schedule_id = $1', [s.schedule_id, iso(due)]);
   return due;
 }
@@ -35,7 +38,7 @@ describe('schedules', () => {
     const due = await dueSince(s, 1);
     const agents = Array.from({ length: 6 }, () => member(db, alice.id));
     const results = await Promise.all(agents.map((m) => m.call<Fired>('schedule_fire', {
-      p_schedule_id: s.schedule_id, p_due_at: iso(due), p_due_times: [iso(due)], p_next_due_at: iso(due + HOUR),
+      p_schedule_id: s.schedule_id, p_due_at: iso(due), p_due_times: [iso(due)], p_next_due_at: iso(Math.floor(Date.now() / HOUR) * HOUR + HOUR),
     })));
     await Promise.all(agents.map((m) => m.close()));
     assert.equal(results.filter((r) => r.fired).length, 1);

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import { checkJupyter, checkJupyterIp, checkLogs, checkPorts, checkPython, checkSmtp } from './checks-host.js';
 import { checkAccount, checkCredentials, checkIdentity, checkJupyterLinks } from './checks-identity.js';
 import { checkConfig, checkDatabase } from './checks-store.js';
+import { checkDrain } from './checks-queue.js';
 import { checkGpus } from './checks-gpu.js';
 import { checkScheduler } from './scheduler.js';
 import { result, type CheckResult } from './types.js';
@@ -43,6 +44,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, log: Logger): Promise<Do
       guard('logs', 'log folders', () => checkLogs(config)),
       guard('jupyter-ip', 'JUPYTER_IP', () => checkJupyterIp(config)),
       guard('jupyter-link', 'Jupyter links', () => checkJupyterLinks(config, db.store)),
+      guard('drain', 'drain', () => checkDrain(config, db.store)),
       guard('gpus', 'GPUs', () => checkGpus(config)),
     ]);
     const checks = [configCheck, checkAccount(config), db.check, ...rest];
