@@ -9,7 +9,7 @@
 # Steps: 1. the driver's own view (nvidia-smi --version, -L, the two raw queries the probe runs);
 # 2. fresh clone, npm ci (registry, else npm's cache, else this checkout's node_modules), build;
 # 3. the probe (src/services/gpu/probe.ts) against the real nvidia-smi: its view and its time;
-# 4. one 1-GPU job through a tick: NOT YET, see the TODO at the end.
+# 4. one 1-GPU job through a tick (local mode, temporary HOME): what the job saw in CUDA_VISIBLE_DEVICES.
 # Exit codes: 0 all ran; 1 a step failed; 2 no GPU here (no nvidia-smi, no driver, no GPU).
 set -euo pipefail
 
@@ -114,13 +114,45 @@ case "$probe_rc" in
 esac
 
 # --- 4. one 1-GPU job through a tick ------------------------------------------------------------
-# TODO(lead, issue #16): this step needs the GPU feature (gpus on the job row, leases, CUDA_VISIBLE_DEVICES),
-# which does not exist yet. What remains to append here, in $APP:
-#   - a private local-mode agent: HOME="$WORK/home", `node dist/index.js config` as needed;
-#   - a script $WORK/home/gpu_job.py printing CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER and `nvidia-smi -L`
-#     as the job sees it (and torch.cuda.device_count() when torch is importable);
-#   - `node dist/index.js submit --gpus 1 gpu_job.py`, then `node dist/index.js tick` until the job ends;
-#   - print the row (status, gpus, CUDA_VISIBLE_DEVICES recorded) and the job's stdout log, and check
-#     that the job saw exactly the one GPU UUID the agent leased; exit 1 if not.
+# A private member in local mode (embedded database under a temporary HOME): submit --gpus 1, tick
+# until the job ends, then compare what the job saw with what the agent leased.
 section "One 1-GPU job through a tick"
-say "not run yet: needs the GPU feature (issue #16); see the TODO in bench/gpu-device.sh"
+H="$WORK/home"
+mkdir -p "$H"
+cat >"$H/gpu_job.py" <<'PY'
+import os, subprocess
+print("CUDA_VISIBLE_DEVICES=" + os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
+print("CUDA_DEVICE_ORDER=" + os.environ.get("CUDA_DEVICE_ORDER", "<unset>"))
+try:
+    print(subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout.strip())
+except Exception as e:
+    print("nvidia-smi -L: " + str(e))
+try:
+    import torch
+    print("torch.cuda.device_count()=%d" % torch.cuda.device_count())
+except ImportError:
+    print("torch: not installed")
+PY
+# As root (a bare GPU node), the agent runs only when told to (LAB_ALLOW_ROOT).
+ALLOW_ROOT=false
+[ "$(id -u)" = 0 ] && ALLOW_ROOT=true
+agent() { (cd "$APP" && HOME="$H" LAB_HOST=gpu-device LAB_EMAIL='' LAB_LOG_LEVEL=warn LAB_ALLOW_ROOT="$ALLOW_ROOT" \
+  node dist/index.js "$@"); }
+job=$(agent submit --gpus 1 "$H/gpu_job.py") || fail "submit --gpus 1 failed"
+for _ in $(seq 1 60); do
+  agent tick >/dev/null 2>&1 || true
+  state=$(agent status --json "$job" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).status))')
+  case "$state" in finished|failed|cancelled) break ;; esac
+  sleep 1
+done
+say "job $job: $state"
+fenced agent status "$job"
+section "What the job printed"
+fenced agent logs "$job"
+row_cvd=$(agent status --json "$job" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).cuda_visible_devices ?? ""))')
+seen=$(agent logs "$job" | sed -n 's/^CUDA_VISIBLE_DEVICES=//p')
+[ "$state" = finished ] || fail "the job did not finish ($state)"
+if [ -z "$row_cvd" ] || [ "$row_cvd" != "$seen" ]; then fail "the job saw CUDA_VISIBLE_DEVICES=$seen, the agent leased $row_cvd"; fi
+case "$row_cvd" in GPU-*,*|'') fail "one GPU UUID expected, got $row_cvd" ;; GPU-*) ;; *) fail "not a GPU UUID: $row_cvd" ;; esac
+"$SMI" -L | grep -q "UUID: $row_cvd)" || fail "$row_cvd is not one of this host's GPUs"
+say "the job saw exactly the GPU the agent leased: $row_cvd"

@@ -62,7 +62,8 @@ describe('doctor', () => {
     const { code, report, by } = await doctor(env);
     assert.equal(code, 0, JSON.stringify(report.checks.filter((c) => c.status === 'fail'), null, 2));
     assert.equal(report.ok, true);
-    assert.deepEqual(report.checks.map((c) => c.id), ['config', 'account', 'database', 'identity', 'credentials', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'jupyter-link', 'drain']);
+    assert.deepEqual(report.checks.map((c) => c.id), ['config', 'account', 'database', 'identity', 'credentials', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'jupyter-link', 'drain', 'gpus']);
+    assert.equal(by.gpus!.status, 'ok', by.gpus!.detail); // no nvidia-smi here: none on this host, not a fault
     assert.equal(by.database!.status, 'ok');
     assert.match(by.database!.detail, /up to date/);
     assert.equal(by.identity!.status, 'ok');

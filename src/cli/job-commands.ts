@@ -9,6 +9,7 @@ import type { SweepView } from '../services/store/queue-types.js';
 import type { JobRow, SubmitJob } from '../services/store/types.js';
 import { defineCommand, type Command } from './command.js';
 import { jobDetail, jobsTable } from './job-format.js';
+import { parseGpuRequest, type GpuRequest } from '../services/gpu/request.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, idArg, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
 import { findJobOrSweep, findSweep, QUEUE_SUBMIT_OPTIONS, QUEUE_SUBMIT_USAGE, queueOptions, resolveAfter, sweepOptions } from './queue-options.js';
@@ -33,6 +34,14 @@ export async function checkScript(path: string, home: string): Promise<{ path: s
   // The kernel as the inventory sync records it, so the sync sees this row as up to date.
   const kernel = type === 'ipynb' ? ((await readNotebookKernel(real, s.size)) ?? null) : null;
   return { path: abs, type, size: s.size, mtime: s.mtime.toISOString(), kernel };
+}
+
+function gpuOptions(options: Record<string, unknown>): GpuRequest {
+  try {
+    return parseGpuRequest({ gpus: options.gpus, gpuMem: options['gpu-mem'], gpuModel: options['gpu-model'] });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 async function waitForEnd(store: LabStore, job: JobRow, everyMs = 300): Promise<JobRow> {
@@ -66,29 +75,29 @@ async function printFrom(path: string, from: number): Promise<number> {
   }
 }
 
-/** --partition, --cpus, --mem (MB), --time (minutes), --gpus: what the job asks Slurm for (LAB_EXECUTOR=slurm). */
+/** --partition, --cpus, --mem (MB), --time (minutes): what the job asks Slurm for (LAB_EXECUTOR=slurm; --gpus is the job's own). */
 function slurmRequest(options: Record<string, unknown>): SubmitJob['slurm'] {
   const count = (name: string, hint: string): number | null => {
     const v = options[name];
     if (v === undefined) return null;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < (name === 'gpus' ? 0 : 1)) throw new UsageError(`--${name} takes a whole number, e.g. --${name} ${hint}`);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} takes a whole number, e.g. --${name} ${hint}`);
     return n;
   };
   const partition = (options.partition as string | undefined) ?? null;
   if (partition !== null && !/^[A-Za-z0-9_.-]{1,64}$/.test(partition)) throw new UsageError('--partition takes a Slurm partition name (letters, digits, _ . -)');
-  return { partition, cpus: count('cpus', '4'), memMb: count('mem', '16000'), timeMin: count('time', '120'), gpus: count('gpus', '1') };
+  return { partition, cpus: count('cpus', '4'), memMb: count('mem', '16000'), timeMin: count('time', '120') };
 }
 
 export const jobCommands: Command[] = [
   defineCommand({
     name: 'submit',
     summary: 'queue a run of one of your scripts; prints the job id',
-    usage: `lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] ${QUEUE_SUBMIT_USAGE} [--partition P] [--cpus N] [--mem MB] [--time MIN] [--gpus N] [--json] [-- args…]`,
+    usage: `lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] ${QUEUE_SUBMIT_USAGE} [--gpus N [--gpu-mem 40G] [--gpu-model \'A100*\']] [--partition P] [--cpus N] [--mem MB] [--time MIN] [--json] [-- args…]`,
     json: true,
     options: {
-      host: { type: 'string' }, timeout: { type: 'string' }, ...QUEUE_SUBMIT_OPTIONS,
-      partition: { type: 'string' }, cpus: { type: 'string' }, mem: { type: 'string' }, time: { type: 'string' }, gpus: { type: 'string' },
+      host: { type: 'string' }, timeout: { type: 'string' }, ...QUEUE_SUBMIT_OPTIONS, gpus: { type: 'string' }, 'gpu-mem': { type: 'string' }, 'gpu-model': { type: 'string' },
+      partition: { type: 'string' }, cpus: { type: 'string' }, mem: { type: 'string' }, time: { type: 'string' },
     },
     async run({ args, rest, options, env, out }) {
       if (args.length !== 1) throw new UsageError('give exactly one script; put its arguments after --');
@@ -96,13 +105,14 @@ export const jobCommands: Command[] = [
       if (timeout !== null && (!Number.isInteger(timeout) || timeout <= 0)) throw new UsageError('--timeout takes whole seconds, e.g. --timeout 3600');
       const { afterRefs, ...queue } = queueOptions(options);
       const sweep = sweepOptions(options, rest);
+      const gpu = gpuOptions(options);
       const { job, page } = await withUserStore(env, async (store, config) => {
         const script = await checkScript(args[0]!, config.home);
         await store.syncScripts({ upserts: [script], deletes: [] }); // no-op when the inventory already has it unchanged
         // argv as a JSON array: exactly these words reach the script, whatever quoting they hold.
         const spec = {
           scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: options.host ?? null, timeoutS: timeout,
-          slurm: slurmRequest(options), ...queue, after: await resolveAfter(store, afterRefs),
+          slurm: slurmRequest(options), ...queue, after: await resolveAfter(store, afterRefs), ...gpu,
         };
         if (sweep) return { job: await store.submitSweep({ ...spec, ...sweep }), page: null };
         const job = await store.submitJob(spec);

@@ -38,6 +38,9 @@ function slurmLines(j: JobRow): [string, string | null][] {
 export function jobDetail(j: JobRow): string {
   const lines: [string, string | null | undefined][] = [
     ['job', j.job_id], ['status', j.status], ['script', j.script_path], ['args', j.args], ['host', j.run_host ?? j.host ?? '(any)'],
+    ['waiting', j.status === 'pending' ? j.pending_reason : null],
+    ['gpus', j.gpus ? `${j.gpus}${j.gpu_model ? ` ${j.gpu_model}` : ''}${j.gpu_mem_mib ? ` (${j.gpu_mem_mib} MiB free each)` : ''}` : null],
+    ['CUDA devices', j.cuda_visible_devices],
     ['interpreter', j.interpreter], ['pid', j.pid === null ? null : String(j.pid)], ['created', j.created_at], ['started', j.started_at],
     ['finished', j.finished_at], ['duration', duration(j)], ['exit code', j.retcode === null ? null : String(j.retcode)],
     ['signal', j.signal], ['error', j.error], ['timeout', j.timeout_s ? `${j.timeout_s}s` : null], ['cancel requested', j.cancel_requested_at],

@@ -4,6 +4,7 @@ import type { Command } from './command.js';
 import { configCommand } from './config-command.js';
 import { dbCommands } from './db-commands.js';
 import { dbMemberCommands } from './db-member-commands.js';
+import { hostCommands } from './host-commands.js';
 import { doctorCommand } from './doctor-command.js';
 import { drainCommands } from './drain-commands.js';
 import { inventoryCommands } from './inventory-commands.js';
@@ -14,4 +15,4 @@ import { scheduleCommands } from './schedule-commands.js';
 import { vizCommand } from './viz-command.js';
 import { webCommand } from './web-command.js';
 
-export const commands: Command[] = [...jobCommands, ...scheduleCommands, ...drainCommands, ...jupyterCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, ...dbMemberCommands, configCommand, vizCommand, webCommand, ...loginCommands, doctorCommand];
+export const commands: Command[] = [...jobCommands, ...scheduleCommands, ...drainCommands, ...jupyterCommands, ...hostCommands, ...inventoryCommands, ...agentCommands, ...dbCommands, ...dbMemberCommands, configCommand, vizCommand, webCommand, ...loginCommands, doctorCommand];

@@ -27,6 +27,8 @@ export interface JobForEmail {
   attempt?: number | null;
   /** The run's last LAB_RESULT line. */
   result?: unknown;
+  /** The GPUs the job got, as its CUDA_VISIBLE_DEVICES (with CUDA_DEVICE_ORDER=PCI_BUS_ID). */
+  cuda_visible_devices?: string | null;
 }
 
 /** The jupyter_sessions row fields the ready email uses. */
@@ -131,6 +133,7 @@ export function renderJobEmail(job: JobForEmail, ctx: EmailContext): RenderedEma
     ['Arguments', args || '(none)'],
     ['Interpreter', job.interpreter ?? ''],
     ['Host', host],
+    ['GPUs (CUDA_VISIBLE_DEVICES)', job.cuda_visible_devices ?? ''],
     ['Requested', job.created_at ? formatTime(job.created_at, ctx.timeZone) : ''],
     ['Started', job.started_at ? formatTime(job.started_at, ctx.timeZone) : 'never started'],
     ['Ended', job.finished_at ? formatTime(job.finished_at, ctx.timeZone) : ''],

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { jobActorStubs } from '../../machines/job-machine.js';
 import type { JobOutcome, JobProbe } from '../../machines/job-rules.js';
+import { gpuEnv, holdJobGpus, releaseJobGpus } from '../gpu/agent-gpus.js';
 import { renderJobEmail } from '../job-email.js';
 import { nextNotifyAttempt } from '../notify-backoff.js';
 import { JobInputError } from '../runner/errors.js';
@@ -85,6 +86,7 @@ async function startJob(ctx: AgentContext, job: JobRow): Promise<JobRow> {
 /** The job's argv, folder and environment, decided and noted in its folder (every executor runs this). */
 export async function prepareLaunch(ctx: AgentContext, job: JobRow, scriptPath: string): Promise<PreparedJob> {
   await checkLogFolder(ctx.config.logDir, ctx.config.home);
+  holdJobGpus(ctx, job); // local mode: this member's host locks on the job's GPUs, or no start
   const prepared = await prepareJob({
     jobId: job.job_id, scriptPath, args: job.args, home: ctx.config.home, logRoot: ctx.config.logDir, logDir: logDirOf(ctx, job),
     env: await ctx.loginEnv(), labPython: ctx.config.python || undefined, labJupyter: ctx.config.jupyter.executable || undefined,
@@ -102,13 +104,14 @@ async function launchNew(ctx: AgentContext, job: JobRow, scriptPath: string): Pr
   try {
     // The agent's own files are private (umask 077); what the job writes follows the member's umask.
     launched = await launchDetached({
-      jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: prepared.env, umask: memberUmask(), onEnded: () => ctx.jobEnded(),
+      jobId: job.job_id, logDir: prepared.logDir, argv: prepared.argv, cwd: prepared.cwd, env: { ...prepared.env, ...gpuEnv(job) }, umask: memberUmask(), onEnded: () => ctx.jobEnded(),
     });
   } catch (err) {
     if (!(err instanceof AlreadyLaunchedError) || !err.record) throw err;
     launched = err.record;
   }
-  ctx.log.info({ job: job.job_id, jobPid: launched.pid, interpreter: prepared.interpreter }, 'job started');
+  ctx.log.info({ job: job.job_id, jobPid: launched.pid, interpreter: prepared.interpreter, gpus: job.cuda_visible_devices ?? undefined }, 'job started');
+  holdJobGpus(ctx, job, { pid: launched.pid, start: launched.startTime }); // now held by the job's own process
   faultPoint('after-spawn');
   return recordStart(ctx, job, launched, prepared.interpreter, prepared.argv, prepared.logDir);
 }
@@ -193,6 +196,7 @@ export async function recordOutcome(
   const result = await readLabResult(job.stdout_path).catch(() => null);
   const end = { jobId: job.job_id, retcode: outcome.retcode, signal: outcome.signal, stdoutTail: t.stdoutTail, stderrTail, result };
   await cleanUp(ctx, job).catch(() => undefined);
+  releaseJobGpus(ctx, job);
   faultPoint('before-finish');
   switch (outcome.kind) {
     case 'finish':

@@ -5,6 +5,7 @@ import { checkJupyter, checkJupyterIp, checkLogs, checkPorts, checkPython, check
 import { checkAccount, checkCredentials, checkIdentity, checkJupyterLinks } from './checks-identity.js';
 import { checkConfig, checkDatabase } from './checks-store.js';
 import { checkDrain } from './checks-queue.js';
+import { checkGpus } from './checks-gpu.js';
 import { checkScheduler } from './scheduler.js';
 import { checkSlurm } from './checks-slurm.js';
 import { result, type CheckResult } from './types.js';
@@ -15,7 +16,7 @@ export interface DoctorReport {
   checks: CheckResult[];
 }
 
-const LATER = ['account', 'database', 'identity', 'credentials', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'jupyter-link'];
+const LATER = ['account', 'database', 'identity', 'credentials', 'python', 'jupyter', 'smtp', 'scheduler', 'ports', 'logs', 'jupyter-ip', 'jupyter-link', 'gpus'];
 
 export async function runDoctor(env: NodeJS.ProcessEnv, log: Logger): Promise<DoctorReport> {
   const { check: configCheck, config } = checkConfig(env);
@@ -45,6 +46,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, log: Logger): Promise<Do
       guard('jupyter-ip', 'JUPYTER_IP', () => checkJupyterIp(config)),
       guard('jupyter-link', 'Jupyter links', () => checkJupyterLinks(config, db.store)),
       guard('drain', 'drain', () => checkDrain(config, db.store)),
+      guard('gpus', 'GPUs', () => checkGpus(config)),
     ]);
     const slurm = await checkSlurm(config).catch((err: Error) => [result('slurm', 'Slurm', 'fail', `the check itself failed: ${err.message}`)]);
     const checks = [configCheck, checkAccount(config), db.check, ...rest, ...slurm];

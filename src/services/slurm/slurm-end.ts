@@ -3,7 +3,7 @@
 // a probe (exit record, alive, tails); this fills such a probe for a Slurm job, and names the
 // reasons Slurm itself ended a job for (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED, a cancel
 // from outside the agent), which become the row's error whatever the job's own exit said.
-import type { JobOutcome, JobProbe } from '../../machines/job-machine.js';
+import type { JobOutcome, JobProbe } from '../../machines/job-rules.js';
 import type { ExitRecord } from '../runner/launch.js';
 import type { SacctRecord } from './sacct.js';
 import type { SlurmJobRow } from './slurm-row.js';

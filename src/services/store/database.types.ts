@@ -54,6 +54,46 @@ export type Database = {
           },
         ]
       }
+      gpu_leases: {
+        Row: {
+          agent_id: string | null
+          gpu_uuid: string
+          host: string
+          job_id: string
+          leased_at: string
+          user_id: string
+        }
+        Insert: {
+          agent_id?: string | null
+          gpu_uuid: string
+          host: string
+          job_id: string
+          leased_at?: string
+          user_id: string
+        }
+        Update: {
+          agent_id?: string | null
+          gpu_uuid?: string
+          host?: string
+          job_id?: string
+          leased_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "gpu_leases_job_id_fkey"
+            columns: ["job_id"]
+            referencedRelation: "jobs"
+            referencedColumns: ["job_id"]
+          },
+          {
+            foreignKeyName: "gpu_leases_user_id_fkey"
+            columns: ["user_id"]
+            referencedRelation: "users"
+            referencedColumns: ["user_id"]
+          },
+        ]
+      }
       host_drains: {
         Row: {
           drain_id: number
@@ -84,6 +124,66 @@ export type Database = {
             referencedColumns: ["user_id"]
           },
         ]
+      }
+      host_gpu_samples: {
+        Row: {
+          at: string
+          gpu_uuid: string
+          host: string
+          memory_used_mib: number | null
+          utilization_pct: number | null
+        }
+        Insert: {
+          at?: string
+          gpu_uuid: string
+          host: string
+          memory_used_mib?: number | null
+          utilization_pct?: number | null
+        }
+        Update: {
+          at?: string
+          gpu_uuid?: string
+          host?: string
+          memory_used_mib?: number | null
+          utilization_pct?: number | null
+        }
+        Relationships: []
+      }
+      host_resources: {
+        Row: {
+          cpu_count: number | null
+          gpu_problem: string | null
+          gpu_status: string | null
+          gpus: NonNullable<Json>
+          host: string
+          load_1m: number | null
+          mem_free_mib: number | null
+          mem_total_mib: number | null
+          updated_at: string
+        }
+        Insert: {
+          cpu_count?: number | null
+          gpu_problem?: string | null
+          gpu_status?: string | null
+          gpus?: NonNullable<Json>
+          host: string
+          load_1m?: number | null
+          mem_free_mib?: number | null
+          mem_total_mib?: number | null
+          updated_at?: string
+        }
+        Update: {
+          cpu_count?: number | null
+          gpu_problem?: string | null
+          gpu_status?: string | null
+          gpus?: NonNullable<Json>
+          host?: string
+          load_1m?: number | null
+          mem_free_mib?: number | null
+          mem_total_mib?: number | null
+          updated_at?: string
+        }
+        Relationships: []
       }
       job_deps: {
         Row: {
@@ -136,10 +236,20 @@ export type Database = {
           claim_count: number
           claimed_at: string | null
           command: Json | null
+          cpus: number | null
           created_at: string
+          cuda_visible_devices: string | null
           deps_left: number
           error: string | null
+          executor: string | null
           finished_at: string | null
+          gpu_mem_mib: number | null
+          gpu_model: string | null
+          gpu_uuids: string[] | null
+          gpu_wait_host: string | null
+          gpu_wait_seen: string | null
+          gpu_wait_since: string | null
+          gpus: number
           heartbeat_at: string | null
           held: boolean
           host: string | null
@@ -147,6 +257,7 @@ export type Database = {
           job_id: string
           kill_sent_at: string | null
           log_dir: string | null
+          mem_mb: number | null
           not_before: string | null
           notified_at: string | null
           notify_attempts: number
@@ -168,6 +279,11 @@ export type Database = {
           script_path: string | null
           seq: number
           signal: string | null
+          slurm_job_id: string | null
+          slurm_node: string | null
+          slurm_partition: string | null
+          slurm_reason: string | null
+          slurm_state: string | null
           started_at: string | null
           status: string
           stderr_path: string | null
@@ -178,6 +294,7 @@ export type Database = {
           sweep_id: string | null
           sweep_index: number | null
           sweep_params: Json | null
+          time_limit_min: number | null
           timeout_s: number | null
           updated_at: string
           user_id: string
@@ -192,10 +309,20 @@ export type Database = {
           claim_count?: number
           claimed_at?: string | null
           command?: Json | null
+          cpus?: number | null
           created_at?: string
+          cuda_visible_devices?: string | null
           deps_left?: number
           error?: string | null
+          executor?: string | null
           finished_at?: string | null
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpu_uuids?: string[] | null
+          gpu_wait_host?: string | null
+          gpu_wait_seen?: string | null
+          gpu_wait_since?: string | null
+          gpus?: number
           heartbeat_at?: string | null
           held?: boolean
           host?: string | null
@@ -203,6 +330,7 @@ export type Database = {
           job_id?: string
           kill_sent_at?: string | null
           log_dir?: string | null
+          mem_mb?: number | null
           not_before?: string | null
           notified_at?: string | null
           notify_attempts?: number
@@ -224,6 +352,11 @@ export type Database = {
           script_path?: string | null
           seq?: number
           signal?: string | null
+          slurm_job_id?: string | null
+          slurm_node?: string | null
+          slurm_partition?: string | null
+          slurm_reason?: string | null
+          slurm_state?: string | null
           started_at?: string | null
           status?: string
           stderr_path?: string | null
@@ -234,6 +367,7 @@ export type Database = {
           sweep_id?: string | null
           sweep_index?: number | null
           sweep_params?: Json | null
+          time_limit_min?: number | null
           timeout_s?: number | null
           updated_at?: string
           user_id?: string
@@ -248,10 +382,20 @@ export type Database = {
           claim_count?: number
           claimed_at?: string | null
           command?: Json | null
+          cpus?: number | null
           created_at?: string
+          cuda_visible_devices?: string | null
           deps_left?: number
           error?: string | null
+          executor?: string | null
           finished_at?: string | null
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpu_uuids?: string[] | null
+          gpu_wait_host?: string | null
+          gpu_wait_seen?: string | null
+          gpu_wait_since?: string | null
+          gpus?: number
           heartbeat_at?: string | null
           held?: boolean
           host?: string | null
@@ -259,6 +403,7 @@ export type Database = {
           job_id?: string
           kill_sent_at?: string | null
           log_dir?: string | null
+          mem_mb?: number | null
           not_before?: string | null
           notified_at?: string | null
           notify_attempts?: number
@@ -280,6 +425,11 @@ export type Database = {
           script_path?: string | null
           seq?: number
           signal?: string | null
+          slurm_job_id?: string | null
+          slurm_node?: string | null
+          slurm_partition?: string | null
+          slurm_reason?: string | null
+          slurm_state?: string | null
           started_at?: string | null
           status?: string
           stderr_path?: string | null
@@ -290,6 +440,7 @@ export type Database = {
           sweep_id?: string | null
           sweep_index?: number | null
           sweep_params?: Json | null
+          time_limit_min?: number | null
           timeout_s?: number | null
           updated_at?: string
           user_id?: string
@@ -706,14 +857,30 @@ export type Database = {
         Returns: Json
       }
       host_drains_list: { Args: { p_user_id?: string }; Returns: Json }
+      host_publish: {
+        Args: {
+          p_agent_id: string
+          p_host: string
+          p_resources: Json
+          p_user_id?: string
+        }
+        Returns: Json
+      }
       host_resume: {
         Args: { p_host: string; p_user_id?: string }
+        Returns: Json
+      }
+      hosts_list: {
+        Args: { p_history?: boolean; p_user_id?: string }
         Returns: Json
       }
       job_claim: {
         Args: {
           p_agent_id: string
           p_default_retries?: number
+          p_gpu_lease_stale_s?: number
+          p_gpu_reserve_after_s?: number
+          p_gpus?: Json
           p_host: string
           p_limit?: number
           p_user_id?: string
@@ -809,6 +976,17 @@ export type Database = {
         Args: { p_job_id: string; p_user_id?: string }
         Returns: Json
       }
+      job_slurm_update: {
+        Args: {
+          p_job_id: string
+          p_node?: string
+          p_reason?: string
+          p_slurm_job_id?: string
+          p_state?: string
+          p_user_id?: string
+        }
+        Returns: Json
+      }
       job_start: {
         Args: {
           p_agent_id: string
@@ -829,12 +1007,19 @@ export type Database = {
           p_after?: Json
           p_after_any?: boolean
           p_args?: string
+          p_cpus?: number
+          p_gpu_mem_mib?: number
+          p_gpu_model?: string
+          p_gpus?: number
           p_host?: string
+          p_mem_mb?: number
           p_priority?: number
           p_retries?: number
           p_retry_delay_s?: number
           p_script_id?: number
           p_script_path: string
+          p_slurm_partition?: string
+          p_time_limit_min?: number
           p_timeout_s?: number
           p_user_id?: string
         }

@@ -1,7 +1,7 @@
 // The store's operations, each one SQL function call through whichever transport is configured.
 import type { Identity } from './identity.js';
 import type {
-  AgentRow, AgentWork, JobEnd, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
+  AgentRow, AgentWork, ClaimJobs, HostRow, JobEnd, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
   StartJob, SubmitJob, Tails, Transport, WakeEvent,
 } from './types.js';
 import type { Database } from './database.types.js';
@@ -46,12 +46,19 @@ export class LabStore {
       p_script_path: j.scriptPath ?? null, p_args: j.args ?? null, p_host: j.host ?? null,
       p_timeout_s: j.timeoutS ?? null, p_script_id: j.scriptId ?? null, ...queueArgs(j),
       p_slurm_partition: j.slurm?.partition ?? null, p_cpus: j.slurm?.cpus ?? null, p_mem_mb: j.slurm?.memMb ?? null,
-      p_time_limit_min: j.slurm?.timeMin ?? null, p_gpus: j.slurm?.gpus ?? null,
+      p_time_limit_min: j.slurm?.timeMin ?? null,
+      p_gpus: j.gpus ?? 0, p_gpu_mem_mib: j.gpuMemMiB ?? null, p_gpu_model: j.gpuModel ?? null,
     });
   }
-  /** Ready jobs (dependencies met, inside their sweep's limit), highest priority first; none on a drained host. */
-  claimJobs(c: { agentId: string; host: string; limit: number; defaultRetries?: number }): Promise<JobRow[]> {
-    return this.call('job_claim', { p_agent_id: c.agentId, p_host: c.host, p_limit: c.limit, p_default_retries: c.defaultRetries ?? 0 });
+  /**
+   * Ready jobs (dependencies met, inside their sweep's limit), highest priority first; none on a
+   * drained host. gpus: what this tick's probe saw of the host's GPUs (null: not looked, GPU jobs wait).
+   */
+  claimJobs(c: ClaimJobs): Promise<JobRow[]> {
+    return this.call('job_claim', {
+      p_agent_id: c.agentId, p_host: c.host, p_limit: c.limit, p_default_retries: c.defaultRetries ?? 0, p_gpus: c.gpus ?? null,
+      p_gpu_reserve_after_s: c.gpuReserveAfterS ?? 600, p_gpu_lease_stale_s: c.gpuLeaseStaleS ?? 600,
+    });
   }
   startJob(s: StartJob): Promise<JobRow> {
     return this.call('job_start', {
@@ -238,6 +245,16 @@ export class LabStore {
   }
   listSessions(l: { limit?: number; activeOnly?: boolean; host?: string | null } = {}): Promise<SessionRow[]> {
     return this.call('jupyter_list', { p_limit: l.limit ?? 50, p_active_only: l.activeOnly ?? false, p_host: l.host ?? null });
+  }
+
+  // hosts ----------------------------------------------------------------------------------
+  /** This agent's host's resources, for every member to read (host_resources). */
+  publishHost(h: { agentId: string; host: string; resources: object }): Promise<HostRow> {
+    return this.call('host_publish', { p_agent_id: h.agentId, p_host: h.host, p_resources: h.resources });
+  }
+  /** Every host's resources; with history, each GPU's utilisation over the last hour. */
+  listHosts(l: { history?: boolean } = {}): Promise<HostRow[]> {
+    return this.call('hosts_list', { p_history: l.history ?? false });
   }
 
   // agents, user, scripts ------------------------------------------------------------------

@@ -42,6 +42,15 @@ export interface JobRow extends QueueColumns {
   started_at: string | null;
   finished_at: string | null;
   updated_at: string;
+  /** GPUs asked for (0: none), and optionally a minimum free memory each and a model glob. */
+  gpus: number;
+  gpu_mem_mib: number | null;
+  gpu_model: string | null;
+  /** The GPUs the claim leased, and the CUDA_VISIBLE_DEVICES the job got. */
+  gpu_uuids: string[] | null;
+  cuda_visible_devices: string | null;
+  /** Why a pending job waits (GPUs not free ...), for the member. */
+  pending_reason: string | null;
 }
 
 export interface SessionRow {
@@ -168,7 +177,53 @@ export interface SubmitJob extends QueueOptions {
   host?: string | null;
   timeoutS?: number | null;
   /** Slurm requests (LAB_EXECUTOR=slurm), each overriding the agent's setting. */
-  slurm?: { partition?: string | null; cpus?: number | null; memMb?: number | null; timeMin?: number | null; gpus?: number | null };
+  slurm?: { partition?: string | null; cpus?: number | null; memMb?: number | null; timeMin?: number | null };
+  /** GPUs (a count), each with at least gpuMemMiB free, of a model matching gpuModel (a glob). */
+  gpus?: number;
+  gpuMemMiB?: number | null;
+  gpuModel?: string | null;
+}
+
+export interface ClaimJobs {
+  agentId: string;
+  host: string;
+  limit: number;
+  /** This agent's LAB_JOB_RETRIES, for jobs that did not say. */
+  defaultRetries?: number;
+  /** The host's GPUs as this tick's probe saw them (src/services/gpu/agent-gpus.ts); null: GPU jobs wait. */
+  gpus?: object | null;
+  gpuReserveAfterS?: number;
+  gpuLeaseStaleS?: number;
+}
+
+/** A host's published resources (host_resources) as hosts_list returns them. */
+export interface HostGpuRow {
+  index: number;
+  uuid: string;
+  model: string;
+  memory_total_mib: number | null;
+  memory_used_mib: number | null;
+  utilization_pct: number | null;
+  temperature_c: number | null;
+  processes: number;
+  unusable: string | null;
+  leased: boolean;
+  free: boolean;
+  /** [ISO time, utilisation %] over the last hour, with hosts_list's history. */
+  history?: [string, number | null][];
+}
+
+export interface HostRow {
+  host: string;
+  updated_at: string;
+  seconds_since_update: number;
+  gpu_status: string | null;
+  gpu_problem: string | null;
+  gpus: HostGpuRow[];
+  cpu_count: number | null;
+  load_1m: number | null;
+  mem_total_mib: number | null;
+  mem_free_mib: number | null;
 }
 
 export interface StartJob {

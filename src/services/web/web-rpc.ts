@@ -9,7 +9,7 @@ export const PAGE_FUNCTIONS: Readonly<Record<string, readonly string[]>> = {
   jobs_page: ['p_limit', 'p_statuses', 'p_host', 'p_script', 'p_q', 'p_before_created', 'p_before_id'],
   jobs_facets: [],
   job_get: ['p_job_id'],
-  job_submit: ['p_script_path', 'p_args', 'p_host', 'p_timeout_s', 'p_script_id'],
+  job_submit: ['p_script_path', 'p_args', 'p_host', 'p_timeout_s', 'p_script_id', 'p_gpus', 'p_gpu_model'],
   job_request_cancel: ['p_job_id'],
   lifecycle_history: ['p_subject_id'],
   scripts_search: ['p_q', 'p_limit', 'p_script_id'],
@@ -18,6 +18,7 @@ export const PAGE_FUNCTIONS: Readonly<Record<string, readonly string[]>> = {
   jupyter_request: ['p_dir', 'p_host', 'p_app'],
   jupyter_request_stop: ['p_session_id'],
   agents_list: [],
+  hosts_list: ['p_history'],
   user_whoami: [],
   dashboard_changes: ['p_since'],
 };

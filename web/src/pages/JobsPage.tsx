@@ -33,7 +33,7 @@ const setFilter = (f: Partial<JobFilter>) => {
 /** GPUs, when the row has such a column (a later schema); nothing otherwise. */
 const gpusOf = (j: JobListItem): string | null => {
   const v = j.gpus ?? j.gpu_count ?? j.gpu_ids;
-  return v === undefined || v === null ? null : Array.isArray(v) ? v.join(',') : String(v);
+  return v === undefined || v === null || v === 0 ? null : Array.isArray(v) ? v.join(',') : String(v);
 };
 
 function isTyping(e: KeyboardEvent): boolean {

@@ -1,15 +1,17 @@
 // The member's agents: which hosts, alive or not, version, last heartbeat.
 import { useEffect, useState } from 'preact/hooks';
-import { agents } from '../data/api.js';
+import { agents, hosts as hostsOf } from '../data/api.js';
 import { ErrorBox, Loading, Time } from '../components/common.js';
+import { HostGpus } from '../components/HostGpus.js';
 import { t } from '../i18n.js';
 import { me, source, useLive } from '../state.js';
-import type { AgentItem } from '../types.js';
+import type { AgentItem, HostItem } from '../types.js';
 
 export function ServersPage() {
   const [rows, setRows] = useState<AgentItem[] | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const load = () => agents(source()).then((r) => { setRows(r); setError(null); }, setError);
+  const [hosts, setHosts] = useState<HostItem[] | null>(null);
+  const load = () => Promise.all([agents(source()), hostsOf(source())]).then(([r, h]) => { setRows(r); setHosts(h); setError(null); }, setError);
   useEffect(() => {
     void load();
     // Liveness is a matter of time passing: look again now and then.
@@ -41,6 +43,8 @@ export function ServersPage() {
           </tbody>
         </table>
       )}
+      <h2>{t('hosts.title')}</h2>
+      {hosts && <HostGpus hosts={hosts} />}
     </div>
   );
 }

@@ -25,6 +25,8 @@ export function SubmitPage({ fromJob }: { fromJob?: string }) {
   const [args, setArgs] = useState('');
   const [host, setHost] = useState('');
   const [timeout, setTimeoutS] = useState('');
+  const [gpus, setGpus] = useState('');
+  const [gpuModel, setGpuModel] = useState('');
   const [hosts, setHosts] = useState<string[]>([]);
   const [params, setParams] = useState<NotebookParam[]>([]);
   const [values, setValues] = useState<Record<string, string>>({});
@@ -41,6 +43,8 @@ export function SubmitPage({ fromJob }: { fromJob?: string }) {
       setArgs(j.args ?? '');
       setHost(j.host ?? '');
       setTimeoutS(j.timeout_s ? String(j.timeout_s) : '');
+      setGpus(j.gpus ? String(j.gpus) : '');
+      setGpuModel(j.gpu_model ?? '');
       setAsText(true);
       const s = j.script_id !== null ? await getScript(src, j.script_id) : null;
       if (s) setScript(s);
@@ -71,11 +75,13 @@ export function SubmitPage({ fromJob }: { fromJob?: string }) {
     e.preventDefault();
     if (!script && !scriptPath) return setError(new Error(t('submit.pick')));
     if (timeout && !/^\d+$/.test(timeout.trim())) return setError(new Error(t('submit.badTimeout')));
+    if (gpus && !/^\d+$/.test(gpus.trim())) return setError(new Error(t('submit.badGpus')));
     setBusy(true);
     try {
       const job = await submitJob(src, {
         scriptId: script?.script_id ?? null, scriptPath: script ? null : scriptPath, args: text.trim() || null,
         host: host || null, timeoutS: timeout.trim() ? Number(timeout) : null,
+        gpus: gpus.trim() ? Number(gpus) : 0, gpuModel: gpus.trim() && gpuModel.trim() ? gpuModel.trim() : null,
       });
       navigate(`/jobs/${job.job_id}`);
     } catch (err) {
@@ -134,6 +140,14 @@ export function SubmitPage({ fromJob }: { fromJob?: string }) {
           <div>
             <label for="timeout">{t('submit.timeout')}</label>
             <input id="timeout" type="text" inputMode="numeric" value={timeout} onInput={(e) => setTimeoutS(e.currentTarget.value)} />
+          </div>
+          <div>
+            <label for="gpus">{t('submit.gpus')}</label>
+            <input id="gpus" type="text" inputMode="numeric" value={gpus} onInput={(e) => setGpus(e.currentTarget.value)} />
+          </div>
+          <div>
+            <label for="gpu-model">{t('submit.gpuModel')}</label>
+            <input id="gpu-model" type="text" placeholder="A100*" value={gpuModel} onInput={(e) => setGpuModel(e.currentTarget.value)} />
           </div>
         </div>
         <ErrorBox error={error} />

@@ -1,0 +1,37 @@
+// The host's resources as every lab member reads them (host_resources): published with the agent's
+// heartbeat, at most every PUBLISH_EVERY_MS, from the tick's own GPU probe. Never throws.
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import type { AgentContext } from '../agent/context.js';
+import { tickGpuView } from './agent-gpus.js';
+import type { HostGpuView } from './types.js';
+
+export const PUBLISH_EVERY_MS = 30_000;
+const lastPublished = new WeakMap<AgentContext, number>();
+const MiB = 1024 * 1024;
+
+/** The row host_publish takes: per GPU what people need to choose a server, nothing about whose jobs run. */
+export function hostResources(view: HostGpuView) {
+  return {
+    gpu_status: view.status,
+    gpu_problem: view.problem,
+    gpus: view.gpus.map((g) => ({
+      index: g.index, uuid: g.uuid, model: g.model, memory_total_mib: g.memoryTotalMiB, memory_used_mib: g.memoryUsedMiB,
+      utilization_pct: g.utilizationPct, temperature_c: g.temperatureC, processes: g.processes.length, unusable: g.unusable,
+    })),
+    cpu_count: cpus().length,
+    load_1m: Math.round(loadavg()[0]! * 100) / 100,
+    mem_total_mib: Math.round(totalmem() / MiB),
+    mem_free_mib: Math.round(freemem() / MiB),
+  };
+}
+
+export async function publishHostIfDue(ctx: AgentContext, now = Date.now()): Promise<void> {
+  if (now - (lastPublished.get(ctx) ?? 0) < PUBLISH_EVERY_MS) return;
+  lastPublished.set(ctx, now);
+  try {
+    const view = await tickGpuView(ctx);
+    await ctx.store.publishHost({ agentId: ctx.agentId, host: ctx.host, resources: hostResources(view) });
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message }, 'could not publish the host\'s resources');
+  }
+}
