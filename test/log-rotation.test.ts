@@ -4,7 +4,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createLogger } from '../src/services/logger.js';
 import { RotatingFile, rotationOptions } from '../src/services/rotating-file.js';
 import { AgentEnv } from './helpers/agent-env.js';
@@ -60,7 +60,7 @@ test('the real agent: ticks with LAB_LOG_MAX_MB=0.001 and LAB_LOG_KEEP=2 leave a
     const r = await env.cli(['tick', '--trace']);
     assert.equal(r.code, 0, r.stderr);
   }
-  const dir = join(env.home, 'lab_job_agent');
+  const dir = dirname(env.agentLog); // the agent's folder, or the data folder when there is none yet
   assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('agent.log')).sort(), ['agent.log', 'agent.log.1', 'agent.log.2']);
   for (const f of ['agent.log', 'agent.log.1', 'agent.log.2']) {
     const text = readFileSync(join(dir, f), 'utf8');

@@ -106,6 +106,8 @@ describe('the Slurm executor (LAB_EXECUTOR=slurm)', { skip, timeout: 10 * 60_000
     // The member's Jupyter must be one a non-root user can run: the repo's .venv may live under
     // root's home (pyenv), and Debian's jupyter has nbconvert only as a module, not as a subcommand.
     writeFileSync(join(shims, 'jupyter'), '#!/bin/sh\nif [ "$1" = nbconvert ]; then shift; exec /usr/bin/python3 -m nbconvert "$@"; fi\nexec /usr/bin/jupyter "$@"\n', { mode: 0o755 });
+    // …and the agent looks for nbconvert's entry point next to it before a notebook job starts.
+    writeFileSync(join(shims, 'jupyter-nbconvert'), '#!/bin/sh\nexec /usr/bin/python3 -m nbconvert "$@"\n', { mode: 0o755 });
   });
 
   after(async () => {

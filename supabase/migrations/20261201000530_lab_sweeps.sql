@@ -132,6 +132,10 @@ create or replace function public.sweep_notify_begin(p_sweep_id uuid, p_agent_id
   language plpgsql security definer set search_path = '' as $$
 declare v_uid uuid := lab_private.acting_user(p_user_id);
 begin
+  -- The lease is an agent's, as job_notify_begin's (the sweeps table keeps no agent column).
+  if p_agent_id is null then
+    raise exception 'lab: a sweep email lease needs the agent id' using errcode = '22023';
+  end if;
   update public.sweeps set notify_lease_until = now() + make_interval(secs => p_lease_s)
     where sweep_id = p_sweep_id and user_id = v_uid and finished_at is not null and notified_at is null
       and (notify_next_at is null or notify_next_at <= now())

@@ -1,4 +1,4 @@
-// Runs the store contract tests (store-jobs, store-sessions-agents) again, unchanged, with storeAs
+// Runs the store contract tests (store-jobs, store-sessions-agents, store-queue-hosts) again, unchanged, with storeAs
 // handing out LabStores over real supabase-js and the layer; then checks that every function
 // LabStore calls went over the wire, as the role the mode implies.
 import { readFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ export async function storeContractOver(mode: SupabaseStoreMode): Promise<void> 
   process.env.LAB_TEST_STORE = mode;
   await import('../../store-jobs.test.js');
   await import('../../store-sessions-agents.test.js');
+  await import('../../store-queue-hosts.test.js');
   const role = mode === 'supabase-session' ? 'authenticated' : 'service_role';
   test('job_mark_stopping and lab_schema_applied (not in the contract files)', async () => {
     const db = await freshDatabase();
