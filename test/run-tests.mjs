@@ -6,7 +6,8 @@
 // Test files run concurrently (each in its own process, each with its own database, temp folders
 // and free ports), except the SERIAL ones below, which run one after another beside the others.
 // LAB_TEST_CONCURRENCY sets how many files run at once (default: the CPU count + 1, at least 2;
-// most files spend their time waiting on processes they started).
+// most files spend their time waiting on processes they started). LAB_TEST_NAME_PATTERN runs only
+// the tests whose names match it.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -23,6 +24,9 @@ const SERIAL = {
   'gpu-probe.test.ts': 'creates Linux users (useradd locks /etc/passwd)',
   'trust-jupyter-link.test.ts': 'creates Linux users (useradd locks /etc/passwd)',
   'slurm-cluster.test.ts': 'creates Linux users; starts the one Slurm cluster at /tmp/lab-slurm',
+  'slurm-jobs.test.ts': 'creates Linux users; runs jobs on the one Slurm cluster at /tmp/lab-slurm',
+  'gpu-scheduling.test.ts': 'creates Linux users (useradd locks /etc/passwd)',
+  'gpu-host-locks.test.ts': 'creates Linux users (useradd locks /etc/passwd)',
   // A root agent's local database runs as the one `lab-agent-db` account, created on first use
   // and checked by trust-host: two first uses at once race on useradd.
   'trust-host.test.ts': 'creates and inspects the shared lab-agent-db account, runs as the postgres account',
@@ -66,7 +70,9 @@ function run(command, args, options) {
 function nodeTest(group, concurrency) {
   if (!group.length) return Promise.resolve(0);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...group], {
+    // LAB_TEST_NAME_PATTERN: only the tests whose names match (CI's second Slurm pass).
+    const only = process.env.LAB_TEST_NAME_PATTERN ? [`--test-name-pattern=${process.env.LAB_TEST_NAME_PATTERN}`] : [];
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...only, ...group], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LAB_TEST_PG_DIR: pgDir },
