@@ -238,10 +238,11 @@ describe('the Slurm executor (LAB_EXECUTOR=slurm)', { skip, timeout: 10 * 60_000
 
   test('50 queued jobs on 2 CPUs run in the order they were submitted, with one squeue per tick', async () => {
     const script = write('quick.py', 'import sys, time\ntime.sleep(0.3)\nprint("job", sys.argv[1])\n');
-    // Submitted ten at a time (each submit is a CLI process); "in order" is the queue's order, created_at.
+    // Submitted ten at a time (each submit is a CLI process); "in order" is the queue's order, seq
+    // (concurrent submits can commit in another order than their created_at).
     for (let i = 0; i < 50; i += 10) await Promise.all(Array.from({ length: 10 }, (_, k) => submit(script, [], [String(i + k)])));
     let sawWaiting = false;
-    let mine: (Row & { created_at: string; args: string; script_path: string })[] = [];
+    let mine: (Row & { seq: number; args: string; script_path: string })[] = [];
     const deadline = Date.now() + 240_000;
     for (;;) {
       const n = await tick();
@@ -254,7 +255,7 @@ describe('the Slurm executor (LAB_EXECUTOR=slurm)', { skip, timeout: 10 * 60_000
       assert.ok(Date.now() < deadline, `not all finished: ${mine.map((x) => x.status).join(',')}`);
     }
     assert.ok(sawWaiting, 'a job Slurm kept waiting showed its reason on the row while claimed');
-    mine.sort((a, b) => a.created_at.localeCompare(b.created_at));
+    mine.sort((a, b) => a.seq - b.seq);
     const starts = mine.map((x) => execFileSync('squeue', ['-h', '-t', 'all', '-j', x.slurm_job_id!, '-o', '%S'], { env: { ...process.env, SLURM_CONF: slurm.conf }, encoding: 'utf8' }).trim());
     for (let i = 1; i < starts.length; i++) assert.ok(starts[i - 1]! <= starts[i]!, `job ${i} started before job ${i - 1}: ${starts.join(' ')}`);
     for (const x of mine) assert.match(x.stdout_tail ?? '', new RegExp(`job ${JSON.parse(x.args)[0]}\\n?$`));
