@@ -14,6 +14,8 @@ import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, idArg, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
 import { findJobOrSweep, findSweep, QUEUE_SUBMIT_OPTIONS, QUEUE_SUBMIT_USAGE, queueOptions, resolveAfter, sweepOptions } from './queue-options.js';
 import { sweepDetail, sweepsTable, sweepSubmitted } from './sweep-format.js';
+import { nearest } from './suggest.js';
+import { JOB_STATUSES } from '../machines/job-states.js';
 
 
 /** The script must be a .py/.ipynb file under home; it joins the inventory if it is not there. */
@@ -135,7 +137,12 @@ export const jobCommands: Command[] = [
       const limit = positiveInt(options.limit, '--limit', 20);
       if (options.sweeps) return out.data(await withUserStore(env, (store) => store.listSweeps({ limit })), sweepsTable);
       if (options.sweep) return out.data(await withUserStore(env, (store) => findSweep(store, idArg([options.sweep!], 'sweep', 'lab-agent ls --sweeps'))), sweepDetail);
-      const jobs = await withUserStore(env, (store) => store.listJobs({ limit, status: options.status ?? null }));
+      const status = options.status ?? null;
+      if (status !== null && !(JOB_STATUSES as readonly string[]).includes(status)) {
+        const guess = nearest(status, [...JOB_STATUSES]);
+        throw new UsageError(`unknown status "${status}"${guess ? ` (did you mean ${guess}?)` : ''}; --status takes one of ${JOB_STATUSES.join(', ')}`);
+      }
+      const jobs = await withUserStore(env, (store) => store.listJobs({ limit, status }));
       out.data(jobs, jobsTable);
     },
   }),

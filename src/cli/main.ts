@@ -5,6 +5,7 @@ import { DatabaseUnreachableError } from '../services/store/db-errors.js';
 import { StoreError } from '../services/store/types.js';
 import type { Command, OptionSpec } from './command.js';
 import { CliFailure, createOutput, UsageError } from './output.js';
+import { nearest } from './suggest.js';
 
 /** Options every command takes. */
 const COMMON_OPTIONS = { help: { type: 'boolean', short: 'h' } } satisfies OptionSpec;
@@ -37,6 +38,15 @@ function parseFailure(command: Command, err: Error & { code?: string }): string 
   if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return err.message;
   const option = /^Unknown option '([^']+)'/.exec(err.message)?.[1] ?? '?';
   return `Unknown option '${option}': \`lab-agent ${command.name}\` does not take it (options may come before or after the command; its own are below)`;
+}
+
+/** One line for words that name no command: the nearest command when there is one, else where the list is. */
+function unknownCommand(commands: Command[], words: string[]): string {
+  if (!words.length) return 'options, but no command (lab-agent --help lists the commands)';
+  const typed = words.join(' ');
+  // compare as many words as the candidate has ("db stat" against "db status", "sbumit x.py" against "submit")
+  const guess = nearest(typed, commands.map((c) => c.name)) ?? nearest(words[0]!, commands.map((c) => c.name.split(' ')[0]!));
+  return `unknown command "${typed}"${guess ? `; did you mean ${guess}?` : ''} (lab-agent --help lists the commands)`;
 }
 
 export function helpText(commands: Command[]): string {
@@ -78,8 +88,7 @@ export async function main(argv: string[], commands: Command[], env: NodeJS.Proc
   const words = commandWords(commands, own);
   const found = findCommand(commands, words);
   if (!found) {
-    const what = words.length ? `unknown command "${words.join(' ')}"` : 'options, but no command';
-    process.stderr.write(`lab-agent: ${what}\n\n${helpText(commands)}\n`);
+    process.stderr.write(`lab-agent: ${unknownCommand(commands, words)}\n`);
     return 2;
   }
   const { command } = found;

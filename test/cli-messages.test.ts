@@ -1,0 +1,39 @@
+// Messages a member can act on (issue 15): each CLI message names the mistake and the next step.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliPath } from './helpers/agent-env.js';
+
+const home = mkdtempSync(join(tmpdir(), 'lab-cli-msg-'));
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliPath, ...args], { env: { PATH: process.env.PATH, HOME: home, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('an unknown command suggests the nearest one in one line, not the whole help (exit 2)', async () => {
+  for (const [typed, meant] of [[['sbumit', 'x.py'], 'submit'], [['stauts'], 'status'], [['db', 'migrat'], 'db migrate']] as const) {
+    const r = await cli([...typed]);
+    assert.equal(r.code, 2, typed.join(' '));
+    assert.match(r.stderr, new RegExp(`unknown command "${typed.join(' ')}"; did you mean ${meant}\\?`), typed.join(' '));
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line: ${r.stderr}`);
+  }
+  const far = await cli(['frobnicate']);
+  assert.equal(far.code, 2);
+  assert.equal(far.stderr, 'lab-agent: unknown command "frobnicate" (lab-agent --help lists the commands)\n');
+});
+
+test('`ls --status bogus` says the status is unknown and lists the valid ones', async () => {
+  const r = await cli(['ls', '--status', 'bogus']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown status "bogus"; --status takes one of pending, claimed, running, finished, failed, cancelled/);
+  assert.doesNotMatch(r.stdout + r.stderr, /no jobs yet/);
+  const typo = await cli(['ls', '--status', 'runing']);
+  assert.match(typo.stderr, /unknown status "runing" \(did you mean running\?\)/);
+});
