@@ -37,3 +37,15 @@ test('`ls --status bogus` says the status is unknown and lists the valid ones', 
   const typo = await cli(['ls', '--status', 'runing']);
   assert.match(typo.stderr, /unknown status "runing" \(did you mean running\?\)/);
 });
+
+test('forgetting `--` before the script\'s arguments: the member\'s own command line, corrected', async () => {
+  const r = await cli(['submit', 'train.py', '--gpus', '1', '--lr', '0.1', '--name', 'run one']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Unknown option '--lr'/);
+  assert.ok(r.stderr.includes("put it after `--`, which passes what follows to the script untouched:\n  lab-agent submit train.py --gpus 1 -- --lr 0.1 --name 'run one'\n"), r.stderr);
+  const scheduled = await cli(['schedule', 'add', '0 3 * * *', 'eval.py', '--ckpt', 'latest', '--', '--seed', '1']);
+  assert.equal(scheduled.code, 2);
+  assert.ok(scheduled.stderr.includes("  lab-agent schedule add '0 3 * * *' eval.py -- --ckpt latest --seed 1\n"), scheduled.stderr);
+  const ls = await cli(['ls', '--lr']);
+  assert.doesNotMatch(ls.stderr, /after `--`/, 'a command without script arguments has no `--` to suggest');
+});

@@ -34,6 +34,8 @@ export interface Command<S extends OptionSpec = OptionSpec> {
   summary: string;
   usage: string;
   options?: S;
+  /** Takes a script's own arguments after `--`, following this many arguments of its own (submit: 1, the script). */
+  scriptArgsAfter?: number;
   /** Prints data, so it takes --json. */
   json?: boolean;
   run(ctx: CommandContext<S>): Promise<number | void>;

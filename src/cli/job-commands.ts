@@ -97,6 +97,7 @@ export const jobCommands: Command[] = [
     summary: 'queue a run of one of your scripts; prints the job id',
     usage: `lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] ${QUEUE_SUBMIT_USAGE} [--gpus N [--gpu-mem 40G] [--gpu-model \'A100*\']] [--partition P] [--cpus N] [--mem MB] [--time MIN] [--json] [-- args…]`,
     json: true,
+    scriptArgsAfter: 1,
     options: {
       host: { type: 'string' }, timeout: { type: 'string' }, ...QUEUE_SUBMIT_OPTIONS, gpus: { type: 'string' }, 'gpu-mem': { type: 'string' }, 'gpu-model': { type: 'string' },
       partition: { type: 'string' }, cpus: { type: 'string' }, mem: { type: 'string' }, time: { type: 'string' },

@@ -6,6 +6,7 @@ import { StoreError } from '../services/store/types.js';
 import type { Command, OptionSpec } from './command.js';
 import { CliFailure, createOutput, UsageError } from './output.js';
 import { nearest } from './suggest.js';
+import { correctedCommandLine } from './dashdash-hint.js';
 
 /** Options every command takes. */
 const COMMON_OPTIONS = { help: { type: 'boolean', short: 'h' } } satisfies OptionSpec;
@@ -92,11 +93,16 @@ export async function main(argv: string[], commands: Command[], env: NodeJS.Proc
     return 2;
   }
   const { command } = found;
+  const spec = { ...command.options, ...COMMON_OPTIONS, ...(command.json ? JSON_OPTION : {}) };
   let parsed;
   try {
-    parsed = parseArgs({ args: own, allowPositionals: true, strict: true, options: { ...command.options, ...COMMON_OPTIONS, ...(command.json ? JSON_OPTION : {}) } });
+    parsed = parseArgs({ args: own, allowPositionals: true, strict: true, options: spec });
   } catch (err) {
-    process.stderr.write(`lab-agent ${command.name}: ${parseFailure(command, err as Error & { code?: string })}\n${commandHelp(command)}\n`);
+    const failure = err as Error & { code?: string };
+    const fix = failure.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && command.scriptArgsAfter !== undefined
+      ? `\nIf it is your script's own option, put it after \`--\`, which passes what follows to the script untouched:\n  ${correctedCommandLine(command, own, rest, spec)}\n`
+      : '';
+    process.stderr.write(`lab-agent ${command.name}: ${parseFailure(command, failure)}${fix}\n${commandHelp(command)}\n`);
     return 2;
   }
   if (parsed.values.help) {

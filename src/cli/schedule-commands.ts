@@ -51,6 +51,7 @@ export const scheduleCommands: Command[] = [
     summary: 'run a script at each time a cron line names (in your time zone); prints the schedule id',
     usage: "lab-agent schedule add '<cron>' <script> [--tz Area/City] [--catch-up N] [--host H] [--timeout S] [--priority N] [--retries N [--retry-delay 60s]] [--json] [-- args…]",
     json: true,
+    scriptArgsAfter: 2,
     options: {
       tz: { type: 'string' }, 'catch-up': { type: 'string' }, host: { type: 'string' }, timeout: { type: 'string' },
       priority: { type: 'string' }, retries: { type: 'string' }, 'retry-delay': { type: 'string' },
