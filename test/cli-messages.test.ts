@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { commands } from '../src/cli/registry.js';
 import { cliPath } from './helpers/agent-env.js';
 
 const home = mkdtempSync(join(tmpdir(), 'lab-cli-msg-'));
@@ -48,4 +49,23 @@ test('forgetting `--` before the script\'s arguments: the member\'s own command 
   assert.ok(scheduled.stderr.includes("  lab-agent schedule add '0 3 * * *' eval.py -- --ckpt latest --seed 1\n"), scheduled.stderr);
   const ls = await cli(['ls', '--lr']);
   assert.doesNotMatch(ls.stderr, /after `--`/, 'a command without script arguments has no `--` to suggest');
+});
+
+test('every option in `--help` has a one-line meaning and its default', async () => {
+  let checked = 0;
+  for (const c of commands) {
+    const r = await cli([...c.name.split(' '), '--help']);
+    assert.equal(r.code, 0, c.name);
+    const names = [...Object.keys(c.options ?? {}), ...(c.json ? ['json'] : [])];
+    for (const name of names) {
+      const line = r.stdout.split('\n').find((l) => new RegExp(`^  --${name}(,| |$)`).test(l));
+      assert.ok(line, `${c.name} --help lists --${name}:\n${r.stdout}`);
+      assert.match(line, new RegExp(`^  --${name}\\S*(?: <value>)?\\s+\\S.{5,}\\(default: [^)]+\\)$`), `${c.name} --${name}: meaning and default on one line`);
+      checked++;
+    }
+  }
+  assert.ok(checked > 50, `checked ${checked} options`);
+  const ls = await cli(['ls', '--help']);
+  assert.match(ls.stdout, /--limit <value>\s+how many jobs to show \(default: 20\)/);
+  assert.match(ls.stdout, /--json\s+machine-readable output \(default: off\)/);
 });

@@ -3,8 +3,13 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { Output } from './output.js';
 
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
-type OneOption = OptionSpec[string];
+/**
+ * One option as parseArgs takes it, with what `--help` says of it: its meaning in one line and
+ * what applies when it is absent, in words (parseArgs ignores both; its own `default` stays unused,
+ * so an option not given stays absent).
+ */
+type OneOption = NonNullable<ParseArgsConfig['options']>[string] & { help: string; whenAbsent: string };
+export type OptionSpec = Record<string, OneOption>;
 
 /**
  * What parseArgs gives for one option: a string or a boolean, a list of them with `multiple`

@@ -12,7 +12,7 @@ import { jobDetail, jobsTable } from './job-format.js';
 import { parseGpuRequest, type GpuRequest } from '../services/gpu/request.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, idArg, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
-import { findJobOrSweep, findSweep, QUEUE_SUBMIT_OPTIONS, QUEUE_SUBMIT_USAGE, queueOptions, resolveAfter, sweepOptions } from './queue-options.js';
+import { findJobOrSweep, findSweep, JOB_HOST_OPTION, JOB_TIMEOUT_OPTION, QUEUE_SUBMIT_OPTIONS, QUEUE_SUBMIT_USAGE, queueOptions, resolveAfter, sweepOptions } from './queue-options.js';
 import { sweepDetail, sweepsTable, sweepSubmitted } from './sweep-format.js';
 import { nearest } from './suggest.js';
 import { JOB_STATUSES } from '../machines/job-states.js';
@@ -99,8 +99,12 @@ export const jobCommands: Command[] = [
     json: true,
     scriptArgsAfter: 1,
     options: {
-      host: { type: 'string' }, timeout: { type: 'string' }, ...QUEUE_SUBMIT_OPTIONS, gpus: { type: 'string' }, 'gpu-mem': { type: 'string' }, 'gpu-model': { type: 'string' },
-      partition: { type: 'string' }, cpus: { type: 'string' }, mem: { type: 'string' }, time: { type: 'string' },
+      host: JOB_HOST_OPTION, timeout: JOB_TIMEOUT_OPTION, ...QUEUE_SUBMIT_OPTIONS,
+      gpus: { type: 'string', help: 'GPUs the job needs; it waits until that many are free', whenAbsent: '0' },
+      'gpu-mem': { type: 'string', help: 'free memory each GPU must have, e.g. 40G', whenAbsent: 'any' },
+      'gpu-model': { type: 'string', help: "GPU model pattern, e.g. 'A100*'", whenAbsent: 'any model' },
+      partition: { type: 'string', help: 'Slurm partition (LAB_EXECUTOR=slurm)', whenAbsent: "Slurm's default" }, cpus: { type: 'string', help: 'CPUs to ask Slurm for', whenAbsent: "Slurm's default" },
+      mem: { type: 'string', help: 'memory in MB to ask Slurm for', whenAbsent: "Slurm's default" }, time: { type: 'string', help: 'time limit in minutes to ask Slurm for', whenAbsent: "the partition's" },
     },
     async run({ args, rest, options, env, out }) {
       if (args.length !== 1) throw new UsageError('give exactly one script; put its arguments after --');
@@ -133,7 +137,10 @@ export const jobCommands: Command[] = [
     summary: 'your jobs, newest first',
     usage: 'lab-agent ls [--limit N] [--status S] [--sweep <sweep>] [--sweeps] [--json]',
     json: true,
-    options: { limit: { type: 'string' }, status: { type: 'string' }, sweep: { type: 'string' }, sweeps: { type: 'boolean' } },
+    options: {
+      limit: { type: 'string', help: 'how many jobs to show', whenAbsent: '20' }, status: { type: 'string', help: 'only jobs in this state: pending, claimed, running, finished, failed, cancelled', whenAbsent: 'all' },
+      sweep: { type: 'string', help: "one sweep's grid of jobs", whenAbsent: 'none' }, sweeps: { type: 'boolean', help: 'list your sweeps instead of jobs', whenAbsent: 'off' },
+    },
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
       if (options.sweeps) return out.data(await withUserStore(env, (store) => store.listSweeps({ limit })), sweepsTable);
@@ -167,7 +174,7 @@ export const jobCommands: Command[] = [
     name: 'logs',
     summary: "a job's output (stdout, or --stderr); -f follows it until the job ends",
     usage: 'lab-agent logs <job> [--stderr] [-f]',
-    options: { stderr: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' } },
+    options: { stderr: { type: 'boolean', help: 'show stderr instead of stdout', whenAbsent: 'off' }, follow: { type: 'boolean', short: 'f', help: 'keep printing until the job ends', whenAbsent: 'off' } },
     async run({ args, options, env }) {
       const id = jobArg(args);
       await withUserStore(env, async (store) => {

@@ -56,7 +56,10 @@ export const jupyterCommands: Command[] = [
     summary: 'ask the agent for a Jupyter server; waits until it answers and prints its link',
     usage: 'lab-agent jupyter start [--dir D] [--host H] [--app lab|notebook|server] [--wait S] [--json]',
     json: true,
-    options: { dir: { type: 'string' }, host: { type: 'string' }, app: { type: 'string' }, wait: { type: 'string' } },
+    options: {
+      dir: { type: 'string', help: 'the folder the server opens in', whenAbsent: 'your home' }, host: { type: 'string', help: 'run the server on this host', whenAbsent: 'any host of yours' },
+      app: { type: 'string', help: 'lab, notebook or server', whenAbsent: 'what is installed, lab first' }, wait: { type: 'string', help: 'seconds to wait for the link', whenAbsent: 'the start timeout + 30' },
+    },
     async run({ options, env, out }) {
       const app = options.app ?? null;
       if (app !== null && !['lab', 'notebook', 'server'].includes(app)) throw new UsageError('--app is lab, notebook or server');
@@ -93,7 +96,7 @@ export const jupyterCommands: Command[] = [
     summary: 'stop a Jupyter server (SIGTERM, SIGKILL after the grace); waits until it is stopped',
     usage: 'lab-agent jupyter stop <session> [--wait S] [--json]',
     json: true,
-    options: { wait: { type: 'string' } },
+    options: { wait: { type: 'string', help: 'seconds to wait for the server to stop', whenAbsent: 'the kill grace + 30' } },
     async run({ args, options, env, out }) {
       const id = sessionArg(args);
       const row = await withUserStore(env, async (store, config) => {
@@ -112,7 +115,7 @@ export const jupyterCommands: Command[] = [
     summary: 'your Jupyter sessions, newest first',
     usage: 'lab-agent jupyter ls [--active] [--limit N] [--json]',
     json: true,
-    options: { active: { type: 'boolean' }, limit: { type: 'string' } },
+    options: { active: { type: 'boolean', help: 'only servers starting or running', whenAbsent: 'off' }, limit: { type: 'string', help: 'how many sessions to show', whenAbsent: '20' } },
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
       const rows = await withUserStore(env, (store) => store.listSessions({ limit, activeOnly: Boolean(options.active) }));

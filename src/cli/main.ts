@@ -9,8 +9,8 @@ import { nearest } from './suggest.js';
 import { correctedCommandLine } from './dashdash-hint.js';
 
 /** Options every command takes. */
-const COMMON_OPTIONS = { help: { type: 'boolean', short: 'h' } } satisfies OptionSpec;
-const JSON_OPTION = { json: { type: 'boolean' } } satisfies OptionSpec;
+const COMMON_OPTIONS = { help: { type: 'boolean', short: 'h', help: 'this help', whenAbsent: 'off' } } satisfies OptionSpec;
+const JSON_OPTION = { json: { type: 'boolean', help: 'machine-readable output', whenAbsent: 'off' } } satisfies OptionSpec;
 
 /** The command named by the leading words, the longest name first ("db status" before "db"). */
 function findCommand(commands: Command[], words: string[]): { command: Command; used: number } | null {
@@ -63,9 +63,13 @@ export function helpText(commands: Command[]): string {
   ].join('\n');
 }
 
+/** A command's usage, summary and each option with its meaning and default, in aligned columns. */
 function commandHelp(c: Command): string {
-  const opts = Object.entries(c.options ?? {}).map(([k, o]) => `  --${k}${o.short ? `, -${o.short}` : ''}${o.type === 'string' ? ' <value>' : ''}`);
-  return [`usage: ${c.usage}`, '', c.summary, ...(opts.length || c.json ? ['', 'options:', ...opts, ...(c.json ? ['  --json  machine-readable output'] : [])] : [])].join('\n');
+  const all: [string, OptionSpec[string]][] = Object.entries({ ...c.options, ...(c.json ? JSON_OPTION : {}) });
+  const names = all.map(([k, o]) => `--${k}${o.short ? `, -${o.short}` : ''}${o.type === 'string' ? ' <value>' : ''}`);
+  const width = Math.max(0, ...names.map((n) => n.length));
+  const opts = all.map(([, o], i) => `  ${names[i]!.padEnd(width)}  ${o.help} (default: ${o.whenAbsent})`);
+  return [`usage: ${c.usage}`, '', c.summary, ...(opts.length ? ['', 'options:', ...opts] : [])].join('\n');
 }
 
 /** What a one-line error leaves out (the underlying error, its stack) goes to the agent log. */
