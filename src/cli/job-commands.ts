@@ -8,7 +8,7 @@ import type { LabStore } from '../services/store/lab-store.js';
 import type { SweepView } from '../services/store/queue-types.js';
 import type { JobRow, SubmitJob } from '../services/store/types.js';
 import { defineCommand, type Command } from './command.js';
-import { jobDetail, jobsTable } from './job-format.js';
+import { jobDetail, jobOutcome, jobsTable } from './job-format.js';
 import { parseGpuRequest, type GpuRequest } from '../services/gpu/request.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, idArg, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
@@ -163,11 +163,11 @@ export const jobCommands: Command[] = [
       const id = jobArg(args);
       const found = await withUserStore(env, async (store, config) => {
         const hit = await findJobOrSweep(store, id);
-        return 'sweep' in hit ? hit : { job: hit.job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', hit.job.job_id) };
+        return 'sweep' in hit ? hit : { job: hit.job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', hit.job.job_id), emailTo: config.email };
       });
       if ('sweep' in found) return out.data(found.sweep, sweepDetail);
-      const { job, page } = found;
-      out.data(job, (j: JobRow) => `${jobDetail(j)}${page ? `\n\n${'dashboard'.padEnd(16)} ${page}` : ''}`);
+      const { job, page, emailTo } = found;
+      out.data(job, (j: JobRow) => `${jobDetail(j, emailTo)}${page ? `\n\n${'dashboard'.padEnd(16)} ${page}` : ''}`);
     },
   }),
   defineCommand({
@@ -225,7 +225,7 @@ export const jobCommands: Command[] = [
     async run({ args, env, out }) {
       const id = jobArg(args);
       const job = await withUserStore(env, async (store) => waitForEnd(store, await findJob(store, id)));
-      out.data(job, (j: JobRow) => `${j.job_id} ${j.status}${j.retcode === null ? '' : ` (exit ${j.retcode})`}${j.error ? `: ${j.error}` : ''}`);
+      out.data(job, jobOutcome);
       return jobExitCode(job);
     },
   }),
