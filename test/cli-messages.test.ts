@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commands } from '../src/cli/registry.js';
@@ -68,4 +68,28 @@ test('every option in `--help` has a one-line meaning and its default', async ()
   const ls = await cli(['ls', '--help']);
   assert.match(ls.stdout, /--limit <value>\s+how many jobs to show \(default: 20\)/);
   assert.match(ls.stdout, /--json\s+machine-readable output \(default: off\)/);
+});
+
+test('a file the member cannot write: one line with the path and the reason; the stack only with LAB_LOG_LEVEL=debug', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lab-cli-out-'));
+  writeFileSync(join(dir, 'plain'), '');
+  const cases: [string, RegExp][] = [
+    [join(dir, 'plain', 'x.svg'), /a part of the path is not a folder \(ENOTDIR\)/],
+    [dir, /it is a folder \(EISDIR\)/],
+  ];
+  if (process.getuid?.() !== 0) { // root writes anywhere: a read-only folder refuses only a member
+    mkdirSync(join(dir, 'locked'));
+    chmodSync(join(dir, 'locked'), 0o500);
+    cases.push([join(dir, 'locked', 'x.svg'), /permission denied \(EACCES\)/]);
+  }
+  for (const [path, reason] of cases) {
+    const r = await cli(['viz', 'job', '-o', path]);
+    assert.equal(r.code, 1, path);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`lab-agent viz: cannot open ${path}: `), r.stderr);
+    assert.match(r.stderr, reason);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+  const debug = await cli(['viz', 'job', '-o', dir], { LAB_LOG_LEVEL: 'debug' });
+  assert.match(debug.stderr, /it is a folder \(EISDIR\)\n[^]*\n\s+at /, 'the stack for a debug run');
 });

@@ -6,6 +6,7 @@ import { StoreError } from '../services/store/types.js';
 import type { Command, OptionSpec } from './command.js';
 import { CliFailure, createOutput, UsageError } from './output.js';
 import { nearest } from './suggest.js';
+import { fileProblem } from './file-problem.js';
 import { correctedCommandLine } from './dashdash-hint.js';
 
 /** Options every command takes. */
@@ -126,7 +127,10 @@ export async function main(argv: string[], commands: Command[], env: NodeJS.Proc
   } catch (err) {
     const code = err instanceof UsageError ? 2 : err instanceof CliFailure ? err.exitCode : 1;
     const known = err instanceof UsageError || err instanceof CliFailure || err instanceof ConfigError || err instanceof StoreError;
-    const message = known ? (err as Error).message : ((err as Error).stack ?? String(err));
+    // a file problem the member can fix is one line; its stack only for LAB_LOG_LEVEL=debug
+    const file = known ? null : fileProblem(err);
+    const stack = (err as Error).stack ?? String(err);
+    const message = known ? (err as Error).message : file ? (env.LAB_LOG_LEVEL === 'debug' ? `${file}\n${stack}` : file) : stack;
     if (json) process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`);
     process.stderr.write(`lab-agent ${command.name}: ${message}${code === 2 ? `\n${commandHelp(command)}` : ''}\n`);
     if (err instanceof DatabaseUnreachableError) await logDetail(env, command.name, err);
