@@ -6,6 +6,8 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commands } from '../src/cli/registry.js';
+import { sessionsTable } from '../src/cli/jupyter-commands.js';
+import type { SessionRow } from '../src/services/store/types.js';
 import { cliPath } from './helpers/agent-env.js';
 
 const home = mkdtempSync(join(tmpdir(), 'lab-cli-msg-'));
@@ -92,4 +94,19 @@ test('a file the member cannot write: one line with the path and the reason; the
   }
   const debug = await cli(['viz', 'job', '-o', dir], { LAB_LOG_LEVEL: 'debug' });
   assert.match(debug.stderr, /it is a folder \(EISDIR\)\n[^]*\n\s+at /, 'the stack for a debug run');
+});
+
+test('`jupyter ls` shortens a long error with an ellipsis; a short one stays whole', () => {
+  const row = (id: string, error: string) => ({
+    session_id: id, status: 'failed', created_at: new Date().toISOString(), run_host: 'h1', host: null, port: null, error_message: error, url: null, dir: null,
+  }) as unknown as SessionRow;
+  const long = `jupyter-lab exited before it listened: ${'ModuleNotFoundError: No module named jupyterlab '.repeat(6)}`;
+  const text = sessionsTable([row('aaaaaaaa-1', long), row('bbbbbbbb-2', 'port 8888 taken\nTraceback (most recent call last):'), row('cccccccc-3', 'stopped: the server exited')], (u) => u);
+  const [, a, b, c] = text.split('\n');
+  const cell = (line: string) => line.slice(line.indexOf('h1') + 2).trim().replace(/^-\s+/, '');
+  assert.ok(cell(a!).endsWith('…'), a);
+  assert.equal([...cell(a!)].length, 100, a);
+  assert.ok(long.startsWith(cell(a!).slice(0, -1)), 'the start of the error, as it was');
+  assert.equal(cell(b!), 'port 8888 taken…', 'more lines are marked too');
+  assert.equal(cell(c!), 'stopped: the server exited');
 });
