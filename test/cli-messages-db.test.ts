@@ -23,9 +23,11 @@ test('a database error reads without the SQL functions\' `lab:` tag', async () =
   for (const args of [['status', nobody], ['wait', nobody], ['cancel', nobody]]) {
     const r = await a.cli(args);
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^lab-agent ${args[0]}: no job ${nobody} among your jobs`), args.join(' '));
+    assert.match(r.stderr, new RegExp(`^lab-agent ${args[0]}: no job ${nobody} among your jobs; \`lab-agent ls\` lists yours\n$`), args.join(' '));
     assert.doesNotMatch(r.stderr, /lab: /, args.join(' '));
   }
+  const prefix = await a.cli(['status', '0123abcd']);
+  assert.equal(prefix.stderr, 'lab-agent status: no job of yours starts with 0123abcd; `lab-agent ls` lists yours\n');
 });
 
 test('`wait` says "failed (exit 3)" once; `status` says no email was sent when LAB_EMAIL is empty', async () => {

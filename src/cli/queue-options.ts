@@ -77,7 +77,7 @@ export function sweepOptions(options: Options, shared: string[]) {
 /** A sweep by full id or the first characters of one of my recent sweeps'. */
 export const findSweep = (store: LabStore, idOrPrefix: string): Promise<SweepView> =>
   findByIdOrPrefix(idOrPrefix, (id) => store.getSweep(id), async () => (await store.listSweeps({ limit: 500 })).map((sweep) => ({ sweep, jobs: [] })),
-    (v) => v.sweep.sweep_id, { one: 'sweep', many: 'sweeps' }).then((v) => (v.jobs.length ? v : store.getSweep(v.sweep.sweep_id)));
+    (v) => v.sweep.sweep_id, { one: 'sweep', many: 'sweeps', lister: 'lab-agent ls --sweeps' }).then((v) => (v.jobs.length ? v : store.getSweep(v.sweep.sweep_id)));
 
 /** An id or prefix that names a sweep of mine, or a job of mine: sweeps are looked at first (fewer). */
 export async function findJobOrSweep(store: LabStore, idOrPrefix: string): Promise<{ sweep: SweepView } | { job: JobRow }> {

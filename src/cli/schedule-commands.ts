@@ -27,7 +27,7 @@ const findSchedule = (store: LabStore, idOrPrefix: string): Promise<ScheduleRow>
     const hit = (await store.listSchedules()).find((s) => s.schedule_id === id);
     if (!hit) throw new CliFailure(`no schedule ${id} among yours`);
     return hit;
-  }, () => store.listSchedules(), (s) => s.schedule_id, { one: 'schedule', many: 'schedules' });
+  }, () => store.listSchedules(), (s) => s.schedule_id, { one: 'schedule', many: 'schedules', lister: 'lab-agent schedule ls' });
 
 const scheduleArg = (args: string[]) => idArg(args, 'schedule', 'lab-agent schedule ls');
 
