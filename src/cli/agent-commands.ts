@@ -8,7 +8,7 @@ export const agentCommands: Command[] = [
     summary: 'one pass: recover, drive every job one step, send due email, then exit (for cron)',
     usage: 'lab-agent tick [--trace] [--json]',
     json: true,
-    options: { trace: { type: 'boolean' } },
+    options: { trace: { type: 'boolean', help: 'log every machine step (state, event) to the agent log', whenAbsent: 'off' } },
     async run({ env, options, out }) {
       const { startAgentProcess } = await import('../services/agent/agent-process.js');
       const { agentTick } = await import('../services/agent/tick.js');
@@ -37,7 +37,7 @@ export const agentCommands: Command[] = [
     name: 'supervise',
     summary: 'run continuously: wake on new requests, poll as the fallback (npm start)',
     usage: 'lab-agent supervise [--trace]',
-    options: { trace: { type: 'boolean' } },
+    options: { trace: { type: 'boolean', help: 'log every machine step (state, event) to the agent log', whenAbsent: 'off' } },
     async run({ env, options }) {
       const { startAgentProcess } = await import('../services/agent/agent-process.js');
       const { supervise } = await import('../services/agent/supervisor.js');

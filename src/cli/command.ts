@@ -3,8 +3,13 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { Output } from './output.js';
 
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
-type OneOption = OptionSpec[string];
+/**
+ * One option as parseArgs takes it, with what `--help` says of it: its meaning in one line and
+ * what applies when it is absent, in words (parseArgs ignores both; its own `default` stays unused,
+ * so an option not given stays absent).
+ */
+type OneOption = NonNullable<ParseArgsConfig['options']>[string] & { help: string; whenAbsent: string };
+export type OptionSpec = Record<string, OneOption>;
 
 /**
  * What parseArgs gives for one option: a string or a boolean, a list of them with `multiple`
@@ -34,6 +39,8 @@ export interface Command<S extends OptionSpec = OptionSpec> {
   summary: string;
   usage: string;
   options?: S;
+  /** Takes a script's own arguments after `--`, following this many arguments of its own (submit: 1, the script). */
+  scriptArgsAfter?: number;
   /** Prints data, so it takes --json. */
   json?: boolean;
   run(ctx: CommandContext<S>): Promise<number | void>;

@@ -26,7 +26,7 @@ export const configCommand = defineCommand({
   summary: 'show the effective configuration (secrets masked)',
   usage: 'lab-agent config [--json] [--doc]',
   json: true,
-  options: { doc: { type: 'boolean' } },
+  options: { doc: { type: 'boolean', help: "print the README's configuration table instead of your values", whenAbsent: 'off' } },
   async run({ out, env, options }) {
     if (options.doc) {
       out.line(configDocTable());

@@ -8,7 +8,14 @@ import { defineCommand, type Command, type OptionSpec, type OptionValues } from 
 import { withAdmin } from './db-commands.js';
 import { UsageError } from './output.js';
 
-const MEMBER_OPTIONS = { host: { type: 'string' }, email: { type: 'string' }, 'user-id': { type: 'string' } } as const satisfies OptionSpec;
+/** A member with agents on several servers has one role per host. */
+const MEMBER_HOST = { type: 'string', help: "the role for the member's agent on this host only", whenAbsent: 'one role for all hosts' } as const;
+
+const MEMBER_OPTIONS = {
+  host: MEMBER_HOST,
+  email: { type: 'string', help: "the member's email, for their job notices", whenAbsent: 'none' },
+  'user-id': { type: 'string', help: 'keep this existing member id (their rows stay theirs)', whenAbsent: 'a new id' },
+} as const satisfies OptionSpec;
 
 function memberArgs(args: string[], options: OptionValues<typeof MEMBER_OPTIONS>, env: NodeJS.ProcessEnv) {
   if (args.length !== 1) throw new UsageError('name one member: their Linux user name');
@@ -47,7 +54,7 @@ export const dbMemberCommands: Command[] = [
     summary: 'DB admin: drop a member\'s login role (their open connections end; their rows stay)',
     usage: 'lab-agent db remove-member <linux_user> [--host H] [--json]',
     json: true,
-    options: { host: { type: 'string' } },
+    options: { host: MEMBER_HOST },
     async run({ args, options, env, out }) {
       const spec = memberArgs(args, options, env);
       const { removeMember } = await import('../services/store/members.js');

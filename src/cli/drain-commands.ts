@@ -21,7 +21,7 @@ export const drainCommands: Command[] = [
     summary: 'stop your agent on a host from taking new work (running jobs finish); --list shows drains',
     usage: 'lab-agent drain [--host H] [--note TEXT] [--list] [--json]',
     json: true,
-    options: { host: { type: 'string' }, note: { type: 'string' }, list: { type: 'boolean' } },
+    options: { host: { type: 'string', help: 'the host to drain', whenAbsent: 'this host' }, note: { type: 'string', help: 'why, shown to the members whose jobs wait', whenAbsent: 'none' }, list: { type: 'boolean', help: 'list the drained hosts instead', whenAbsent: 'off' } },
     async run({ args, options, env, out }) {
       if (options.list) return out.data(await withUserStore(env, (store) => store.listDrains()), drainsTable);
       const row = await withUserStore(env, (store, config) => store.drainHost({ host: hostOf(args, options, config.host), note: (options.note as string) ?? null }));
@@ -33,7 +33,7 @@ export const drainCommands: Command[] = [
     summary: 'let your agent on a drained host take work again',
     usage: 'lab-agent resume [--host H] [--json]',
     json: true,
-    options: { host: { type: 'string' } },
+    options: { host: { type: 'string', help: 'the host to take jobs again', whenAbsent: 'this host' } },
     async run({ args, options, env, out }) {
       const r = await withUserStore(env, (store, config) => store.resumeHost(hostOf(args, options, config.host)));
       out.data(r, (x: typeof r) => (x.lab_drained ? `${x.host}: your drain is lifted, but the lab's administrator drained it too: nothing starts there until they resume it`

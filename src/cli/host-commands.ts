@@ -30,7 +30,7 @@ export const hostCommands: Command[] = [
     summary: 'the lab\'s servers: free GPUs, GPU memory and use, CPU load, memory (as their agents last published)',
     usage: 'lab-agent hosts [--history] [--json]',
     json: true,
-    options: { history: { type: 'boolean' } },
+    options: { history: { type: 'boolean', help: 'also hosts that have not been seen for a while', whenAbsent: 'off' } },
     async run({ options, env, out }) {
       const hosts = await withUserStore(env, (store) => store.listHosts({ history: Boolean(options.history) }));
       out.data(hosts, hostsTable);

@@ -50,7 +50,7 @@ export const inventoryCommands: Command[] = [
     summary: 'scan your home for scripts now and update the inventory (--dry-run: only show the changes)',
     usage: 'lab-agent sync [--dry-run] [--json]',
     json: true,
-    options: { 'dry-run': { type: 'boolean' } },
+    options: { 'dry-run': { type: 'boolean', help: 'show what would change without writing it', whenAbsent: 'off' } },
     async run({ options, env, out }) {
       const [{ withUserStore }, { syncInventory }] = await Promise.all([
         import('./user-store.js'),

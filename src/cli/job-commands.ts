@@ -8,12 +8,14 @@ import type { LabStore } from '../services/store/lab-store.js';
 import type { SweepView } from '../services/store/queue-types.js';
 import type { JobRow, SubmitJob } from '../services/store/types.js';
 import { defineCommand, type Command } from './command.js';
-import { jobDetail, jobsTable } from './job-format.js';
+import { jobDetail, jobOutcome, jobsTable } from './job-format.js';
 import { parseGpuRequest, type GpuRequest } from '../services/gpu/request.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, idArg, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
-import { findJobOrSweep, findSweep, QUEUE_SUBMIT_OPTIONS, QUEUE_SUBMIT_USAGE, queueOptions, resolveAfter, sweepOptions } from './queue-options.js';
+import { findJobOrSweep, findSweep, JOB_HOST_OPTION, JOB_TIMEOUT_OPTION, QUEUE_SUBMIT_OPTIONS, QUEUE_SUBMIT_USAGE, queueOptions, resolveAfter, sweepOptions } from './queue-options.js';
 import { sweepDetail, sweepsTable, sweepSubmitted } from './sweep-format.js';
+import { nearest } from './suggest.js';
+import { JOB_STATUSES } from '../machines/job-states.js';
 
 
 /** The script must be a .py/.ipynb file under home; it joins the inventory if it is not there. */
@@ -95,9 +97,14 @@ export const jobCommands: Command[] = [
     summary: 'queue a run of one of your scripts; prints the job id',
     usage: `lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] ${QUEUE_SUBMIT_USAGE} [--gpus N [--gpu-mem 40G] [--gpu-model \'A100*\']] [--partition P] [--cpus N] [--mem MB] [--time MIN] [--json] [-- args…]`,
     json: true,
+    scriptArgsAfter: 1,
     options: {
-      host: { type: 'string' }, timeout: { type: 'string' }, ...QUEUE_SUBMIT_OPTIONS, gpus: { type: 'string' }, 'gpu-mem': { type: 'string' }, 'gpu-model': { type: 'string' },
-      partition: { type: 'string' }, cpus: { type: 'string' }, mem: { type: 'string' }, time: { type: 'string' },
+      host: JOB_HOST_OPTION, timeout: JOB_TIMEOUT_OPTION, ...QUEUE_SUBMIT_OPTIONS,
+      gpus: { type: 'string', help: 'GPUs the job needs; it waits until that many are free', whenAbsent: '0' },
+      'gpu-mem': { type: 'string', help: 'free memory each GPU must have, e.g. 40G', whenAbsent: 'any' },
+      'gpu-model': { type: 'string', help: "GPU model pattern, e.g. 'A100*'", whenAbsent: 'any model' },
+      partition: { type: 'string', help: 'Slurm partition (LAB_EXECUTOR=slurm)', whenAbsent: "Slurm's default" }, cpus: { type: 'string', help: 'CPUs to ask Slurm for', whenAbsent: "Slurm's default" },
+      mem: { type: 'string', help: 'memory in MB to ask Slurm for', whenAbsent: "Slurm's default" }, time: { type: 'string', help: 'time limit in minutes to ask Slurm for', whenAbsent: "the partition's" },
     },
     async run({ args, rest, options, env, out }) {
       if (args.length !== 1) throw new UsageError('give exactly one script; put its arguments after --');
@@ -130,12 +137,20 @@ export const jobCommands: Command[] = [
     summary: 'your jobs, newest first',
     usage: 'lab-agent ls [--limit N] [--status S] [--sweep <sweep>] [--sweeps] [--json]',
     json: true,
-    options: { limit: { type: 'string' }, status: { type: 'string' }, sweep: { type: 'string' }, sweeps: { type: 'boolean' } },
+    options: {
+      limit: { type: 'string', help: 'how many jobs to show', whenAbsent: '20' }, status: { type: 'string', help: 'only jobs in this state: pending, claimed, running, finished, failed, cancelled', whenAbsent: 'all' },
+      sweep: { type: 'string', help: "one sweep's grid of jobs", whenAbsent: 'none' }, sweeps: { type: 'boolean', help: 'list your sweeps instead of jobs', whenAbsent: 'off' },
+    },
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
       if (options.sweeps) return out.data(await withUserStore(env, (store) => store.listSweeps({ limit })), sweepsTable);
       if (options.sweep) return out.data(await withUserStore(env, (store) => findSweep(store, idArg([options.sweep!], 'sweep', 'lab-agent ls --sweeps'))), sweepDetail);
-      const jobs = await withUserStore(env, (store) => store.listJobs({ limit, status: options.status ?? null }));
+      const status = options.status ?? null;
+      if (status !== null && !(JOB_STATUSES as readonly string[]).includes(status)) {
+        const guess = nearest(status, [...JOB_STATUSES]);
+        throw new UsageError(`unknown status "${status}"${guess ? ` (did you mean ${guess}?)` : ''}; --status takes one of ${JOB_STATUSES.join(', ')}`);
+      }
+      const jobs = await withUserStore(env, (store) => store.listJobs({ limit, status }));
       out.data(jobs, jobsTable);
     },
   }),
@@ -148,18 +163,18 @@ export const jobCommands: Command[] = [
       const id = jobArg(args);
       const found = await withUserStore(env, async (store, config) => {
         const hit = await findJobOrSweep(store, id);
-        return 'sweep' in hit ? hit : { job: hit.job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', hit.job.job_id) };
+        return 'sweep' in hit ? hit : { job: hit.job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', hit.job.job_id), emailTo: config.email };
       });
       if ('sweep' in found) return out.data(found.sweep, sweepDetail);
-      const { job, page } = found;
-      out.data(job, (j: JobRow) => `${jobDetail(j)}${page ? `\n\n${'dashboard'.padEnd(16)} ${page}` : ''}`);
+      const { job, page, emailTo } = found;
+      out.data(job, (j: JobRow) => `${jobDetail(j, emailTo)}${page ? `\n\n${'dashboard'.padEnd(16)} ${page}` : ''}`);
     },
   }),
   defineCommand({
     name: 'logs',
     summary: "a job's output (stdout, or --stderr); -f follows it until the job ends",
     usage: 'lab-agent logs <job> [--stderr] [-f]',
-    options: { stderr: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' } },
+    options: { stderr: { type: 'boolean', help: 'show stderr instead of stdout', whenAbsent: 'off' }, follow: { type: 'boolean', short: 'f', help: 'keep printing until the job ends', whenAbsent: 'off' } },
     async run({ args, options, env }) {
       const id = jobArg(args);
       await withUserStore(env, async (store) => {
@@ -210,7 +225,7 @@ export const jobCommands: Command[] = [
     async run({ args, env, out }) {
       const id = jobArg(args);
       const job = await withUserStore(env, async (store) => waitForEnd(store, await findJob(store, id)));
-      out.data(job, (j: JobRow) => `${j.job_id} ${j.status}${j.retcode === null ? '' : ` (exit ${j.retcode})`}${j.error ? `: ${j.error}` : ''}`);
+      out.data(job, jobOutcome);
       return jobExitCode(job);
     },
   }),

@@ -35,7 +35,23 @@ function slurmLines(j: JobRow): [string, string | null][] {
   return [['slurm job', s.slurm_job_id], ['slurm state', s.slurm_state ? `${s.slurm_state}${s.slurm_reason ? ` (${s.slurm_reason})` : ''}` : null], ['slurm node', s.slurm_node ?? null]];
 }
 
-export function jobDetail(j: JobRow): string {
+/**
+ * The `notified` line. An empty LAB_EMAIL (where this command runs, the member's own .env) sends no
+ * email but still marks the row notified: say so rather than "notified".
+ */
+function notifiedLine(j: JobRow, emailTo: string): string | null {
+  if (j.notify_error && !j.notified_at) return `not yet: email failed (${j.notify_error})`;
+  if (!j.notified_at) return null;
+  return emailTo ? j.notified_at : 'no email (LAB_EMAIL empty)';
+}
+
+/** What `wait` prints: "failed (exit 3)", with the error only when it says more than the exit code. */
+export function jobOutcome(j: JobRow): string {
+  const said = j.error && j.error !== `exit code ${j.retcode}` ? `: ${j.error}` : '';
+  return `${j.job_id} ${j.status}${j.retcode === null ? '' : ` (exit ${j.retcode})`}${said}`;
+}
+
+export function jobDetail(j: JobRow, emailTo: string): string {
   const lines: [string, string | null | undefined][] = [
     ['job', j.job_id], ['status', j.status], ['script', j.script_path], ['args', j.args], ['host', j.run_host ?? j.host ?? '(any)'],
     ['waiting', j.status === 'pending' ? j.pending_reason : null],
@@ -49,7 +65,7 @@ export function jobDetail(j: JobRow): string {
     ['result', j.result === null || j.result === undefined ? null : JSON.stringify(j.result)],
     ['sweep', j.sweep_id ? `${j.sweep_id} (cell ${(j.sweep_index ?? 0) + 1})` : null],
     ['schedule', j.schedule_id ? `${j.schedule_id} (due ${j.scheduled_for})` : null],
-    ...slurmLines(j), ['logs', j.log_dir], ['notified', j.notified_at ?? (j.notify_error ? `not yet: email failed (${j.notify_error})` : null)],
+    ...slurmLines(j), ['logs', j.log_dir], ['notified', notifiedLine(j, emailTo)],
   ];
   const body = lines.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => `${k.padEnd(16)} ${v}`);
   const tail = (name: string, t: string | null) => (t ? [``, `--- ${name} (last lines) ---`, t.trimEnd()] : []);

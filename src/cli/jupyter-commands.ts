@@ -6,7 +6,7 @@ import type { LabStore } from '../services/store/lab-store.js';
 import type { SessionRow } from '../services/store/types.js';
 import { defineCommand, type Command } from './command.js';
 import { age } from './job-format.js';
-import { CliFailure, positiveInt, table, UsageError } from './output.js';
+import { CliFailure, positiveInt, shorten, table, UsageError } from './output.js';
 import { findSession, idArg, withUserStore } from './user-store.js';
 
 /** How long beyond the agent's own limits the CLI waits: a cron agent picks requests up once a minute. */
@@ -39,13 +39,13 @@ function tellTunnel(s: SessionRow, json: boolean): void {
   if (s.tunnel && !json) process.stderr.write(`It listens on this server's loopback address only. From your computer, open a tunnel first:\n  ${s.tunnel}\nthen open the link there.\n`);
 }
 
-function sessionsTable(rows: SessionRow[], tokenlessUrl: (url: string | null) => string | null): string {
+export function sessionsTable(rows: SessionRow[], tokenlessUrl: (url: string | null) => string | null): string {
   if (rows.length === 0) return 'no Jupyter sessions yet: start one with `lab-agent jupyter start`';
   return table([
     ['ID', 'STATUS', 'CREATED', 'HOST', 'PORT', 'URL / ERROR'],
     ...rows.map((s) => [
       s.session_id.slice(0, 8), s.status, age(s.created_at), s.run_host ?? s.host ?? '(any)', s.port === null ? '-' : String(s.port),
-      (s.status === 'failed' ? (s.error_message ?? '').split('\n')[0]! : s.status === 'running' ? tokenlessUrl(s.url) ?? '' : s.dir ?? '').slice(0, 100),
+      shorten(s.status === 'failed' ? s.error_message ?? '' : s.status === 'running' ? tokenlessUrl(s.url) ?? '' : s.dir ?? '', 100),
     ]),
   ]);
 }
@@ -56,7 +56,10 @@ export const jupyterCommands: Command[] = [
     summary: 'ask the agent for a Jupyter server; waits until it answers and prints its link',
     usage: 'lab-agent jupyter start [--dir D] [--host H] [--app lab|notebook|server] [--wait S] [--json]',
     json: true,
-    options: { dir: { type: 'string' }, host: { type: 'string' }, app: { type: 'string' }, wait: { type: 'string' } },
+    options: {
+      dir: { type: 'string', help: 'the folder the server opens in', whenAbsent: 'your home' }, host: { type: 'string', help: 'run the server on this host', whenAbsent: 'any host of yours' },
+      app: { type: 'string', help: 'lab, notebook or server', whenAbsent: 'what is installed, lab first' }, wait: { type: 'string', help: 'seconds to wait for the link', whenAbsent: 'the start timeout + 30' },
+    },
     async run({ options, env, out }) {
       const app = options.app ?? null;
       if (app !== null && !['lab', 'notebook', 'server'].includes(app)) throw new UsageError('--app is lab, notebook or server');
@@ -93,7 +96,7 @@ export const jupyterCommands: Command[] = [
     summary: 'stop a Jupyter server (SIGTERM, SIGKILL after the grace); waits until it is stopped',
     usage: 'lab-agent jupyter stop <session> [--wait S] [--json]',
     json: true,
-    options: { wait: { type: 'string' } },
+    options: { wait: { type: 'string', help: 'seconds to wait for the server to stop', whenAbsent: 'the kill grace + 30' } },
     async run({ args, options, env, out }) {
       const id = sessionArg(args);
       const row = await withUserStore(env, async (store, config) => {
@@ -112,7 +115,7 @@ export const jupyterCommands: Command[] = [
     summary: 'your Jupyter sessions, newest first',
     usage: 'lab-agent jupyter ls [--active] [--limit N] [--json]',
     json: true,
-    options: { active: { type: 'boolean' }, limit: { type: 'string' } },
+    options: { active: { type: 'boolean', help: 'only servers starting or running', whenAbsent: 'off' }, limit: { type: 'string', help: 'how many sessions to show', whenAbsent: '20' } },
     async run({ options, env, out }) {
       const limit = positiveInt(options.limit, '--limit', 20);
       const rows = await withUserStore(env, (store) => store.listSessions({ limit, activeOnly: Boolean(options.active) }));

@@ -12,7 +12,11 @@ import { CliFailure, UsageError, type Output } from './output.js';
 import { ask, askSecret, closePrompts } from './prompt.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
-const LOGIN_OPTIONS = { email: { type: 'string' }, password: { type: 'boolean' }, code: { type: 'string' } } as const satisfies OptionSpec;
+const LOGIN_OPTIONS = {
+  email: { type: 'string', help: 'your Supabase account', whenAbsent: 'LAB_EMAIL, else asked' },
+  password: { type: 'boolean', help: 'sign in with your password (asked) instead of an emailed code', whenAbsent: 'off' },
+  code: { type: 'string', help: 'the emailed code or link', whenAbsent: 'asked' },
+} as const satisfies OptionSpec;
 type LoginOptions = OptionValues<typeof LOGIN_OPTIONS>;
 
 async function askEmail(config: Config, options: LoginOptions): Promise<string> {

@@ -5,10 +5,13 @@ import { DatabaseUnreachableError } from '../services/store/db-errors.js';
 import { StoreError } from '../services/store/types.js';
 import type { Command, OptionSpec } from './command.js';
 import { CliFailure, createOutput, UsageError } from './output.js';
+import { nearest } from './suggest.js';
+import { fileProblem } from './file-problem.js';
+import { correctedCommandLine } from './dashdash-hint.js';
 
 /** Options every command takes. */
-const COMMON_OPTIONS = { help: { type: 'boolean', short: 'h' } } satisfies OptionSpec;
-const JSON_OPTION = { json: { type: 'boolean' } } satisfies OptionSpec;
+const COMMON_OPTIONS = { help: { type: 'boolean', short: 'h', help: 'this help', whenAbsent: 'off' } } satisfies OptionSpec;
+const JSON_OPTION = { json: { type: 'boolean', help: 'machine-readable output', whenAbsent: 'off' } } satisfies OptionSpec;
 
 /** The command named by the leading words, the longest name first ("db status" before "db"). */
 function findCommand(commands: Command[], words: string[]): { command: Command; used: number } | null {
@@ -39,6 +42,15 @@ function parseFailure(command: Command, err: Error & { code?: string }): string 
   return `Unknown option '${option}': \`lab-agent ${command.name}\` does not take it (options may come before or after the command; its own are below)`;
 }
 
+/** One line for words that name no command: the nearest command when there is one, else where the list is. */
+function unknownCommand(commands: Command[], words: string[]): string {
+  if (!words.length) return 'options, but no command (lab-agent --help lists the commands)';
+  const typed = words.join(' ');
+  // compare as many words as the candidate has ("db stat" against "db status", "sbumit x.py" against "submit")
+  const guess = nearest(typed, commands.map((c) => c.name)) ?? nearest(words[0]!, commands.map((c) => c.name.split(' ')[0]!));
+  return `unknown command "${typed}"${guess ? `; did you mean ${guess}?` : ''} (lab-agent --help lists the commands)`;
+}
+
 export function helpText(commands: Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
@@ -52,9 +64,13 @@ export function helpText(commands: Command[]): string {
   ].join('\n');
 }
 
+/** A command's usage, summary and each option with its meaning and default, in aligned columns. */
 function commandHelp(c: Command): string {
-  const opts = Object.entries(c.options ?? {}).map(([k, o]) => `  --${k}${o.short ? `, -${o.short}` : ''}${o.type === 'string' ? ' <value>' : ''}`);
-  return [`usage: ${c.usage}`, '', c.summary, ...(opts.length || c.json ? ['', 'options:', ...opts, ...(c.json ? ['  --json  machine-readable output'] : [])] : [])].join('\n');
+  const all: [string, OptionSpec[string]][] = Object.entries({ ...c.options, ...(c.json ? JSON_OPTION : {}) });
+  const names = all.map(([k, o]) => `--${k}${o.short ? `, -${o.short}` : ''}${o.type === 'string' ? ' <value>' : ''}`);
+  const width = Math.max(0, ...names.map((n) => n.length));
+  const opts = all.map(([, o], i) => `  ${names[i]!.padEnd(width)}  ${o.help} (default: ${o.whenAbsent})`);
+  return [`usage: ${c.usage}`, '', c.summary, ...(opts.length ? ['', 'options:', ...opts] : [])].join('\n');
 }
 
 /** What a one-line error leaves out (the underlying error, its stack) goes to the agent log. */
@@ -78,16 +94,20 @@ export async function main(argv: string[], commands: Command[], env: NodeJS.Proc
   const words = commandWords(commands, own);
   const found = findCommand(commands, words);
   if (!found) {
-    const what = words.length ? `unknown command "${words.join(' ')}"` : 'options, but no command';
-    process.stderr.write(`lab-agent: ${what}\n\n${helpText(commands)}\n`);
+    process.stderr.write(`lab-agent: ${unknownCommand(commands, words)}\n`);
     return 2;
   }
   const { command } = found;
+  const spec = { ...command.options, ...COMMON_OPTIONS, ...(command.json ? JSON_OPTION : {}) };
   let parsed;
   try {
-    parsed = parseArgs({ args: own, allowPositionals: true, strict: true, options: { ...command.options, ...COMMON_OPTIONS, ...(command.json ? JSON_OPTION : {}) } });
+    parsed = parseArgs({ args: own, allowPositionals: true, strict: true, options: spec });
   } catch (err) {
-    process.stderr.write(`lab-agent ${command.name}: ${parseFailure(command, err as Error & { code?: string })}\n${commandHelp(command)}\n`);
+    const failure = err as Error & { code?: string };
+    const fix = failure.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && command.scriptArgsAfter !== undefined
+      ? `\nIf it is your script's own option, put it after \`--\`, which passes what follows to the script untouched:\n  ${correctedCommandLine(command, own, rest, spec)}\n`
+      : '';
+    process.stderr.write(`lab-agent ${command.name}: ${parseFailure(command, failure)}${fix}\n${commandHelp(command)}\n`);
     return 2;
   }
   if (parsed.values.help) {
@@ -107,7 +127,10 @@ export async function main(argv: string[], commands: Command[], env: NodeJS.Proc
   } catch (err) {
     const code = err instanceof UsageError ? 2 : err instanceof CliFailure ? err.exitCode : 1;
     const known = err instanceof UsageError || err instanceof CliFailure || err instanceof ConfigError || err instanceof StoreError;
-    const message = known ? (err as Error).message : ((err as Error).stack ?? String(err));
+    // a file problem the member can fix is one line; its stack only for LAB_LOG_LEVEL=debug
+    const file = known ? null : fileProblem(err);
+    const stack = (err as Error).stack ?? String(err);
+    const message = known ? (err as Error).message : file ? (env.LAB_LOG_LEVEL === 'debug' ? `${file}\n${stack}` : file) : stack;
     if (json) process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`);
     process.stderr.write(`lab-agent ${command.name}: ${message}${code === 2 ? `\n${commandHelp(command)}` : ''}\n`);
     if (err instanceof DatabaseUnreachableError) await logDetail(env, command.name, err);

@@ -43,6 +43,14 @@ export function table(rows: string[][]): string {
     .join('\n');
 }
 
+/** One line of at most `max` characters: a longer text, or one of several lines, ends in "…". */
+export function shorten(text: string, max: number): string {
+  const lines = text.trim().split('\n');
+  const first = [...lines[0]!.trimEnd()];
+  if (first.length <= max && lines.length === 1) return first.join('');
+  return `${first.slice(0, max - 1).join('').trimEnd()}…`;
+}
+
 /** A --limit style option: a positive whole number, or the default when absent. */
 export function positiveInt(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;

@@ -9,15 +9,19 @@ import type { OptionSpec } from './command.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findByIdOrPrefix, findJob } from './user-store.js';
 
+/** --host and --timeout, the same for a job now (submit) and a scheduled one. */
+export const JOB_HOST_OPTION = { type: 'string', help: 'run only on this host', whenAbsent: 'any host of yours' } as const;
+export const JOB_TIMEOUT_OPTION = { type: 'string', help: 'stop the job after this many seconds', whenAbsent: 'LAB_JOB_TIMEOUT, 0 = none' } as const;
+
 export const QUEUE_SUBMIT_OPTIONS = {
-  priority: { type: 'string' },
-  retries: { type: 'string' },
-  'retry-delay': { type: 'string' },
-  after: { type: 'string', multiple: true },
-  'after-any': { type: 'boolean' },
-  sweep: { type: 'string', multiple: true },
-  'max-parallel': { type: 'string' },
-  'notify-each': { type: 'boolean' },
+  priority: { type: 'string', help: 'higher runs first among your pending jobs (-1000..1000)', whenAbsent: '0' },
+  retries: { type: 'string', help: 'run a failed job again up to N times', whenAbsent: '0' },
+  'retry-delay': { type: 'string', help: 'wait before a retry (90, 5m, 2h), doubling each time', whenAbsent: '60s' },
+  after: { type: 'string', multiple: true, help: 'start only after these jobs or sweeps finished (repeatable)', whenAbsent: 'at once' },
+  'after-any': { type: 'boolean', help: 'with --after: start once they ended, whatever the outcome', whenAbsent: 'off' },
+  sweep: { type: 'string', multiple: true, help: 'one job per value: name=v1,v2 or name=a..b (repeat for a grid)', whenAbsent: 'one job' },
+  'max-parallel': { type: 'string', help: "with --sweep: at most N of the sweep's jobs at once", whenAbsent: 'no limit' },
+  'notify-each': { type: 'boolean', help: 'with --sweep: an email per job, not one for the sweep', whenAbsent: 'off' },
 } as const satisfies OptionSpec;
 
 export const QUEUE_SUBMIT_USAGE = '[--priority N] [--retries N [--retry-delay 60s]] [--after <job|sweep>[,…] [--after-any]] [--sweep name=v1,v2|a..b]… [--max-parallel N] [--notify-each]';
@@ -73,7 +77,7 @@ export function sweepOptions(options: Options, shared: string[]) {
 /** A sweep by full id or the first characters of one of my recent sweeps'. */
 export const findSweep = (store: LabStore, idOrPrefix: string): Promise<SweepView> =>
   findByIdOrPrefix(idOrPrefix, (id) => store.getSweep(id), async () => (await store.listSweeps({ limit: 500 })).map((sweep) => ({ sweep, jobs: [] })),
-    (v) => v.sweep.sweep_id, { one: 'sweep', many: 'sweeps' }).then((v) => (v.jobs.length ? v : store.getSweep(v.sweep.sweep_id)));
+    (v) => v.sweep.sweep_id, { one: 'sweep', many: 'sweeps', lister: 'lab-agent ls --sweeps' }).then((v) => (v.jobs.length ? v : store.getSweep(v.sweep.sweep_id)));
 
 /** An id or prefix that names a sweep of mine, or a job of mine: sweeps are looked at first (fewer). */
 export async function findJobOrSweep(store: LabStore, idOrPrefix: string): Promise<{ sweep: SweepView } | { job: JobRow }> {

@@ -6,7 +6,7 @@ import type { ScheduleRow } from '../services/store/queue-types.js';
 import { defineCommand, type Command } from './command.js';
 import { checkScript } from './job-commands.js';
 import { CliFailure, table, UsageError } from './output.js';
-import { queueOptions } from './queue-options.js';
+import { JOB_HOST_OPTION, JOB_TIMEOUT_OPTION, QUEUE_SUBMIT_OPTIONS, queueOptions } from './queue-options.js';
 import { findByIdOrPrefix, idArg, withUserStore } from './user-store.js';
 
 const localZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
@@ -27,7 +27,7 @@ const findSchedule = (store: LabStore, idOrPrefix: string): Promise<ScheduleRow>
     const hit = (await store.listSchedules()).find((s) => s.schedule_id === id);
     if (!hit) throw new CliFailure(`no schedule ${id} among yours`);
     return hit;
-  }, () => store.listSchedules(), (s) => s.schedule_id, { one: 'schedule', many: 'schedules' });
+  }, () => store.listSchedules(), (s) => s.schedule_id, { one: 'schedule', many: 'schedules', lister: 'lab-agent schedule ls' });
 
 const scheduleArg = (args: string[]) => idArg(args, 'schedule', 'lab-agent schedule ls');
 
@@ -51,9 +51,12 @@ export const scheduleCommands: Command[] = [
     summary: 'run a script at each time a cron line names (in your time zone); prints the schedule id',
     usage: "lab-agent schedule add '<cron>' <script> [--tz Area/City] [--catch-up N] [--host H] [--timeout S] [--priority N] [--retries N [--retry-delay 60s]] [--json] [-- args…]",
     json: true,
+    scriptArgsAfter: 2,
     options: {
-      tz: { type: 'string' }, 'catch-up': { type: 'string' }, host: { type: 'string' }, timeout: { type: 'string' },
-      priority: { type: 'string' }, retries: { type: 'string' }, 'retry-delay': { type: 'string' },
+      tz: { type: 'string', help: 'the time zone of the cron line', whenAbsent: 'your local zone' },
+      'catch-up': { type: 'string', help: 'runs to make up after the agent was down', whenAbsent: '1' },
+      host: JOB_HOST_OPTION, timeout: JOB_TIMEOUT_OPTION,
+      priority: QUEUE_SUBMIT_OPTIONS.priority, retries: QUEUE_SUBMIT_OPTIONS.retries, 'retry-delay': QUEUE_SUBMIT_OPTIONS['retry-delay'],
     },
     async run({ args, rest, options, env, out }) {
       if (args.length !== 2) throw new UsageError("give the cron line (quoted) and the script: schedule add '0 3 * * *' eval.py -- --ckpt latest");

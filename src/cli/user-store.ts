@@ -2,7 +2,7 @@
 import { loadConfig, type Config } from '../services/config.js';
 import { isUuid } from '../services/names.js';
 import type { LabStore } from '../services/store/lab-store.js';
-import type { JobRow, SessionRow } from '../services/store/types.js';
+import { StoreError, type JobRow, type SessionRow } from '../services/store/types.js';
 import { CliFailure, UsageError } from './output.js';
 
 export async function withUserStore<T>(env: NodeJS.ProcessEnv, fn: (store: LabStore, config: Config) => Promise<T>): Promise<T> {
@@ -35,21 +35,27 @@ export function idArg(args: string[], noun: string, lister: string): string {
 }
 
 /** A full id, or the first characters of one of my recent rows' ids (as the list commands show them). */
-export async function findByIdOrPrefix<T>(idOrPrefix: string, one: (id: string) => Promise<T>, recent: () => Promise<T[]>, idOf: (row: T) => string, what: { one: string; many: string }): Promise<T> {
-  if (isUuid(idOrPrefix)) return one(idOrPrefix);
+export async function findByIdOrPrefix<T>(idOrPrefix: string, one: (id: string) => Promise<T>, recent: () => Promise<T[]>, idOf: (row: T) => string, what: { one: string; many: string; lister: string }): Promise<T> {
+  const next = `; \`${what.lister}\` lists yours`;
+  if (isUuid(idOrPrefix)) {
+    return one(idOrPrefix).catch((err: unknown) => {
+      // the database's "no job … among your jobs", with where to look next (still a not-found error)
+      throw err instanceof StoreError && err.isNotFound ? new StoreError(`${err.message}${next}`, err.code) : err;
+    });
+  }
   const matches = (await recent()).filter((row) => idOf(row).startsWith(idOrPrefix.toLowerCase()));
   if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new CliFailure(`no ${what.one} of yours starts with ${idOrPrefix}`);
+  if (matches.length === 0) throw new CliFailure(`no ${what.one} of yours starts with ${idOrPrefix}${next}`);
   throw new CliFailure(`${idOrPrefix} matches ${matches.length} ${what.many}; give more characters`);
 }
 
 export const jobArg = (args: string[]): string => idArg(args, 'job', 'lab-agent ls');
 
 export const findJob = (store: LabStore, idOrPrefix: string): Promise<JobRow> =>
-  findByIdOrPrefix(idOrPrefix, (id) => store.getJob(id), () => store.listJobs({ limit: 1000 }), (j) => j.job_id, { one: 'job', many: 'jobs' });
+  findByIdOrPrefix(idOrPrefix, (id) => store.getJob(id), () => store.listJobs({ limit: 1000 }), (j) => j.job_id, { one: 'job', many: 'jobs', lister: 'lab-agent ls' });
 
 export const findSession = (store: LabStore, idOrPrefix: string): Promise<SessionRow> =>
-  findByIdOrPrefix(idOrPrefix, (id) => store.getSession(id), () => store.listSessions({ limit: 1000 }), (s) => s.session_id, { one: 'Jupyter session', many: 'sessions' });
+  findByIdOrPrefix(idOrPrefix, (id) => store.getSession(id), () => store.listSessions({ limit: 1000 }), (s) => s.session_id, { one: 'Jupyter session', many: 'sessions', lister: 'lab-agent jupyter ls' });
 
 export const isEnded = (j: JobRow) => j.status === 'finished' || j.status === 'failed' || j.status === 'cancelled';
 

@@ -12,10 +12,10 @@ export const vizCommand = defineCommand({
     + '       lab-agent viz --job <id> | --session <id> [--format text|html|svg|dot|mermaid] [-o FILE] [--json]',
   json: true,
   options: {
-    format: { type: 'string' },
-    output: { type: 'string', short: 'o' },
-    job: { type: 'string' },
-    session: { type: 'string' },
+    format: { type: 'string', help: 'mermaid, dot, svg, html or text', whenAbsent: "from -o's extension, else mermaid; text for --job/--session" },
+    output: { type: 'string', short: 'o', help: 'write to this file', whenAbsent: 'stdout' },
+    job: { type: 'string', help: "draw this job's path through the machine", whenAbsent: 'none' },
+    session: { type: 'string', help: "draw this Jupyter session's path", whenAbsent: 'none' },
   },
   async run({ args, options, env, out }) {
     const { FORMATS, formatOfFile, drawHistory, drawMachine } = await import('../services/viz/render.js');

@@ -21,7 +21,7 @@ export const webCommand = defineCommand({
   name: 'web',
   summary: 'serve the dashboard on this server (loopback by default); prints a link with a fresh token',
   usage: 'lab-agent web [--port P] [--ip 127.0.0.1]',
-  options: { port: { type: 'string' }, ip: { type: 'string' } },
+  options: { port: { type: 'string', help: 'port to serve on (0 = any free)', whenAbsent: '8600 + uid % 100, or the next free' }, ip: { type: 'string', help: 'address to listen on', whenAbsent: '127.0.0.1' } },
   async run({ options, env, out }) {
     const port = portOption(options.port);
     const ip = options.ip ?? '127.0.0.1';

@@ -158,7 +158,9 @@ export const LOGIN_AGAIN = 'run `lab-agent login` again';
 
 export class StoreError extends Error {
   constructor(message: string, readonly code?: string) {
-    super(message);
+    // The SQL functions tag their own exceptions `lab: ` (to tell them apart in the server's log);
+    // the member reads the sentence alone.
+    super(message.replace(/^lab: /, ''));
     this.name = 'StoreError';
   }
   /** The call did not fit the row's current state (SQL state 55000). */
