@@ -24,22 +24,8 @@ create or replace function lab_private.after_list(p_uid uuid, p_after jsonb) ret
   select coalesce(jsonb_agg(to_jsonb(a)), '[]'::jsonb) from lab_private.resolve_after(p_uid, p_after) a
 $$;
 
-drop function if exists public.job_submit(text, text, text, int, bigint, uuid);
-create or replace function public.job_submit(p_script_path text, p_args text default null,
-  p_host text default null, p_timeout_s int default null, p_script_id bigint default null,
-  p_priority int default 0, p_retries int default null, p_retry_delay_s int default null,
-  p_after jsonb default null, p_after_any boolean default false, p_user_id uuid default null) returns jsonb
-  language plpgsql security definer set search_path = '' as $$
-declare
-  v_uid uuid := lab_private.acting_user(p_user_id);
-  v_spec jsonb := jsonb_build_object('script_path', p_script_path, 'args', p_args, 'host', p_host,
-    'timeout_s', p_timeout_s, 'script_id', p_script_id, 'priority', p_priority, 'retries', p_retries,
-    'retry_delay_s', p_retry_delay_s);
-begin
-  perform lab_private.check_job_options(v_spec);
-  return to_jsonb(lab_private.new_job(v_uid, v_spec, lab_private.after_list(v_uid, p_after), p_after_any));
-end
-$$;
+-- public.job_submit takes the queue options (priority, retries, --after) in one definition with the
+-- GPU and Slurm requests: 20261201000710_lab_slurm_submit.sql.
 
 -- FIFO within a priority, per member, atomic between agents: SKIP LOCKED hands each ready row to one
 -- claimer only. Capacity of a sweep was reserved when its cells were released (held = false), so

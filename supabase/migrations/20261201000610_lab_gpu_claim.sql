@@ -7,33 +7,8 @@
 -- reserves that host: no other GPU job starts there (any member's) until it has started, so the GPUs
 -- that free up go to it. Of such jobs the one queued first holds it; CPU jobs are never held back.
 
--- As 20261201000520's job_submit (issue 17: priority, retries, --after), with the GPU request. The
--- request is written in the transaction that makes the job: no agent sees it without its GPUs.
-drop function if exists public.job_submit(text, text, text, int, bigint, int, int, int, jsonb, boolean, uuid);
-create or replace function public.job_submit(p_script_path text, p_args text default null,
-  p_host text default null, p_timeout_s int default null, p_script_id bigint default null,
-  p_priority int default 0, p_retries int default null, p_retry_delay_s int default null,
-  p_after jsonb default null, p_after_any boolean default false,
-  p_gpus int default 0, p_gpu_mem_mib int default null, p_gpu_model text default null,
-  p_user_id uuid default null) returns jsonb
-  language plpgsql security definer set search_path = '' as $$
-declare
-  v_uid uuid := lab_private.acting_user(p_user_id);
-  v_spec jsonb := jsonb_build_object('script_path', p_script_path, 'args', p_args, 'host', p_host,
-    'timeout_s', p_timeout_s, 'script_id', p_script_id, 'priority', p_priority, 'retries', p_retries,
-    'retry_delay_s', p_retry_delay_s);
-  j public.jobs;
-begin
-  perform lab_private.check_job_options(v_spec);
-  perform lab_private.check_gpu_request(p_gpus, p_gpu_mem_mib, p_gpu_model);
-  j := lab_private.new_job(v_uid, v_spec, lab_private.after_list(v_uid, p_after), p_after_any);
-  if coalesce(p_gpus, 0) > 0 then
-    update public.jobs set gpus = p_gpus, gpu_mem_mib = p_gpu_mem_mib, gpu_model = p_gpu_model
-      where job_id = j.job_id returning * into j;
-  end if;
-  return to_jsonb(j);
-end
-$$;
+-- public.job_submit takes the GPU request (checked by lab_private.check_gpu_request, 20261201000600) in one
+-- definition with the queue options and the Slurm request: 20261201000710_lab_slurm_submit.sql.
 
 -- The GPUs of p_view (the agent's probe: { gpus: [{ uuid, index, model, memory_free_mib, busy,
 -- usable }], problem }) that a job may get now: usable, no compute process on them, not leased.
@@ -198,10 +173,8 @@ end
 $$;
 
 -- Execute rights: a signed-in member and the service key only, never anon or public.
-revoke all on function public.job_submit(text, text, text, int, bigint, int, int, int, jsonb, boolean, int, int, text, uuid),
-  public.job_claim(uuid, text, int, int, jsonb, int, int, uuid) from public, anon;
-grant execute on function public.job_submit(text, text, text, int, bigint, int, int, int, jsonb, boolean, int, int, text, uuid),
-  public.job_claim(uuid, text, int, int, jsonb, int, int, uuid) to authenticated, service_role;
+revoke all on function public.job_claim(uuid, text, int, int, jsonb, int, int, uuid) from public, anon;
+grant execute on function public.job_claim(uuid, text, int, int, jsonb, int, int, uuid) to authenticated, service_role;
 -- The helpers are called by the functions above only: a member calling free_gpus directly could
 -- end another member's lease.
 revoke all on function lab_private.release_gpu_leases(), lab_private.check_new_job_gpus(),

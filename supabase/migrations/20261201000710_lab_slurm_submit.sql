@@ -1,10 +1,10 @@
 -- A member asks a job for Slurm resources at submit time (lab-agent submit --partition --cpus --mem
 -- --time); each overrides the agent's LAB_SLURM_* setting. A GPU count is the job's own `gpus`
 -- (20261201000600): on a Slurm agent it becomes --gres=gpu:N. The checks are the table's
--- (lab_jobs_slurm_request_check in 20261201000700_lab_slurm.sql). As 20261201000610's job_submit
--- (queue options, GPU request), with the Slurm request; the new parameters come after p_user_id,
--- so that calls by position keep their meaning.
-drop function if exists public.job_submit(text, text, text, int, bigint, int, int, int, jsonb, boolean, int, int, text, uuid);
+-- (lab_jobs_slurm_request_check in 20261201000700_lab_slurm.sql). The one job_submit of the queue
+-- (issue 17: priority, retries, --after), GPUs (issue 16) and Slurm (issue 18); the Slurm parameters
+-- come after p_user_id, so that calls by position keep their meaning.
+drop function if exists public.job_submit(text, text, text, int, bigint, uuid);
 
 create or replace function public.job_submit(p_script_path text, p_args text default null,
   p_host text default null, p_timeout_s int default null, p_script_id bigint default null,
