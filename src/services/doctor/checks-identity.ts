@@ -103,7 +103,8 @@ export async function checkJupyterLinks(config: Config, store: LabStore | null):
       problems.push(`${shown}: ${host} is ${addresses.join(', ') || 'not resolvable'}, but its server (pid ${s.pid}) listens on ${listening.join(', ') || 'nothing'} at port ${port}; the token was not sent`);
       continue;
     }
-    const status = await probeStatus({ host: addresses[0], port, token: s.token! });
+    // A generous timeout: doctor is not in a hurry, and a busy server answers late, not wrongly.
+    const status = await probeStatus({ host: addresses[0], port, token: s.token!, requestTimeoutMs: 15_000 });
     if (status !== 200) problems.push(`${shown}: answered ${status ?? 'nothing'} with its token`);
   }
   const data = { sessions: running.map((s) => s.session_id), problems };
