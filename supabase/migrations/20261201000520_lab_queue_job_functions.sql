@@ -27,39 +27,8 @@ $$;
 -- public.job_submit takes the queue options (priority, retries, --after) in one definition with the
 -- GPU and Slurm requests: 20261201000710_lab_slurm_submit.sql.
 
--- FIFO within a priority, per member, atomic between agents: SKIP LOCKED hands each ready row to one
--- claimer only. Capacity of a sweep was reserved when its cells were released (held = false), so
--- the claim needs no look at sweeps. p_default_retries: this agent's LAB_JOB_RETRIES, for jobs
--- that did not say.
-drop function if exists public.job_claim(uuid, text, int, uuid);
-create or replace function public.job_claim(p_agent_id uuid, p_host text, p_limit int default 1,
-  p_default_retries int default 0, p_user_id uuid default null) returns jsonb
-  language plpgsql security definer set search_path = '' as $$
-declare v_uid uuid := lab_private.acting_user(p_user_id); v jsonb;
-begin
-  if lab_private.is_drained(v_uid, p_host) then
-    return '[]'::jsonb;
-  end if;
-  perform lab_private.set_event_detail(jsonb_build_object('agent_id', p_agent_id, 'host', p_host));
-  with picked as (
-    select job_id from public.jobs
-    where user_id = v_uid and status = 'pending' and deps_left = 0 and not held
-      and (host is null or host = p_host) and (not_before is null or not_before <= now())
-    order by priority desc, seq
-    limit greatest(p_limit, 0)
-    for update skip locked
-  ), claimed as (
-    update public.jobs j set status = 'claimed', claimed_at = now(), agent_id = p_agent_id,
-      run_host = p_host, claim_count = j.claim_count + 1,
-      retries = coalesce(j.retries, least(greatest(coalesce(p_default_retries, 0), 0), 100))
-    from picked where j.job_id = picked.job_id
-    returning j.*
-  )
-  select coalesce(jsonb_agg(to_jsonb(c) order by c.priority desc, c.seq), '[]'::jsonb) into v from claimed c;
-  perform lab_private.set_event_detail(null);
-  return v;
-end
-$$;
+-- public.job_claim takes the ready jobs (priority, retries, drained hosts) and places GPU jobs, in one
+-- definition: 20261201000610_lab_gpu_claim.sql.
 
 -- An attempt ended. A failed one with retries left (and no cancel asked for) goes back to pending:
 -- attempt + 1, not before now + retry_delay_s * 2^(attempt - 1) (at most a day), its outcome kept

@@ -88,12 +88,15 @@ create or replace function lab_private.gpu_reservation(p_host text, p_after_s in
   order by created_at, job_id limit 1
 $$;
 
--- As 20261201000520's job_claim (issue 17: ready jobs only, priority then queue order, drained
--- hosts, default retries), placing GPU jobs: SKIP LOCKED hands each ready row to one claimer only;
--- a GPU job is claimed only with its leases, which one transaction per host takes at a time (the
--- advisory lock), so two members' agents never lease one GPU. p_gpus: null when the agent did not
--- look (then GPU jobs wait); {"placement": "scheduler"} on a Slurm agent (then Slurm places them).
-drop function if exists public.job_claim(uuid, text, int, int, uuid);
+-- The claim (issue 17): ready jobs only (dependencies met, inside their sweep's limit, retry delay
+-- over, host not drained), higher priority first, then FIFO per member; capacity of a sweep was
+-- reserved when its cells were released (held = false), so the claim needs no look at sweeps.
+-- p_default_retries: this agent's LAB_JOB_RETRIES, for jobs that did not say. Placing GPU jobs
+-- (issue 16): SKIP LOCKED hands each ready row to one claimer only; a GPU job is claimed only with
+-- its leases, which one transaction per host takes at a time (the advisory lock), so two members'
+-- agents never lease one GPU. p_gpus: null when the agent did not look (then GPU jobs wait);
+-- {"placement": "scheduler"} on a Slurm agent (then Slurm places them).
+drop function if exists public.job_claim(uuid, text, int, uuid);
 create or replace function public.job_claim(p_agent_id uuid, p_host text, p_limit int default 1,
   p_default_retries int default 0, p_gpus jsonb default null, p_gpu_reserve_after_s int default 600,
   p_gpu_lease_stale_s int default 600, p_user_id uuid default null) returns jsonb
