@@ -125,7 +125,11 @@ async function awaitHealthy(ctx: AgentContext, s: SessionRow, launch: LaunchInfo
     const why = view ? (slurmEndError(id, view.state, { view }) ?? `${view.state}${view.reason ? ` (${view.reason})` : ''}`) : 'Slurm no longer knows it';
     throw new JupyterError('exited', `the Slurm job ${id} of this Jupyter session ended before Jupyter answered: ${why}`, await tail());
   }
-  await ctx.store.slurmUpdateSession({ sessionId: s.session_id, slurmJobId: id, state: view.state, reason: view.reason, node: view.nodes });
+  // Written when Slurm says something new (a session waiting for hours costs no request per pass).
+  const said = { state: view.state, reason: view.reason, node: view.nodes };
+  if (s.slurm_job_id !== id || s.slurm_state !== said.state || s.slurm_reason !== said.reason || (said.node && s.slurm_node !== said.node)) {
+    await ctx.store.slurmUpdateSession({ sessionId: s.session_id, slurmJobId: id, ...said });
+  }
   if (isWaiting(view)) return;
   const runtimeDir = folderOf(ctx, s);
   const deadline = Date.now() + timeoutMs;
@@ -197,7 +201,8 @@ async function concludeGone(ctx: AgentContext, s: SessionRow): Promise<SessionRo
   removeSessionRecord(home(ctx), s.session_id);
   if (id && typeof view === 'object') {
     await ctx.store.slurmUpdateSession({ sessionId: s.session_id, slurmJobId: id, state: view.state, reason: view.reason });
-    const slurmSaid = slurmEndError(id, view.state, { view });
+    // (The jobs' hints name submit's options; a session's limits are the partition's or LAB_SLURM_EXTRA_ARGS'.)
+    const slurmSaid = slurmEndError(id, view.state, { view })?.replace(/; ask for more with submit --\w+$/, '') ?? null;
     if (slurmSaid) {
       // A cancel from outside is a stop the member (or an admin) asked for; the rest are failures.
       if (view.state === 'CANCELLED') return ctx.store.markJupyterStopped({ sessionId: s.session_id, reason: slurmSaid });
