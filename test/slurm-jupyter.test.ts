@@ -104,6 +104,9 @@ describe('Jupyter sessions on Slurm (LAB_EXECUTOR=slurm)', { skip, timeout: 10 *
     assert.equal(squeueState(held.slurm_job_id!), 'PENDING');
     const waiting = await cli(['jupyter', 'ls']);
     assert.match(waiting.stdout, new RegExp(`Slurm job ${held.slurm_job_id}: PENDING`), 'the member sees why it waits');
+    const noLink = await cli(['jupyter', 'url', id]);
+    assert.equal(noLink.code, 1);
+    assert.match(noLink.stderr, new RegExp(`is starting \\(Slurm job ${held.slurm_job_id}: PENDING, .*Held`, 'i'));
     // Held longer than the start timeout would allow a local server: the timeout counts from Slurm's start.
     await tick({ LAB_JUPYTER_START_TIMEOUT: '1' });
     assert.equal((await session(id)).status, 'starting');

@@ -149,10 +149,10 @@ export const jupyterCommands: Command[] = [
       const id = sessionArg(args);
       const s = await withUserStore(env, (store) => findSession(store, id));
       if (s.status !== 'running' || !s.url) {
-        throw new CliFailure(`Jupyter session ${s.session_id} is ${s.status}${s.error_message ? `: ${s.error_message}` : ''}; it has no link now`);
+        throw new CliFailure(`Jupyter session ${s.session_id} is ${s.status}${waitingFor(s)}${s.error_message ? `: ${s.error_message}` : ''}; it has no link now`);
       }
       tellTunnel(s, out.json);
-      out.data({ session_id: s.session_id, url: s.url, tunnel: s.tunnel, port: s.port, host: s.run_host }, (v: { url: string }) => v.url);
+      out.data({ session_id: s.session_id, url: s.url, tunnel: s.tunnel, port: s.port, host: s.slurm_node ?? s.run_host }, (v: { url: string }) => v.url);
     },
   }),
 ];
