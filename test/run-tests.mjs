@@ -25,6 +25,7 @@ const SERIAL = {
   'trust-jupyter-link.test.ts': 'creates Linux users (useradd locks /etc/passwd)',
   'slurm-cluster.test.ts': 'creates Linux users; starts the one Slurm cluster at /tmp/lab-slurm',
   'slurm-jobs.test.ts': 'creates Linux users; runs jobs on the one Slurm cluster at /tmp/lab-slurm',
+  'slurm-jupyter.test.ts': 'creates Linux users; runs Jupyter servers on the one Slurm cluster at /tmp/lab-slurm',
   'gpu-scheduling.test.ts': 'creates Linux users (useradd locks /etc/passwd)',
   'gpu-host-locks.test.ts': 'creates Linux users (useradd locks /etc/passwd)',
   // A root agent's local database runs as the one `lab-agent-db` account, created on first use

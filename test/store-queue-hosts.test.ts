@@ -85,4 +85,16 @@ describe('queue, host and Slurm functions', () => {
     assert.equal(row.slurm_job_id, '4242');
     assert.equal(row.slurm_reason, 'Resources');
   });
+
+  test("a Jupyter session's GPU request, its claim by a Slurm agent, and its Slurm job's id, state and node on the row", async () => {
+    const s = await store.requestJupyter({ host, gpus: 1, gpuModel: '*A100*' });
+    assert.equal(s.gpus, 1);
+    const [claimed] = await store.claimJupyter({ agentId: agent, host, limit: 1, executor: 'slurm', gpus: { placement: 'scheduler' } });
+    assert.equal(claimed?.session_id, s.session_id);
+    assert.equal(claimed?.executor, 'slurm');
+    const row = await store.slurmUpdateSession({ sessionId: s.session_id, slurmJobId: '4343', state: 'RUNNING', node: 'node07' });
+    assert.equal(row.slurm_job_id, '4343');
+    assert.equal(row.slurm_node, 'node07');
+    await assert.rejects(store.slurmUpdateSession({ sessionId: s.session_id, slurmJobId: '9999' }), /is Slurm job 4343/);
+  });
 });

@@ -8,6 +8,7 @@ import { defineCommand, type Command } from './command.js';
 import { age } from './job-format.js';
 import { CliFailure, positiveInt, shorten, table, UsageError } from './output.js';
 import { findSession, idArg, withUserStore } from './user-store.js';
+import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from './gpu-options.js';
 
 /** How long beyond the agent's own limits the CLI waits: a cron agent picks requests up once a minute. */
 const PICKUP_MARGIN_S = 75;
@@ -36,7 +37,21 @@ const ended = (s: SessionRow) => s.status === 'stopped' || s.status === 'failed'
 
 /** A loopback-bound server is reached through a tunnel: said on stderr, so stdout stays the link. */
 function tellTunnel(s: SessionRow, json: boolean): void {
-  if (s.tunnel && !json) process.stderr.write(`It listens on this server's loopback address only. From your computer, open a tunnel first:\n  ${s.tunnel}\nthen open the link there.\n`);
+  if (!s.tunnel || json) return;
+  if (s.executor === 'slurm') {
+    process.stderr.write(`It runs as Slurm job ${s.slurm_job_id ?? '?'} on compute node ${s.slurm_node ?? '?'}; the link works inside the cluster. From your computer, open a tunnel through the login node first:\n  ${s.tunnel}\nthen open the link with localhost in place of the node's name.\n`);
+  } else {
+    process.stderr.write(`It listens on this server's loopback address only. From your computer, open a tunnel first:\n  ${s.tunnel}\nthen open the link there.\n`);
+  }
+}
+
+/** Why a session is not up yet, when the row says: the GPUs it waits for, or Slurm's reason. */
+export function waitingFor(s: SessionRow): string {
+  if (s.status === 'pending' && s.pending_reason) return ` (${s.pending_reason})`;
+  if (s.status === 'starting' && s.slurm_state && s.slurm_state !== 'RUNNING') {
+    return ` (Slurm job ${s.slurm_job_id ?? '?'}: ${s.slurm_state}${s.slurm_reason ? `, ${s.slurm_reason}` : ''})`;
+  }
+  return '';
 }
 
 export function sessionsTable(rows: SessionRow[], tokenlessUrl: (url: string | null) => string | null): string {
@@ -45,7 +60,7 @@ export function sessionsTable(rows: SessionRow[], tokenlessUrl: (url: string | n
     ['ID', 'STATUS', 'CREATED', 'HOST', 'PORT', 'URL / ERROR'],
     ...rows.map((s) => [
       s.session_id.slice(0, 8), s.status, age(s.created_at), s.run_host ?? s.host ?? '(any)', s.port === null ? '-' : String(s.port),
-      shorten(s.status === 'failed' ? s.error_message ?? '' : s.status === 'running' ? tokenlessUrl(s.url) ?? '' : s.dir ?? '', 100),
+      shorten(s.status === 'failed' ? s.error_message ?? '' : s.status === 'running' ? tokenlessUrl(s.url) ?? '' : `${s.dir ?? ''}${waitingFor(s)}`.trim(), 100),
     ]),
   ]);
 }
@@ -54,20 +69,22 @@ export const jupyterCommands: Command[] = [
   defineCommand({
     name: 'jupyter start',
     summary: 'ask the agent for a Jupyter server; waits until it answers and prints its link',
-    usage: 'lab-agent jupyter start [--dir D] [--host H] [--app lab|notebook|server] [--wait S] [--json]',
+    usage: `lab-agent jupyter start [--dir D] [--host H] [--app lab|notebook|server] ${GPU_USAGE} [--wait S] [--json]`,
     json: true,
     options: {
       dir: { type: 'string', help: 'the folder the server opens in', whenAbsent: 'your home' }, host: { type: 'string', help: 'run the server on this host', whenAbsent: 'any host of yours' },
       app: { type: 'string', help: 'lab, notebook or server', whenAbsent: 'what is installed, lab first' }, wait: { type: 'string', help: 'seconds to wait for the link', whenAbsent: 'the start timeout + 30' },
+      ...GPU_OPTIONS,
     },
     async run({ options, env, out }) {
       const app = options.app ?? null;
       if (app !== null && !['lab', 'notebook', 'server'].includes(app)) throw new UsageError('--app is lab, notebook or server');
+      const gpu = gpuOptions(options);
       const dir = options.dir;
       // A relative folder means this shell's folder here; on another host it is taken from that home.
       const absDir = dir === undefined ? null : isAbsolute(dir) || options.host ? dir : resolve(dir);
       const row = await withUserStore(env, async (store, config) => {
-        const requested = await store.requestJupyter({ dir: absDir, host: options.host ?? null, app });
+        const requested = await store.requestJupyter({ dir: absDir, host: options.host ?? null, app, ...gpu });
         process.stderr.write(`Jupyter session ${requested.session_id} requested; waiting for the agent…\n`);
         const page = dashboardLink(config.values.LAB_DASHBOARD_URL, 'session', requested.session_id);
         if (page) process.stderr.write(`on your dashboard: ${page}\n`);
@@ -86,7 +103,7 @@ export const jupyterCommands: Command[] = [
       if (row.status === 'failed') throw new CliFailure(`Jupyter session ${row.session_id} failed: ${row.error_message ?? 'no reason given'}`);
       if (row.status === 'stopped') throw new CliFailure(`Jupyter session ${row.session_id} was stopped before it was ready`);
       throw new CliFailure(
-        `Jupyter session ${row.session_id} is still ${row.status}: is an agent running for you on ${row.host ?? 'a host'}? ` +
+        `Jupyter session ${row.session_id} is still ${row.status}${waitingFor(row)}: is an agent running for you on ${row.host ?? 'a host'}? ` +
           `Check later with \`lab-agent jupyter url ${row.session_id}\`.`,
       );
     },
@@ -132,10 +149,10 @@ export const jupyterCommands: Command[] = [
       const id = sessionArg(args);
       const s = await withUserStore(env, (store) => findSession(store, id));
       if (s.status !== 'running' || !s.url) {
-        throw new CliFailure(`Jupyter session ${s.session_id} is ${s.status}${s.error_message ? `: ${s.error_message}` : ''}; it has no link now`);
+        throw new CliFailure(`Jupyter session ${s.session_id} is ${s.status}${waitingFor(s)}${s.error_message ? `: ${s.error_message}` : ''}; it has no link now`);
       }
       tellTunnel(s, out.json);
-      out.data({ session_id: s.session_id, url: s.url, tunnel: s.tunnel, port: s.port, host: s.run_host }, (v: { url: string }) => v.url);
+      out.data({ session_id: s.session_id, url: s.url, tunnel: s.tunnel, port: s.port, host: s.slurm_node ?? s.run_host }, (v: { url: string }) => v.url);
     },
   }),
 ];

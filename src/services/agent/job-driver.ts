@@ -3,7 +3,7 @@
 import { jobMachine } from '../../machines/job-machine.js';
 import { isQuiet, type JobMachineInput } from '../../machines/job-rules.js';
 import { JOB_RESTING_STATES } from '../../machines/job-states.js';
-import { gpuSetting, prepareGpuClaim } from '../gpu/agent-gpus.js';
+import { claimWithGpus } from '../gpu/agent-gpus.js';
 import { isSameProcess } from '../host/process-identity.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
@@ -56,28 +56,12 @@ function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<s
   return step(ctx, job);
 }
 
-/** The claim, told which GPUs this tick's probe saw free (src/services/gpu/agent-gpus.ts). */
-async function claimWithGpus(ctx: AgentContext, limit: number): Promise<JobRow[]> {
-  // On a Slurm agent the cluster places GPU jobs (--gres): the claim leases nothing on this host.
-  const gpus = ctx.config.executor === 'slurm' ? { view: { placement: 'scheduler' }, settle: () => undefined } : await prepareGpuClaim(ctx);
-  let claimed: JobRow[] = [];
-  try {
-    claimed = await ctx.store.claimJobs({
-      agentId: ctx.agentId, host: ctx.host, limit, defaultRetries: ctx.config.jobRetries, gpus: gpus.view,
-      gpuReserveAfterS: gpuSetting(ctx, 'LAB_GPU_RESERVE_AFTER_S'), gpuLeaseStaleS: gpuSetting(ctx, 'LAB_GPU_LEASE_STALE_S'),
-    });
-  } finally {
-    gpus.settle(claimed);
-  }
-  return claimed;
-}
-
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
   newSlurmPass(ctx);
   const work = await ctx.store.agentWork(ctx.host);
   const queued = await runQueuePass(ctx, work); // due schedules make their jobs, sweep emails go
   const free = ctx.config.maxParallel - work.active.length;
-  const claimed = opts.claim && free > 0 && work.pending + queued > 0 ? await claimWithGpus(ctx, free) : [];
+  const claimed = opts.claim && free > 0 && work.pending + queued > 0 ? await claimWithGpus(ctx, (gpus) => ctx.store.claimJobs({ agentId: ctx.agentId, host: ctx.host, limit: free, defaultRetries: ctx.config.jobRetries, ...gpus })) : [];
   const now = Date.now();
   // Only the jobs still running are remembered (ctx.lastStepped: a heartbeat between reads of the tails).
   const known = ctx.lastStepped;

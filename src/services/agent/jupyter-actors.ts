@@ -24,6 +24,7 @@ import type { SessionRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { faultPoint } from './fault-points.js';
 import { step, type StepPlace } from './row-actors.js';
+import { gpuEnv, holdJobGpus, releaseJobGpus } from '../gpu/agent-gpus.js';
 
 const INSTALL_HINT =
   'To install Jupyter: python3 -m pip install --user jupyterlab (or into a venv, then set LAB_JUPYTER=/path/to/venv/bin/jupyter); ' +
@@ -33,14 +34,14 @@ const home = (ctx: AgentContext) => ctx.config.home;
 export const sessionLogFile = (ctx: AgentContext, sessionId: string) => join(ctx.config.logDir, 'jupyter', `${sessionId}.log`);
 
 /** The requested folder (relative to home when relative), or home. */
-function workDir(ctx: AgentContext, s: SessionRow): string {
+export function workDir(ctx: AgentContext, s: SessionRow): string {
   if (!s.dir) return home(ctx);
   const d = s.dir.replace(/^~(?=\/|$)/, home(ctx));
   return isAbsolute(d) ? d : resolve(home(ctx), d);
 }
 
 /** LAB_JUPYTER, a venv in or above the folder, the login PATH, ~/.local/bin; never cron's PATH. */
-function locateJupyter(ctx: AgentContext, dir: string, env: Record<string, string>): string {
+export function locateJupyter(ctx: AgentContext, dir: string, env: Record<string, string>): string {
   try {
     // findJupyter searches venvs from the folder of the path it is given: a name inside `dir`.
     return findJupyter(join(dir, '.jupyter-session'), { home: home(ctx), env, labJupyter: ctx.config.jupyter.executable || undefined }).path;
@@ -91,21 +92,23 @@ async function launchServer(ctx: AgentContext, s: SessionRow): Promise<LaunchInf
   writeSessionRecord(home(ctx), rec);
   let launched;
   try {
+    holdJobGpus(ctx, s); // local mode: this member's host locks on the session's GPUs, or no start
     launched = await launchJupyter({
       sessionId: s.session_id, jupyterPath, app, legacy, port, ip: cfg.ip, dir, token: rec.token,
-      idleMinutes: cfg.idleMin, logFile: rec.logFile, env, runtimeDir: sessionRuntimeDir(home(ctx), s.session_id),
+      idleMinutes: cfg.idleMin, logFile: rec.logFile, env: { ...env, ...gpuEnv(s) }, runtimeDir: sessionRuntimeDir(home(ctx), s.session_id),
     });
   } catch (err) {
     removeSessionRecord(home(ctx), s.session_id);
     throw err;
   }
+  holdJobGpus(ctx, s, { pid: launched.pid, start: launched.startTime }); // now held by the server itself
   faultPoint('jupyter-after-spawn');
   writeSessionRecord(home(ctx), { ...rec, pid: launched.pid, startTime: launched.startTime, configFile: launched.configFile });
   ctx.log.info({ session: s.session_id, serverPid: launched.pid, port, app, jupyter: jupyterPath, dir }, 'Jupyter server launched');
   return { pid: launched.pid, startTime: launched.startTime, port, launchedAt: rec.launchedAt };
 }
 
-function recordOf(ctx: AgentContext, s: SessionRow): SessionRecord {
+export function recordOf(ctx: AgentContext, s: SessionRow): SessionRecord {
   const rec = readSessionRecord(home(ctx), s.session_id);
   if (!rec) throw new Error(`the launch record of Jupyter session ${s.session_id} is gone (${sessionRuntimeDir(home(ctx), s.session_id)})`);
   return rec;
@@ -169,6 +172,7 @@ async function cleanUp(ctx: AgentContext, s: SessionRow, graceMs: number): Promi
     ctx.log.info({ session: s.session_id, serverPid: pid, port, killed: res.killed, leftovers: res.leftovers, portFree }, 'Jupyter server stopped');
   }
   removeSessionRecord(home(ctx), s.session_id);
+  releaseJobGpus(ctx, s);
   return { portFree, port };
 }
 
@@ -202,7 +206,7 @@ async function failSession(ctx: AgentContext, s: SessionRow, error: string): Pro
   return ctx.store.failJupyter({ sessionId: s.session_id, error });
 }
 
-async function notifyUser(ctx: AgentContext, s: SessionRow): Promise<SessionRow> {
+export async function notifyUser(ctx: AgentContext, s: SessionRow): Promise<SessionRow> {
   const mailer = await ctx.mailer();
   if (!mailer || s.port === null || !s.token || !s.url) return s;
   const mail = renderJupyterEmail(

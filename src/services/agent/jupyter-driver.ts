@@ -7,6 +7,9 @@ import type { SessionRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jupyterActors } from './jupyter-actors.js';
 import { provideOnce, stepRow, type Lifecycle } from './machine-runner.js';
+import { claimWithGpus } from '../gpu/agent-gpus.js';
+import { newSlurmPass } from '../slurm/slurm-job-actors.js';
+import { slurmJupyterMachine } from '../slurm/slurm-jupyter-actors.js';
 
 export interface JupyterPassResult {
   claimed: number;
@@ -20,7 +23,9 @@ export interface JupyterPassResult {
 function sessions(others: SessionRow[]): Lifecycle<SessionRow, JupyterMachineInput> {
   return {
     kind: 'jupyter',
-    machine: (ctx) => provideOnce(ctx, jupyterMachine, () => jupyterMachine.provide({ actors: jupyterActors(ctx) })),
+    // The same machine with the actors of the executor the claim recorded on the row.
+    machine: (ctx, row) =>
+      row.executor === 'slurm' ? slurmJupyterMachine(ctx) : provideOnce(ctx, jupyterMachine, () => jupyterMachine.provide({ actors: jupyterActors(ctx) })),
     idOf: (row) => row.session_id,
     input: (ctx, row, now) => {
       const cfg = ctx.config;
@@ -38,8 +43,13 @@ function sessions(others: SessionRow[]): Lifecycle<SessionRow, JupyterMachineInp
 export async function runJupyterPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JupyterPassResult> {
   const listed = await ctx.store.listSessions({ limit: 200, activeOnly: true, host: ctx.host });
   const mine = listed.filter((s) => s.run_host === ctx.host && s.status !== 'pending');
-  const pending = listed.filter((s) => s.status === 'pending').length;
-  const claimed = opts.claim && pending > 0 ? await ctx.store.claimJupyter({ agentId: ctx.agentId, host: ctx.host, limit: pending }) : [];
+  const pending = listed.filter((s) => s.status === 'pending');
+  newSlurmPass(ctx); // the Slurm sessions' steps share one squeue answer (with the jobs' when it is fresh)
+  // The host's GPUs are looked at only when a waiting session asks for one.
+  const wantsGpus = pending.some((s) => (s.gpus ?? 0) > 0);
+  const claimed = opts.claim && pending.length > 0
+    ? await claimWithGpus(ctx, (gpus) => ctx.store.claimJupyter({ agentId: ctx.agentId, host: ctx.host, limit: pending.length, executor: ctx.config.executor, ...gpus }), wantsGpus)
+    : [];
   const step = (s: SessionRow) => stepRow(ctx, sessions([...mine, ...claimed]), s);
   // Servers already up (quick checks, stops) together; starts one at a time, oldest first, so two
   // launches never pick the same free port and LAB_JUPYTER_MAX sees the earlier one.

@@ -2,7 +2,6 @@
 // resources), what the claim is told is free, the host locks of local mode, and the job's
 // CUDA_VISIBLE_DEVICES. The job driver and actors call these through a few one-line hooks.
 import type { AgentContext } from '../agent/context.js';
-import type { JobRow } from '../store/types.js';
 import { HostGpuLocks, lockDirProblem, selfHolder, type LockHolder } from './host-locks.js';
 import { probeGpus } from './probe.js';
 import type { GpuDevice, HostGpuView } from './types.js';
@@ -47,11 +46,18 @@ function claimGpu(g: GpuDevice, processesKnown: boolean): ClaimGpu {
   };
 }
 
+/** What the GPU hooks read of a claimed row: a job's or a Jupyter session's (the same columns). */
+export interface GpuHolderRow {
+  gpus?: number | null;
+  gpu_uuids?: string[] | null;
+  cuda_visible_devices?: string | null;
+}
+
 export interface GpuClaim {
   /** For job_claim's p_gpus. */
   view: ClaimView;
   /** After the claim: the host locks taken for GPUs no claimed job got are given back. */
-  settle(claimed: JobRow[]): void;
+  settle(claimed: GpuHolderRow[]): void;
 }
 
 /**
@@ -82,7 +88,7 @@ export async function prepareGpuClaim(ctx: AgentContext): Promise<GpuClaim> {
 }
 
 /** The environment that gives a job exactly its GPUs (nothing for a job that asked for none). */
-export function gpuEnv(job: JobRow): Record<string, string> {
+export function gpuEnv(job: GpuHolderRow): Record<string, string> {
   if (!job.gpus || !job.cuda_visible_devices) return {};
   return { CUDA_VISIBLE_DEVICES: job.cuda_visible_devices, CUDA_DEVICE_ORDER: 'PCI_BUS_ID' };
 }
@@ -92,7 +98,7 @@ export function gpuEnv(job: JobRow): Record<string, string> {
  * again if a tick that claimed it died meanwhile: a GPU another member got since is not taken, the
  * start fails and the job goes back to the queue), then by the job's own process.
  */
-export function holdJobGpus(ctx: AgentContext, job: JobRow, holder: LockHolder = selfHolder()): void {
+export function holdJobGpus(ctx: AgentContext, job: GpuHolderRow, holder: LockHolder = selfHolder()): void {
   if (!usesHostLocks(ctx) || !job.gpu_uuids?.length) return;
   const locks = locksOf(ctx);
   const lost = job.gpu_uuids.filter((u) => !locks.take(u, holder));
@@ -103,6 +109,32 @@ export function holdJobGpus(ctx: AgentContext, job: JobRow, holder: LockHolder =
 }
 
 /** Local mode, when a GPU job has ended: its host locks go (they would lapse with its process anyway). */
-export function releaseJobGpus(ctx: AgentContext, job: JobRow): void {
+export function releaseJobGpus(ctx: AgentContext, job: GpuHolderRow): void {
   if (usesHostLocks(ctx) && job.gpu_uuids?.length) locksOf(ctx).release(job.gpu_uuids);
+}
+
+/** What a claim function is told of the host's GPUs (job_claim's and jupyter_claim's p_gpus and limits). */
+export interface GpuClaimArgs {
+  gpus: ClaimView | { placement: 'scheduler' } | null;
+  gpuReserveAfterS: number;
+  gpuLeaseStaleS: number;
+}
+
+/**
+ * A claim (of jobs or of Jupyter sessions) told which GPUs this tick's probe saw free; the host
+ * locks taken for it and not used are given back after. On a Slurm agent the cluster places GPU
+ * requests (--gres): the claim leases nothing on this host. `look`: false when nothing waiting asks
+ * for a GPU (no probe; the claim then sees none).
+ */
+export async function claimWithGpus<R extends GpuHolderRow>(ctx: AgentContext, claim: (gpus: GpuClaimArgs) => Promise<R[]>, look = true): Promise<R[]> {
+  const scheduler = ctx.config.executor === 'slurm';
+  const gpus: GpuClaim | null = scheduler || !look ? null : await prepareGpuClaim(ctx);
+  const limits = { gpuReserveAfterS: gpuSetting(ctx, 'LAB_GPU_RESERVE_AFTER_S'), gpuLeaseStaleS: gpuSetting(ctx, 'LAB_GPU_LEASE_STALE_S') };
+  let claimed: R[] = [];
+  try {
+    claimed = await claim({ gpus: scheduler ? { placement: 'scheduler' } : (gpus?.view ?? null), ...limits });
+  } finally {
+    gpus?.settle(claimed);
+  }
+  return claimed;
 }

@@ -66,6 +66,8 @@ export interface WaitHealthyOptions extends HealthOptions {
   intervalMs?: number;
   /** Its last lines become the reason when the server exits or never answers. */
   logFile?: string;
+  /** Instead of pid: says whether the server has gone (one that runs on another node). */
+  gone?: () => boolean;
 }
 
 /**
@@ -93,8 +95,8 @@ export async function waitHealthy(opts: WaitHealthyOptions): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 200;
   const tail = async (): Promise<string | undefined> => (opts.logFile ? await scrubbedTail(opts.logFile, [opts.token]) : undefined);
-  const gone = (): boolean =>
-    opts.pid !== undefined && (opts.startTime !== undefined ? !isSameProcess(opts.pid, opts.startTime) : !isAlive(opts.pid));
+  const gone = opts.gone ?? ((): boolean =>
+    opts.pid !== undefined && (opts.startTime !== undefined ? !isSameProcess(opts.pid, opts.startTime) : !isAlive(opts.pid)));
   let last: number | null = null;
   for (;;) {
     // Short probes while waiting, so a dead server is noticed promptly even if something else
@@ -103,7 +105,7 @@ export async function waitHealthy(opts: WaitHealthyOptions): Promise<void> {
     if (last === 200) return;
     if (last === 403 && opts.logFile) await failOnOwnToken(opts.logFile, opts.token, opts.port);
     if (gone()) {
-      throw new JupyterError('exited', `Jupyter (pid ${opts.pid}) exited before answering on port ${opts.port}`, await tail());
+      throw new JupyterError('exited', `Jupyter (${opts.pid === undefined ? `on ${opts.host}` : `pid ${opts.pid}`}) exited before answering on port ${opts.port}`, await tail());
     }
     if (Date.now() >= deadline) {
       const answer = last === null ? 'nothing answered' : `/api/status answered ${last}${last === 403 ? ' (token refused: is another server on this port?)' : ''}`;

@@ -137,6 +137,15 @@ function checkPaths(opts: LaunchOptions): void {
   if (!isDir) throw new JupyterError('not-found', `Jupyter root directory does not exist: ${opts.dir}`);
 }
 
+/** The session's config (its token) in its private runtime folder; returns the file's path. */
+export function writeSessionConfig(runtimeDir: string, opts: Pick<LaunchOptions, 'legacy' | 'token' | 'idleMinutes'>): string {
+  mkdirPrivate(runtimeDir);
+  const configFile = join(runtimeDir, opts.legacy ? 'jupyter_notebook_config.json' : 'jupyter_server_config.json');
+  writeFileSync(configFile, JSON.stringify(sessionConfig(opts), null, 2) + '\n', { mode: 0o600 });
+  chmodSync(configFile, 0o600); // writeFileSync's mode only applies when it creates the file
+  return configFile;
+}
+
 /** Starts the server detached (own session and process group), output appended to logFile. */
 export async function launchJupyter(opts: LaunchOptions): Promise<LaunchResult> {
   validate(opts);
@@ -147,11 +156,7 @@ export async function launchJupyter(opts: LaunchOptions): Promise<LaunchResult> 
   delete env.JUPYTER_TOKEN_FILE;
   env.PYTHONUNBUFFERED = '1';
 
-  const runtimeDir = opts.runtimeDir ?? defaultRuntimeDir(env, opts.sessionId);
-  mkdirPrivate(runtimeDir);
-  const configFile = join(runtimeDir, opts.legacy ? 'jupyter_notebook_config.json' : 'jupyter_server_config.json');
-  writeFileSync(configFile, JSON.stringify(sessionConfig(opts), null, 2) + '\n', { mode: 0o600 });
-  chmodSync(configFile, 0o600); // writeFileSync's mode only applies when it creates the file
+  const configFile = writeSessionConfig(opts.runtimeDir ?? defaultRuntimeDir(env, opts.sessionId), opts);
 
   mkdirPrivate(dirname(opts.logFile));
   const { command, args } = jupyterCommand(opts, configFile);

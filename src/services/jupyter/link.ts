@@ -35,3 +35,13 @@ export function jupyterLink(o: LinkOptions): JupyterLink {
   const tunnel = isLoopback(o.ip) ? `ssh -N -L ${o.port}:${bracket(address)}:${o.port} ${o.linuxUser}@${o.publicHost}` : null;
   return { url, tunnel };
 }
+
+/**
+ * A server on a cluster's compute node (Slurm): the link names the node, which the login node and
+ * the cluster's network reach; from outside the cluster, the tunnel goes through the login node
+ * (loginHost) to the node's port.
+ */
+export function nodeLink(o: { node: string; loginHost: string; port: number; token: string; app: JupyterAppKind; linuxUser: string }): JupyterLink {
+  const { url } = jupyterLink({ ip: '0.0.0.0', publicHost: o.node, port: o.port, token: o.token, app: o.app, linuxUser: o.linuxUser });
+  return { url, tunnel: `ssh -N -L ${o.port}:${bracket(o.node)}:${o.port} ${o.linuxUser}@${o.loginHost}` };
+}

@@ -72,9 +72,12 @@ export const minutesOf = (seconds: number): number => Math.max(1, Math.ceil(seco
 /** The job's name in squeue: lab-<the first 8 characters of its id>. */
 export const slurmJobName = (jobId: string): string => `lab-${jobId.slice(0, 8)}`;
 
-/** sbatch's options for the job, without the script path. */
-export function sbatchArgs(job: BatchJob): string[] {
-  const { settings: s, resources: r, prepared: p } = job;
+/**
+ * sbatch's options for what a batch job asks of the cluster (jobs and Jupyter sessions alike): the
+ * agent's extra arguments, partition, account and QOS, then the member's requests, each over the
+ * agent's setting. timeoutS: the time limit when the member gave none (0 = the partition's).
+ */
+export function resourceArgs(s: SlurmSettings, r: SlurmResources, timeoutS: number): string[] {
   const args = parseExtraArgs(s.extraArgs);
   const partition = r.partition || s.partition;
   if (partition) args.push(`--partition=${partition}`);
@@ -83,20 +86,33 @@ export function sbatchArgs(job: BatchJob): string[] {
   if (r.cpus) args.push(`--cpus-per-task=${r.cpus}`);
   if (r.memMb) args.push(`--mem=${r.memMb}M`);
   if (r.gpus) args.push(s.gpuOption === 'gpus' ? `--gpus=${r.gpus}` : `--gres=gpu:${r.gpus}`);
-  const timeMin = r.timeMin ?? (job.timeoutS > 0 ? minutesOf(job.timeoutS) : null);
+  const timeMin = r.timeMin ?? (timeoutS > 0 ? minutesOf(timeoutS) : null);
   if (timeMin) args.push(`--time=${timeMin}`);
-  args.push(
+  return args;
+}
+
+/** The options that place a batch job's output and name it; never requeued. */
+export function placementArgs(p: { name: string; cwd: string; stdout: string; stderr: string }): string[] {
+  return [
     '--parsable',
-    `--job-name=${slurmJobName(job.jobId)}`,
+    `--job-name=${p.name}`,
     `--chdir=${p.cwd}`,
-    `--output=${p.logDir}/${STDOUT_FILE}`,
-    `--error=${p.logDir}/${STDERR_FILE}`,
+    `--output=${p.stdout}`,
+    `--error=${p.stderr}`,
     '--open-mode=append',
     // A node failure or a preemption ends the job with Slurm's reason rather than running it
     // again into a folder that already holds its first run's records.
     '--no-requeue',
-  );
-  return args;
+  ];
+}
+
+/** sbatch's options for the job, without the script path. */
+export function sbatchArgs(job: BatchJob): string[] {
+  const { prepared: p } = job;
+  return [
+    ...resourceArgs(job.settings, job.resources, job.timeoutS),
+    ...placementArgs({ name: slurmJobName(job.jobId), cwd: p.cwd, stdout: `${p.logDir}/${STDOUT_FILE}`, stderr: `${p.logDir}/${STDERR_FILE}` }),
+  ];
 }
 
 /**

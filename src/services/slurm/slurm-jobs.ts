@@ -26,6 +26,11 @@ export class SlurmJobs {
     return this.parts.queue;
   }
 
+  /** The client commands, for what else the agent hands to Slurm (Jupyter sessions). */
+  get client(): SlurmClient {
+    return this.parts.client;
+  }
+
   /** What sbatch gets for the job: its folder, batch script, options and name. */
   private submission(job: BatchJob, env: Record<string, string>): BatchSubmission {
     return { folder: job.prepared.logDir, file: BATCH_FILE, name: slurmJobName(job.jobId), script: batchScript(job), args: sbatchArgs(job), env };

@@ -59,24 +59,27 @@ export type Database = {
           agent_id: string | null
           gpu_uuid: string
           host: string
-          job_id: string
+          job_id: string | null
           leased_at: string
+          session_id: string | null
           user_id: string
         }
         Insert: {
           agent_id?: string | null
           gpu_uuid: string
           host: string
-          job_id: string
+          job_id?: string | null
           leased_at?: string
+          session_id?: string | null
           user_id: string
         }
         Update: {
           agent_id?: string | null
           gpu_uuid?: string
           host?: string
-          job_id?: string
+          job_id?: string | null
           leased_at?: string
+          session_id?: string | null
           user_id?: string
         }
         Relationships: [
@@ -85,6 +88,12 @@ export type Database = {
             columns: ["job_id"]
             referencedRelation: "jobs"
             referencedColumns: ["job_id"]
+          },
+          {
+            foreignKeyName: "gpu_leases_session_id_fkey"
+            columns: ["session_id"]
+            referencedRelation: "jupyter_sessions"
+            referencedColumns: ["session_id"]
           },
           {
             foreignKeyName: "gpu_leases_user_id_fkey"
@@ -477,16 +486,27 @@ export type Database = {
           agent_id: string | null
           app: string | null
           created_at: string
+          cuda_visible_devices: string | null
           dir: string | null
           error_message: string | null
+          executor: string | null
+          gpu_mem_mib: number | null
+          gpu_model: string | null
+          gpu_uuids: string[] | null
+          gpus: number
           host: string | null
           log_path: string | null
           notified_at: string | null
+          pending_reason: string | null
           pid: number | null
           pid_start: string | null
           port: number | null
           run_host: string | null
           session_id: string
+          slurm_job_id: string | null
+          slurm_node: string | null
+          slurm_reason: string | null
+          slurm_state: string | null
           started_at: string | null
           status: string
           stop_requested_at: string | null
@@ -502,16 +522,27 @@ export type Database = {
           agent_id?: string | null
           app?: string | null
           created_at?: string
+          cuda_visible_devices?: string | null
           dir?: string | null
           error_message?: string | null
+          executor?: string | null
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpu_uuids?: string[] | null
+          gpus?: number
           host?: string | null
           log_path?: string | null
           notified_at?: string | null
+          pending_reason?: string | null
           pid?: number | null
           pid_start?: string | null
           port?: number | null
           run_host?: string | null
           session_id?: string
+          slurm_job_id?: string | null
+          slurm_node?: string | null
+          slurm_reason?: string | null
+          slurm_state?: string | null
           started_at?: string | null
           status?: string
           stop_requested_at?: string | null
@@ -527,16 +558,27 @@ export type Database = {
           agent_id?: string | null
           app?: string | null
           created_at?: string
+          cuda_visible_devices?: string | null
           dir?: string | null
           error_message?: string | null
+          executor?: string | null
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpu_uuids?: string[] | null
+          gpus?: number
           host?: string | null
           log_path?: string | null
           notified_at?: string | null
+          pending_reason?: string | null
           pid?: number | null
           pid_start?: string | null
           port?: number | null
           run_host?: string | null
           session_id?: string
+          slurm_job_id?: string | null
+          slurm_node?: string | null
+          slurm_reason?: string | null
+          slurm_state?: string | null
           started_at?: string | null
           status?: string
           stop_requested_at?: string | null
@@ -1054,6 +1096,10 @@ export type Database = {
       jupyter_claim: {
         Args: {
           p_agent_id: string
+          p_executor?: string
+          p_gpu_lease_stale_s?: number
+          p_gpu_reserve_after_s?: number
+          p_gpus?: Json
           p_host: string
           p_limit?: number
           p_user_id?: string
@@ -1104,6 +1150,9 @@ export type Database = {
         Args: {
           p_app?: string
           p_dir?: string
+          p_gpu_mem_mib?: number
+          p_gpu_model?: string
+          p_gpus?: number
           p_host?: string
           p_user_id?: string
         }
@@ -1111,6 +1160,17 @@ export type Database = {
       }
       jupyter_request_stop: {
         Args: { p_session_id: string; p_user_id?: string }
+        Returns: Json
+      }
+      jupyter_slurm_update: {
+        Args: {
+          p_node?: string
+          p_reason?: string
+          p_session_id: string
+          p_slurm_job_id?: string
+          p_state?: string
+          p_user_id?: string
+        }
         Returns: Json
       }
       lab_schema_applied: { Args: { p_user_id?: string }; Returns: Json }

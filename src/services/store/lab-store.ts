@@ -1,10 +1,11 @@
 // The store's operations, each one SQL function call through whichever transport is configured.
 import type { Identity } from './identity.js';
 import type {
-  AgentRow, AgentWork, ClaimJobs, HostRow, JobEnd, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
+  AgentRow, AgentWork, ClaimJobs, ClaimSessions, HostRow, JobEnd, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
   StartJob, SubmitJob, Tails, Transport, WakeEvent,
 } from './types.js';
 import type { Database } from './database.types.js';
+import type { GpuRequest } from '../gpu/request.js';
 import type {
   HostDrain, QueueOptions, ScheduleFired, ScheduleRow, SweepAxis, SweepCellSpec, SweepRow, SweepView,
 } from './queue-types.js';
@@ -210,11 +211,23 @@ export class LabStore {
   }
 
   // Jupyter sessions ---------------------------------------------------------------------
-  requestJupyter(r: { dir?: string | null; host?: string | null; app?: string | null } = {}): Promise<SessionRow> {
-    return this.call('jupyter_request', { p_dir: r.dir ?? null, p_host: r.host ?? null, p_app: r.app ?? null });
+  requestJupyter(r: { dir?: string | null; host?: string | null; app?: string | null } & Partial<GpuRequest> = {}): Promise<SessionRow> {
+    return this.call('jupyter_request', {
+      p_dir: r.dir ?? null, p_host: r.host ?? null, p_app: r.app ?? null, p_gpus: r.gpus ?? 0, p_gpu_mem_mib: r.gpuMemMiB ?? null, p_gpu_model: r.gpuModel ?? null,
+    });
   }
-  claimJupyter(c: { agentId: string; host: string; limit: number }): Promise<SessionRow[]> {
-    return this.call('jupyter_claim', { p_agent_id: c.agentId, p_host: c.host, p_limit: c.limit });
+  /** Pending sessions for this host, oldest first; a GPU session only with its GPUs (as claimJobs). */
+  claimJupyter(c: ClaimSessions): Promise<SessionRow[]> {
+    return this.call('jupyter_claim', {
+      p_agent_id: c.agentId, p_host: c.host, p_limit: c.limit, p_executor: c.executor ?? null, p_gpus: c.gpus ?? null,
+      p_gpu_reserve_after_s: c.gpuReserveAfterS ?? 600, p_gpu_lease_stale_s: c.gpuLeaseStaleS ?? 600,
+    });
+  }
+  /** What Slurm says of a session's batch job (its id, state, reason, node); an event when it changes. */
+  slurmUpdateSession(u: { sessionId: string; slurmJobId?: string | null; state?: string | null; reason?: string | null; node?: string | null }): Promise<SessionRow> {
+    return this.call('jupyter_slurm_update', {
+      p_session_id: u.sessionId, p_slurm_job_id: u.slurmJobId ?? null, p_state: u.state ?? null, p_reason: u.reason ?? null, p_node: u.node ?? null,
+    });
   }
   markJupyterRunning(m: MarkSessionRunning): Promise<SessionRow> {
     return this.call('jupyter_mark_running', {

@@ -79,6 +79,23 @@ export interface SessionRow {
   started_at: string | null;
   stopped_at: string | null;
   updated_at: string;
+  /** GPUs asked for (0: none), the free memory each must have, a model pattern (issue 16). */
+  gpus?: number;
+  gpu_mem_mib?: number | null;
+  gpu_model?: string | null;
+  /** What a local agent's claim leased (in index order) and what the server got in CUDA_VISIBLE_DEVICES. */
+  gpu_uuids?: string[] | null;
+  cuda_visible_devices?: string | null;
+  /** Why a pending session waits (for GPUs), for the member. */
+  pending_reason?: string | null;
+  /** Which executor runs it, set by the claim: 'local' (the agent's host) or 'slurm' (a batch job). */
+  executor?: 'local' | 'slurm' | null;
+  slurm_job_id?: string | null;
+  /** What Slurm last said of its batch job: PENDING, RUNNING …, and why it waits (Resources …). */
+  slurm_state?: string | null;
+  slurm_reason?: string | null;
+  /** The compute node its server runs on. */
+  slurm_node?: string | null;
 }
 
 export interface ScriptRow {
@@ -198,6 +215,11 @@ export interface ClaimJobs {
   gpuLeaseStaleS?: number;
 }
 
+/** jupyter_claim's request: as ClaimJobs, and the executor that will run what it claims. */
+export interface ClaimSessions extends Omit<ClaimJobs, 'defaultRetries'> {
+  executor?: 'local' | 'slurm';
+}
+
 /** A host's published resources (host_resources) as hosts_list returns them. */
 export interface HostGpuRow {
   index: number;
@@ -258,7 +280,8 @@ export interface MarkSessionRunning {
   sessionId: string;
   port: number;
   token: string;
-  pid: number;
+  /** The server's pid on this host; null when it runs elsewhere (a Slurm compute node). */
+  pid: number | null;
   pidStart: string | null;
   url: string;
   tunnel?: string | null;
