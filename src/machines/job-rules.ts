@@ -2,7 +2,8 @@
 // stop is due, when SIGKILL is, when tails go to the row, when an email is due, and how a job ended.
 // The job machine (job-machine.ts) asks them; the driver asks isQuiet to skip a step altogether.
 import type { JobRow } from '../services/store/types.js';
-import { ms, type RowContext } from './kit.js';
+import type { RowContext } from './kit.js';
+import { ms } from './timestamps.js';
 
 /** What an agent sees of a job's process from its log folder and /proc. */
 export interface JobProbe {

@@ -2,7 +2,8 @@
 // TICK's time: LAB_JUPYTER_MAX, what is left of the start timeout and the kill grace, when the
 // email with the link is due. The Jupyter machine (jupyter-machine.ts) asks them.
 import type { SessionRow } from '../services/store/types.js';
-import { ms, type RowContext } from './kit.js';
+import type { RowContext } from './kit.js';
+import { ms } from './timestamps.js';
 
 /** A launched server as the agent recorded it (pid + start time identify it across pid reuse). */
 export interface LaunchInfo {
