@@ -41,11 +41,11 @@ export interface JobContext extends JobMachineInput, RowContext<JobRow> {
 /** Raised by startJob for bad input (missing script, bad args ...): the job fails, no retry. */
 export const INPUT_ERROR = 'JobInputError';
 
-export function timeoutSeconds(c: Pick<JobContext, 'row' | 'defaultTimeoutS'>): number {
+function timeoutSeconds(c: Pick<JobContext, 'row' | 'defaultTimeoutS'>): number {
   return c.row.timeout_s ?? c.defaultTimeoutS;
 }
 
-export function isTimedOut(c: Pick<JobContext, 'row' | 'defaultTimeoutS' | 'now'>): boolean {
+function isTimedOut(c: Pick<JobContext, 'row' | 'defaultTimeoutS' | 'now'>): boolean {
   const limit = timeoutSeconds(c);
   const started = ms(c.row.started_at);
   return limit > 0 && started !== null && c.now - started >= limit * 1000;
@@ -64,7 +64,7 @@ export function isGraceOver(c: Timing): boolean {
   return sent !== null && c.now - sent >= c.killGraceMs;
 }
 
-export const heartbeatDue = (c: Timing): boolean => c.now - (ms(c.row.heartbeat_at) ?? 0) >= c.heartbeatMs;
+const heartbeatDue = (c: Timing): boolean => c.now - (ms(c.row.heartbeat_at) ?? 0) >= c.heartbeatMs;
 
 /**
  * Pure: a running job whose process is still alive has nothing for a step to do: no stop to

@@ -44,7 +44,7 @@ export interface JupyterContext extends JupyterMachineInput, RowContext<SessionR
 }
 
 /** An SMTP outage is retried on later ticks for this long after the server came up, then dropped. */
-export const NOTIFY_WINDOW_MS = 60 * 60 * 1000;
+const NOTIFY_WINDOW_MS = 60 * 60 * 1000;
 
 /** The link without its token: safe for error messages, lists and logs. */
 export function tokenlessUrl(url: string | null): string | null {

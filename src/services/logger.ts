@@ -20,7 +20,7 @@ export interface Logger {
 }
 
 /** Keys whose values never reach a log line. */
-export const REDACTED_KEYS = ['token', 'password', 'pass', 'SMTP_PASS', 'SUPABASE_SERVICE_KEY', 'SUPABASE_ANON_KEY', 'access_token', 'refresh_token', 'apikey', 'authorization'];
+const REDACTED_KEYS = ['token', 'password', 'pass', 'SMTP_PASS', 'SUPABASE_SERVICE_KEY', 'SUPABASE_ANON_KEY', 'access_token', 'refresh_token', 'apikey', 'authorization'];
 
 export interface LoggerOptions {
   level?: string;
@@ -34,7 +34,7 @@ const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 4
 const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
 
 /** One JSON log line as a person reads it: "12:03:04 INFO job started job=… pid=…". */
-export function prettyLine(json: string): string {
+function prettyLine(json: string): string {
   try {
     const o = JSON.parse(json) as Record<string, unknown>;
     const time = new Date(Number(o.time)).toTimeString().slice(0, 8);

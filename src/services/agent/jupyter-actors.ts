@@ -30,7 +30,7 @@ const INSTALL_HINT =
   "for the classic Notebook (JUPYTER_LEGACY=true): python3 -m pip install --user 'notebook<7', or apt-get install jupyter-notebook.";
 
 const home = (ctx: AgentContext) => ctx.config.home;
-export const sessionLogFile = (ctx: AgentContext, sessionId: string) => join(ctx.config.logDir, 'jupyter', `${sessionId}.log`);
+const sessionLogFile = (ctx: AgentContext, sessionId: string) => join(ctx.config.logDir, 'jupyter', `${sessionId}.log`);
 
 /** The requested folder (relative to home when relative), or home. */
 function workDir(ctx: AgentContext, s: SessionRow): string {

@@ -18,7 +18,7 @@ export interface ClaimGpu {
   usable: boolean;
 }
 
-export interface ClaimView {
+interface ClaimView {
   gpus: ClaimGpu[];
   problem: string | null;
 }

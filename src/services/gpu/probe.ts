@@ -20,7 +20,7 @@ export interface GpuProbeOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export const DEFAULT_GPU_PROBE_TIMEOUT_MS = 10_000;
+const DEFAULT_GPU_PROBE_TIMEOUT_MS = 10_000;
 
 /** Runs nvidia-smi once; failures come back in the result, never as an exception. */
 export function runNvidiaSmi(args: string[], opts: GpuProbeOptions = {}): Promise<SmiRun> {

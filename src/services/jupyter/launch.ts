@@ -64,7 +64,7 @@ function validate(opts: LaunchOptions): void {
 }
 
 /** The settings that go into the session's config file (token, no password, idle limits). */
-export function sessionConfig(opts: Pick<LaunchOptions, 'legacy' | 'token' | 'idleMinutes'>): Record<string, Record<string, unknown>> {
+function sessionConfig(opts: Pick<LaunchOptions, 'legacy' | 'token' | 'idleMinutes'>): Record<string, Record<string, unknown>> {
   const idle = Math.round(opts.idleMinutes * 60);
   // Check often enough that a short limit is honoured, at most once a minute.
   const interval = idle > 0 ? Math.max(10, Math.min(60, Math.floor(idle / 2))) : 300;
@@ -91,7 +91,7 @@ export function sessionConfig(opts: Pick<LaunchOptions, 'legacy' | 'token' | 'id
 }
 
 /** The command and arguments (no secrets) for a launch. */
-export function jupyterCommand(opts: Pick<LaunchOptions, 'jupyterPath' | 'app' | 'legacy' | 'port' | 'ip' | 'dir'>, configFile: string): { command: string; args: string[] } {
+function jupyterCommand(opts: Pick<LaunchOptions, 'jupyterPath' | 'app' | 'legacy' | 'port' | 'ip' | 'dir'>, configFile: string): { command: string; args: string[] } {
   const app = opts.legacy ? 'NotebookApp' : 'ServerApp';
   // `jupyter` dispatches to `jupyter-<sub>` (found next to itself first); a `jupyter-<sub>`
   // executable such as Debian's /usr/bin/jupyter-notebook is run as it is.

@@ -10,7 +10,7 @@ import type { SlurmJobRow } from './slurm-row.js';
 import { hasEnded, isLive, isWaiting, type SlurmJobView } from './squeue.js';
 
 /** What Slurm says of a job whose processes are gone. */
-export interface SlurmEnd {
+interface SlurmEnd {
   slurmJobId: string;
   /** Slurm's state, or null when neither squeue nor sacct knows the job. */
   state: string | null;
@@ -40,7 +40,7 @@ export interface SlurmFacts {
 }
 
 /** A state in which Slurm, not the job's own exit, ended the job: its reason for the row. */
-export function slurmEndError(slurmJobId: string, state: string, f: Pick<SlurmFacts, 'view' | 'acct' | 'ownUid' | 'userName'>): string | null {
+function slurmEndError(slurmJobId: string, state: string, f: Pick<SlurmFacts, 'view' | 'acct' | 'ownUid' | 'userName'>): string | null {
   const nodes = f.view?.nodes ?? f.acct?.nodes ?? null;
   const on = nodes ? ` on ${nodes}` : '';
   switch (state) {

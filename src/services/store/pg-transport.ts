@@ -39,7 +39,7 @@ function wireValue(value: unknown): unknown {
   return value;
 }
 
-export function rpcSql(fn: string, args: Record<string, unknown>): { text: string; values: unknown[] } {
+function rpcSql(fn: string, args: Record<string, unknown>): { text: string; values: unknown[] } {
   if (!IDENT.test(fn)) throw new StoreError(`invalid function name ${JSON.stringify(fn)}`);
   const keys = Object.keys(args);
   for (const k of keys) if (!IDENT.test(k)) throw new StoreError(`invalid argument name ${JSON.stringify(k)}`);

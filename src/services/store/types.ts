@@ -2,7 +2,7 @@
 import type { QueueColumns, QueueOptions, QueueWork } from './queue-types.js';
 
 export type JobStatus = 'pending' | 'claimed' | 'running' | 'finished' | 'failed' | 'cancelled';
-export type SessionStatus = 'pending' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+type SessionStatus = 'pending' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
 export interface JobRow extends QueueColumns {
   job_id: string;
@@ -199,7 +199,7 @@ export interface ClaimJobs {
 }
 
 /** A host's published resources (host_resources) as hosts_list returns them. */
-export interface HostGpuRow {
+interface HostGpuRow {
   index: number;
   uuid: string;
   model: string;
