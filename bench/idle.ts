@@ -21,7 +21,9 @@ const runs = arg('--runs', 10);
 const seconds = arg('--seconds', 60);
 
 const db = await freshDatabase();
-const a = new AgentEnv(db, 'idle', { LAB_LOG_LEVEL: 'warn' });
+// error: as root (CI, this VM) every tick would log the root warning, which a member's agent never
+// does; an idle member's tick logs nothing at the default level (info), so the logger stays unloaded.
+const a = new AgentEnv(db, 'idle', { LAB_LOG_LEVEL: 'error' });
 await a.cli(['tick']); // first tick creates the user row and agent id; not measured
 // Local mode: its own data folder; the first tick starts the server and creates the schema.
 const localData = mkdtempSync(join(tmpdir(), 'lab-bench-idle-local-'));
