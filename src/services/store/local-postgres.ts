@@ -136,7 +136,12 @@ export async function ensureLocalPostgres(opts: LocalPostgresOptions): Promise<L
 
   // Several agents and CLI calls may start at once: one starts the server, the others wait.
   return withFileLock(join(root, 'start.lock'), 120_000, async () => {
-    if (await canConnect(connection)) return { connection, root, startedNow: false };
+    if (await canConnect(connection)) {
+      // Up, but the caller's probe (its own database) failed: a start killed before it created
+      // the database leaves the server without it; make it rather than fail every call after.
+      if (opts.probe) await ensureDatabase(connection, database);
+      return { connection, root, startedNow: false };
+    }
     const bin = await binaries();
     const as = serverUser();
     if (as && !traversable(dirname(bin.postgres))) {
