@@ -2,10 +2,16 @@
 //  - an idle `lab-agent tick` (what cron runs every minute) and `lab-agent --help`: CPU and peak
 //    RSS of the whole process, run as the installer's wrapper runs them (the bundle, with
 //    --enable-source-maps), next to `node -e 0` in the same run as the floor any Node.js command
-//    pays (goals: tick ≤ 2× its CPU and ≤ 50 MiB, --help ≤ 2× its CPU);
+//    pays (goals: tick ≤ 2× its CPU and ≤ 50 MiB, --help ≤ 2× its CPU); the tick in local mode
+//    (the embedded server the agent starts itself, already up: what a member without a lab
+//    database runs) and in postgres mode (LAB_DATABASE_URL);
 //  - an idle `lab-agent supervise` over 60 s: CPU share and RSS from /proc.
 // Run: npm run build && node --import tsx bench/idle.ts [--runs 10] [--seconds 60]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freshDatabase } from '../test/helpers/db.js';
+import { stopLocalPostgres } from '../src/services/store/local-postgres.js';
 import { AgentEnv, cliPath, eventually, exited, sleep } from '../test/helpers/agent-env.js';
 import { cpuSeconds, rssMiB, timed } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
@@ -15,11 +21,19 @@ const runs = arg('--runs', 10);
 const seconds = arg('--seconds', 60);
 
 const db = await freshDatabase();
-const a = new AgentEnv(db, 'idle', { LAB_LOG_LEVEL: 'warn' });
+// error: as root (CI, this VM) every tick would log the root warning, which a member's agent never
+// does; an idle member's tick logs nothing at the default level (info), so the logger stays unloaded.
+const a = new AgentEnv(db, 'idle', { LAB_LOG_LEVEL: 'error' });
 await a.cli(['tick']); // first tick creates the user row and agent id; not measured
+// Local mode: its own data folder; the first tick starts the server and creates the schema.
+const localData = mkdtempSync(join(tmpdir(), 'lab-bench-idle-local-'));
+const localEnv = { ...a.env, LAB_DATABASE_URL: '', LAB_DATA_DIR: localData };
+const first = await a.cli(['tick'], localEnv);
+if (first.code !== 0) throw new Error(`local tick failed: ${first.stderr}`);
 
 const wrapperArgs = ['--enable-source-maps', cliPath]; // as bin/lab-agent runs it
 const tick: { cpuS: number; maxRssMiB: number; wallS: number }[] = [];
+const localTick: { cpuS: number; maxRssMiB: number; wallS: number }[] = [];
 const help: { cpuS: number; maxRssMiB: number }[] = [];
 const floor: { cpuS: number; maxRssMiB: number }[] = [];
 for (let i = 0; i < runs; i++) {
@@ -27,6 +41,9 @@ for (let i = 0; i < runs; i++) {
   const r = await timed(process.execPath, [...wrapperArgs, 'tick'], a.env);
   if (r.code !== 0) throw new Error(`tick exited ${r.code}`);
   tick.push(r);
+  const l = await timed(process.execPath, [...wrapperArgs, 'tick'], localEnv);
+  if (l.code !== 0) throw new Error(`local tick exited ${l.code}`);
+  localTick.push(l);
   help.push(await timed(process.execPath, [...wrapperArgs, '--help'], a.env));
 }
 
@@ -43,12 +60,16 @@ const cpuShare = ((cpuSeconds(sup.pid!) - cpu0) / seconds) * 100;
 sup.kill('SIGTERM');
 await exited(sup);
 await db.drop();
+await stopLocalPostgres(localData);
+rmSync(localData, { recursive: true, force: true });
+const cpu = (xs: { cpuS: number }[]) => median(xs.map((t) => t.cpuS));
 
 console.log(JSON.stringify({
+  idle_tick_local: { runs, cpu_s_median: round(cpu(localTick), 3), peak_rss_mib_median: round(median(localTick.map((t) => t.maxRssMiB))), peak_rss_mib_max: round(Math.max(...localTick.map((t) => t.maxRssMiB))), wall_s_median: round(median(localTick.map((t) => t.wallS)), 3) },
   idle_tick: { runs, cpu_s_median: round(median(tick.map((t) => t.cpuS)), 3), peak_rss_mib_median: round(median(tick.map((t) => t.maxRssMiB))), wall_s_median: round(median(tick.map((t) => t.wallS)), 3) },
   help: { cpu_s_median: round(median(help.map((t) => t.cpuS)), 3), peak_rss_mib_median: round(median(help.map((t) => t.maxRssMiB))) },
   node_e_0: { cpu_s_median: round(median(floor.map((t) => t.cpuS)), 3), peak_rss_mib_median: round(median(floor.map((t) => t.maxRssMiB))) },
-  ratio_to_node_e_0: { tick: round(median(tick.map((t) => t.cpuS)) / median(floor.map((t) => t.cpuS)), 2), help: round(median(help.map((t) => t.cpuS)) / median(floor.map((t) => t.cpuS)), 2) },
+  ratio_to_node_e_0: { tick_local: round(cpu(localTick) / cpu(floor), 2), tick: round(median(tick.map((t) => t.cpuS)) / median(floor.map((t) => t.cpuS)), 2), help: round(median(help.map((t) => t.cpuS)) / median(floor.map((t) => t.cpuS)), 2) },
   idle_supervisor: { seconds, cpu_percent: round(cpuShare, 2), max_rss_mib: round(maxRss) },
 }));
 process.exit(0);

@@ -2,9 +2,9 @@
 // of about 90,000 files (generated once, cached under os.tmpdir()).
 //   node --import tsx bench/scan.ts [--n 7] [--fresh]
 // Both run warm (page cache filled by a warm-up round); runs alternate so drift hits both alike.
-import { spawnSync } from 'node:child_process';
 import { createSyntheticHome } from './synthetic-home.js';
-import { scanScripts, listScripts, DEFAULT_EXCLUDED_DIRS, type ScanOptions, type KnownFile } from '../src/services/scanner/scan.js';
+import { findArgsFor, runFind } from './lib/find.js';
+import { scanScripts, listScripts, type ScanOptions, type KnownFile } from '../src/services/scanner/scan.js';
 
 const argv = process.argv.slice(2);
 const nAt = argv.indexOf('--n');
@@ -24,18 +24,7 @@ const genMs = performance.now() - t0;
 const opts: ScanOptions = { home: synth.home, logDir: synth.logDir, agentDir: synth.agentDir };
 
 // find with the same pruning: any folder with an excluded name, plus the two agent folders.
-const findArgs = [synth.home, '('];
-DEFAULT_EXCLUDED_DIRS.forEach((d, i) => findArgs.push(...(i ? ['-o'] : []), '-name', d));
-findArgs.push('-o', '-path', synth.logDir, '-o', '-path', synth.agentDir, ')', '-prune', '-o',
-  '(', '-name', '*.py', '-o', '-name', '*.ipynb', ')', '-type', 'f', '-print0');
-
-function runFind(args: string[]): { ms: number; out: string } {
-  const t = performance.now();
-  const r = spawnSync('find', args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  const ms = performance.now() - t;
-  if (r.status !== 0) throw new Error(`find failed (${r.status}): ${r.stderr}`);
-  return { ms, out: r.stdout };
-}
+const findArgs = findArgsFor(synth);
 async function runScan(known?: ReadonlyMap<string, KnownFile>): Promise<{ ms: number; paths: string[]; dirs: number; warnings: string[]; truncated?: string; known: Map<string, KnownFile> }> {
   const t = performance.now();
   const r = await scanScripts({ ...opts, known });

@@ -28,7 +28,8 @@ export interface SyntheticHomeOptions {
   fresh?: boolean;
 }
 
-const VERSION = 1;
+// 2: ~1,600 scripts (issue 12's sync target: 150 modules and 30 tests a project), ~87,000 files.
+const VERSION = 2;
 const MARKER = '.synthetic-home.json';
 
 /** Deterministic, so every generated home is identical. */
@@ -92,8 +93,8 @@ export async function createSyntheticHome(opts: SyntheticHomeOptions = {}): Prom
   const projects = ['thesis', 'mri-segmentation', 'protein-fold', 'lab-utils', 'rl-agents', 'nlp-jp', 'データ解析', 'old stuff (2021)'];
   projects.forEach((name, pi) => {
     const root = `projects/${name}`;
-    for (let i = 0; i < 30; i++) write(`${root}/src/${name.replace(/\W/g, '_') || 'pkg'}/module_${i}.py`, `def f${i}():\n    return ${i}\n`, true);
-    for (let i = 0; i < 10; i++) write(`${root}/tests/test_${i}.py`, 'def test(): pass\n', true);
+    for (let i = 0; i < 150; i++) write(`${root}/src/${name.replace(/\W/g, '_') || 'pkg'}/module_${i}.py`, `def f${i}():\n    return ${i}\n`, true);
+    for (let i = 0; i < 30; i++) write(`${root}/tests/test_${i}.py`, 'def test(): pass\n', true);
     for (let i = 0; i < 10; i++) write(`${root}/src/${name.replace(/\W/g, '_') || 'pkg'}/__pycache__/module_${i}.cpython-311.pyc`);
     for (let i = 0; i < 8; i++) {
       write(`${root}/notebooks/${String(i).padStart(2, '0')}_analysis ${i}.ipynb`, notebook(pick(['python3', 'torch-2.3', 'ir']), 5 + i), true);
@@ -123,7 +124,7 @@ export async function createSyntheticHome(opts: SyntheticHomeOptions = {}): Prom
   for (let i = 0; i < 200; i++) write(`miniconda3/bin/exe_${i}`);
 
   // Caches, user site-packages, a web project with node_modules (node-gyp ships .py files).
-  for (let i = 0; i < n(6000); i++) write(`.cache/pip/http/${(i % 16).toString(16)}/${(i % 7)}/${i.toString(36)}`);
+  for (let i = 0; i < n(4000); i++) write(`.cache/pip/http/${(i % 16).toString(16)}/${(i % 7)}/${i.toString(36)}`);
   for (let i = 0; i < n(1000); i++) write(`.cache/huggingface/hub/models--m${i % 20}/blobs/${i.toString(36)}`);
   sitePackages('.local/lib/python3.10/site-packages', n(50), 75);
   for (let i = 0; i < 30; i++) write(`.local/share/jupyter/kernels/k${i}/kernel.json`, '{}');

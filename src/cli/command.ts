@@ -24,7 +24,7 @@ type OptionValue<O extends OneOption> = O['type'] extends 'boolean'
 /** The parsed options of a command: each one absent unless given (no option here has a default). */
 export type OptionValues<S extends OptionSpec> = { [K in keyof S]?: OptionValue<S[K]> };
 
-export interface CommandContext<S extends OptionSpec = OptionSpec> {
+interface CommandContext<S extends OptionSpec = OptionSpec> {
   args: string[];
   /** Arguments after a bare `--`, passed through untouched (job arguments). */
   rest: string[];

@@ -6,7 +6,7 @@ import { defineCommand, type Command } from './command.js';
 
 const MARK: Record<CheckStatus, string> = { ok: '✔', fail: '✖', warn: '!', skip: '-' };
 
-export function renderReport(r: DoctorReport): string {
+function renderReport(r: DoctorReport): string {
   const width = Math.max(...r.checks.map((c) => c.title.length));
   const lines = [`lab-agent doctor: ${userInfo().username}@${hostname()}${r.mode ? `, ${r.mode} mode` : ''}`];
   for (const c of r.checks) {

@@ -9,7 +9,7 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-export function syncText(r: SyncResult): string {
+function syncText(r: SyncResult): string {
   const counts = r.dryRun
     ? `dry run, nothing written: would insert ${r.inserted}, update ${r.updated}, delete ${r.deleted}; ${r.unchanged} unchanged`
     : `inserted ${r.inserted}, updated ${r.updated}, deleted ${r.deleted}; ${r.unchanged} unchanged`;
@@ -36,7 +36,7 @@ function localTime(iso: string | null): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-export function scriptsTable(rows: ScriptRow[]): string {
+function scriptsTable(rows: ScriptRow[]): string {
   if (rows.length === 0) return 'no scripts in the inventory yet: run `lab-agent sync`';
   return table([
     ['ID', 'TYPE', 'SIZE', 'MODIFIED', 'KERNEL', 'PATH'],

@@ -46,7 +46,7 @@ function tellTunnel(s: SessionRow, json: boolean): void {
 }
 
 /** Why a session is not up yet, when the row says: the GPUs it waits for, or Slurm's reason. */
-export function waitingFor(s: SessionRow): string {
+function waitingFor(s: SessionRow): string {
   if (s.status === 'pending' && s.pending_reason) return ` (${s.pending_reason})`;
   if (s.status === 'starting' && s.slurm_state && s.slurm_state !== 'RUNNING') {
     return ` (Slurm job ${s.slurm_job_id ?? '?'}: ${s.slurm_state}${s.slurm_reason ? `, ${s.slurm_reason}` : ''})`;

@@ -51,7 +51,7 @@ function unknownCommand(commands: Command[], words: string[]): string {
   return `unknown command "${typed}"${guess ? `; did you mean ${guess}?` : ''} (lab-agent --help lists the commands)`;
 }
 
-export function helpText(commands: Command[]): string {
+function helpText(commands: Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
     'lab-agent — runs your lab jobs and Jupyter servers, requested through Supabase or PostgreSQL',

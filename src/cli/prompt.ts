@@ -1,11 +1,15 @@
 // Questions on the terminal (prompts on stderr, so stdout stays the command's output), or, when
 // stdin is not a terminal, one answer per line from stdin (scripts, tests, the installer's pipes).
-import { createInterface, type Interface } from 'node:readline';
+// node:readline is loaded by the commands that ask, not by every CLI start (a cron tick included).
+import type { Interface } from 'node:readline';
 import { UsageError } from './output.js';
+
+const readline = () => import('node:readline');
 
 let piped: { rl: Interface; lines: AsyncIterator<string> } | null = null;
 
 async function nextPipedLine(question: string): Promise<string> {
+  const { createInterface } = await readline(); // before the check: no await between it and the set
   if (!piped) {
     const rl = createInterface({ input: process.stdin, terminal: false });
     piped = { rl, lines: rl[Symbol.asyncIterator]() };
@@ -17,8 +21,8 @@ async function nextPipedLine(question: string): Promise<string> {
   return next.value.trim();
 }
 
-function askTty(question: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+async function askTty(question: string): Promise<string> {
+  const rl = (await readline()).createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   return new Promise((resolve, reject) => {
     rl.once('SIGINT', () => {
       rl.close();

@@ -29,7 +29,7 @@ export const QUEUE_SUBMIT_USAGE = '[--priority N] [--retries N [--retry-delay 60
 type Options = Readonly<Record<string, string | boolean | string[] | boolean[] | undefined>>;
 
 /** `90`, `90s`, `5m`, `2h`, `1d` → seconds. */
-export function durationSeconds(value: string, name: string): number {
+function durationSeconds(value: string, name: string): number {
   const m = /^(\d+)\s*(s|m|h|d)?$/.exec(value.trim());
   const n = m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's'] : NaN;
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} takes a duration such as 60s, 5m, 2h (got "${value}")`);

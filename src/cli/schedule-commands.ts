@@ -1,6 +1,5 @@
 // Recurring runs (issue 17): `schedule add|ls|rm|pause|resume`. A cron line in a time zone (the
 // member's --tz, else this machine's) makes one job at each due time; the agents fire them.
-import { CronError, checkCron, nextDueAfter } from '../services/queue/cron.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import type { ScheduleRow } from '../services/store/queue-types.js';
 import { defineCommand, type Command } from './command.js';
@@ -8,6 +7,9 @@ import { checkScript } from './job-commands.js';
 import { CliFailure, table, UsageError } from './output.js';
 import { JOB_HOST_OPTION, JOB_TIMEOUT_OPTION, QUEUE_SUBMIT_OPTIONS, queueOptions } from './queue-options.js';
 import { findByIdOrPrefix, idArg, withUserStore } from './user-store.js';
+
+// croner is loaded by the commands that read a cron line only, not by every CLI start.
+const loadCron = () => import('../services/queue/cron.js');
 
 const localZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
@@ -66,6 +68,7 @@ export const scheduleCommands: Command[] = [
       if (!Number.isInteger(catchUp) || catchUp < 0 || catchUp > 100) throw new UsageError('--catch-up takes how many missed runs to make up after downtime, 0 to 100');
       const timeout = options.timeout === undefined ? null : Number(options.timeout);
       if (timeout !== null && (!Number.isInteger(timeout) || timeout <= 0)) throw new UsageError('--timeout takes whole seconds, e.g. --timeout 3600');
+      const { CronError, checkCron, nextDueAfter } = await loadCron();
       let nextDueAt: Date;
       try {
         checkCron(cron, timeZone);
@@ -98,6 +101,6 @@ export const scheduleCommands: Command[] = [
   }),
   onSchedule('rm', 'remove a schedule (the jobs it made stay)', (store, s) => store.removeSchedule(s.schedule_id)),
   onSchedule('pause', 'stop a schedule from firing until resumed', (store, s) => store.pauseSchedule(s.schedule_id)),
-  onSchedule('resume', 'fire a paused schedule again, from its next due time after now (missed ones are not made up)', (store, s) =>
-    store.resumeSchedule({ scheduleId: s.schedule_id, nextDueAt: nextDueAfter(s.cron, s.time_zone, new Date()) })),
+  onSchedule('resume', 'fire a paused schedule again, from its next due time after now (missed ones are not made up)', async (store, s) =>
+    store.resumeSchedule({ scheduleId: s.schedule_id, nextDueAt: (await loadCron()).nextDueAfter(s.cron, s.time_zone, new Date()) })),
 ];

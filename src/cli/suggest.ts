@@ -1,7 +1,7 @@
 // "did you mean submit?": the nearest known name to what the member typed, by edit distance.
 
 /** Levenshtein distance: the fewest one-character insertions, deletions or changes from a to b. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];

@@ -2,7 +2,8 @@
 // stop is due, when SIGKILL is, when tails go to the row, when an email is due, and how a job ended.
 // The job machine (job-machine.ts) asks them; the driver asks isQuiet to skip a step altogether.
 import type { JobRow } from '../services/store/types.js';
-import { ms, type RowContext } from './kit.js';
+import type { RowContext } from './kit.js';
+import { ms } from './timestamps.js';
 
 /** What an agent sees of a job's process from its log folder and /proc. */
 export interface JobProbe {
@@ -40,11 +41,11 @@ export interface JobContext extends JobMachineInput, RowContext<JobRow> {
 /** Raised by startJob for bad input (missing script, bad args ...): the job fails, no retry. */
 export const INPUT_ERROR = 'JobInputError';
 
-export function timeoutSeconds(c: Pick<JobContext, 'row' | 'defaultTimeoutS'>): number {
+function timeoutSeconds(c: Pick<JobContext, 'row' | 'defaultTimeoutS'>): number {
   return c.row.timeout_s ?? c.defaultTimeoutS;
 }
 
-export function isTimedOut(c: Pick<JobContext, 'row' | 'defaultTimeoutS' | 'now'>): boolean {
+function isTimedOut(c: Pick<JobContext, 'row' | 'defaultTimeoutS' | 'now'>): boolean {
   const limit = timeoutSeconds(c);
   const started = ms(c.row.started_at);
   return limit > 0 && started !== null && c.now - started >= limit * 1000;
@@ -63,7 +64,7 @@ export function isGraceOver(c: Timing): boolean {
   return sent !== null && c.now - sent >= c.killGraceMs;
 }
 
-export const heartbeatDue = (c: Timing): boolean => c.now - (ms(c.row.heartbeat_at) ?? 0) >= c.heartbeatMs;
+const heartbeatDue = (c: Timing): boolean => c.now - (ms(c.row.heartbeat_at) ?? 0) >= c.heartbeatMs;
 
 /**
  * Pure: a running job whose process is still alive has nothing for a step to do: no stop to

@@ -2,7 +2,8 @@
 // TICK's time: LAB_JUPYTER_MAX, what is left of the start timeout and the kill grace, when the
 // email with the link is due. The Jupyter machine (jupyter-machine.ts) asks them.
 import type { SessionRow } from '../services/store/types.js';
-import { ms, type RowContext } from './kit.js';
+import type { RowContext } from './kit.js';
+import { ms } from './timestamps.js';
 
 /** A launched server as the agent recorded it (pid + start time identify it across pid reuse). */
 export interface LaunchInfo {
@@ -43,7 +44,7 @@ export interface JupyterContext extends JupyterMachineInput, RowContext<SessionR
 }
 
 /** An SMTP outage is retried on later ticks for this long after the server came up, then dropped. */
-export const NOTIFY_WINDOW_MS = 60 * 60 * 1000;
+const NOTIFY_WINDOW_MS = 60 * 60 * 1000;
 
 /** The link without its token: safe for error messages, lists and logs. */
 export function tokenlessUrl(url: string | null): string | null {

@@ -53,9 +53,6 @@ export const rowInput = <Row>({ context }: { context: { row: Row } }) => ({ row:
 export const errorMessage = (error: unknown, fallback: string): string =>
   error instanceof Error && error.message ? error.message : typeof error === 'string' && error ? error : fallback;
 
-/** Epoch ms of a timestamp from the row, or null. */
-export const ms = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
-
 /**
  * The assign actions both machines register under the same names: takeNow (TICK brings the time
  * every deadline of this step is compared with), takeOutputRow (a step's output is the row as the

@@ -1,7 +1,7 @@
 // Every configuration key: its default, meaning and check. The README's table and
 // `lab-agent config` both come from this list, so they cannot drift apart.
 
-export type KeyKind = 'string' | 'int' | 'number' | 'bool' | 'url' | 'uuid' | 'ip' | 'email' | 'enum' | 'path';
+type KeyKind = 'string' | 'int' | 'number' | 'bool' | 'url' | 'uuid' | 'ip' | 'email' | 'enum' | 'path';
 
 export interface KeySpec {
   key: string;

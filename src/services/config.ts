@@ -7,7 +7,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { isUuid } from './names.js';
 import { CONFIG_KEYS, defaultValue, type DefaultContext, type KeySpec } from './config-keys.js';
 
-export type Mode = 'supabase' | 'postgres' | 'local';
+type Mode = 'supabase' | 'postgres' | 'local';
 
 export interface Config {
   mode: Mode;
@@ -119,7 +119,7 @@ function shown(spec: KeySpec, value: string): string {
   return spec.secret ? maskSecret(value) : value;
 }
 
-export function maskSecret(value: string): string {
+function maskSecret(value: string): string {
   if (!value) return '';
   return value.length <= 8 ? '****' : `${value.slice(0, 4)}…(${value.length} chars)`;
 }

@@ -98,7 +98,7 @@ export function formatTime(when: When, timeZone?: string): string {
 }
 
 /** Run time: finished − started; null when the job never started or a time is missing. */
-export function jobDurationMs(job: Pick<JobForEmail, 'started_at' | 'finished_at'>): number | null {
+function jobDurationMs(job: Pick<JobForEmail, 'started_at' | 'finished_at'>): number | null {
   const start = toDate(job.started_at);
   const end = toDate(job.finished_at);
   if (!start || !end) return null;

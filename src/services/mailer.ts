@@ -78,8 +78,8 @@ export class MailerError extends Error {
   }
 }
 
-export const DEFAULT_SMTP_HOST = 'localhost';
-export const DEFAULT_SMTP_PORT = 25;
+const DEFAULT_SMTP_HOST = 'localhost';
+const DEFAULT_SMTP_PORT = 25;
 const DEFAULT_TIMEOUT_MS = 10_000;
 // OpenSSL / Node TLS error codes (verification and handshake), as seen in err.originalCode
 const TLS_ERROR_CODE = /^(ERR_SSL_|ERR_TLS_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|EPROTO$)/;

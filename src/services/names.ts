@@ -2,7 +2,7 @@
 // becomes part of a file name (lock files, the agent id, the inventory schedule are kept per host).
 
 /** A UUID as the database writes it (any version), whole string. */
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The same pattern inside a larger one (a URL route), as a capturing group. */
 export const UUID_GROUP = '([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})';

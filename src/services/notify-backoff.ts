@@ -4,8 +4,8 @@
 // (1, 2, 4, 8, 16, 32, 60, 60 … min). Retries run for up to 24 h after the first failure: the
 // last retry is placed at exactly that deadline, and a failure at or after it gives up.
 
-export const NOTIFY_BASE_DELAY_MS = 60_000;
-export const NOTIFY_MAX_DELAY_MS = 60 * 60_000;
+const NOTIFY_BASE_DELAY_MS = 60_000;
+const NOTIFY_MAX_DELAY_MS = 60 * 60_000;
 export const NOTIFY_GIVE_UP_AFTER_MS = 24 * 60 * 60_000;
 
 export type NotifyDecision = { retryAt: Date } | { giveUp: true };

@@ -11,7 +11,7 @@ import { PgTransport } from '../../src/services/store/pg-transport.js';
 import { LabStore } from '../../src/services/store/lab-store.js';
 import { supabaseStoreAs } from './supabase/store.js';
 
-export const testPgDir = process.env.LAB_TEST_PG_DIR ?? join(tmpdir(), 'lab-job-agent-test-pg');
+const testPgDir = process.env.LAB_TEST_PG_DIR ?? join(tmpdir(), 'lab-job-agent-test-pg');
 
 function schemaHash(): string {
   const h = createHash('sha256').update(readFileSync(bootstrapFile));

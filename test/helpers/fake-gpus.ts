@@ -7,7 +7,7 @@ import { repoRoot } from './required.js';
 
 export const fakeNvidiaSmiDir = join(repoRoot, 'test', 'bin');
 
-export interface FakeGpu {
+interface FakeGpu {
   name?: string;
   uuid?: string;
   busId?: string;

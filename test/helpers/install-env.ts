@@ -39,7 +39,7 @@ const git = (cwd: string, ...args: string[]) =>
   execFileSync('git', ['-c', 'safe.directory=*', '-c', 'user.name=test', '-c', 'user.email=test@lab.example', ...args], { cwd, encoding: 'utf8' });
 
 /** A commit of the working tree: tracked and untracked files that git does not ignore. */
-export function snapshotRepo(into: string): string {
+function snapshotRepo(into: string): string {
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repoRoot, encoding: 'utf8' })
     .split('\0')
     .filter((f) => f && existsSync(join(repoRoot, f)) && statSync(join(repoRoot, f)).isFile());

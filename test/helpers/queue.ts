@@ -46,15 +46,6 @@ export function member(db: TestDb, id: string): Member {
   };
 }
 
-/** Claims, starts and ends one job as an agent would. */
-export async function runJob(m: Member, jobId: string, retcode: number, host = 'gpu1'): Promise<QueueJob> {
-  const claimed = await m.claim(host, 50);
-  if (!claimed.some((j) => j.job_id === jobId)) throw new Error(`job ${jobId} was not claimable: ${JSON.stringify(await m.get(jobId))}`);
-  for (const j of claimed) if (j.job_id !== jobId) await m.call('job_release', { p_job_id: j.job_id, p_reason: 'test', p_max_claims: 99 });
-  await m.start(jobId);
-  return m.finish(jobId, retcode);
-}
-
 /** A connection of its own acting as the member inside an open transaction (for races). */
 export async function openAs(db: TestDb, userId: string): Promise<pg.Client> {
   const c = new pg.Client(db.connection);

@@ -6,7 +6,7 @@ import { whichIn } from '../../src/services/host/executables.js';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const isCI = process.env.CI === 'true';
+const isCI = process.env.CI === 'true';
 
 /** Returns a skip reason for node:test ({ skip }) or false; throws under CI=true. */
 export function requirePart(name: string, present: boolean, howToGet: string): string | false {
@@ -17,7 +17,7 @@ export function requirePart(name: string, present: boolean, howToGet: string): s
 }
 
 /** The test virtualenv (scripts/test-venv.sh, made by `npm test` when missing, and by .ci/run). */
-export const testVenv = process.env.LAB_TEST_VENV ?? join(repoRoot, '.venv');
+const testVenv = process.env.LAB_TEST_VENV ?? join(repoRoot, '.venv');
 const venvPython = join(testVenv, 'bin', 'python');
 /** The venv's Python, else python3 on PATH: tests that need only Python never need the venv. */
 export const testPython = existsSync(venvPython) ? venvPython : (whichIn('python3', process.env.PATH) ?? venvPython);

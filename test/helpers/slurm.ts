@@ -10,9 +10,9 @@ import { which } from './install-env.js';
 import type { LinuxUser } from './linux-users.js';
 
 export const slurmScript = join(repoRoot, 'scripts', 'slurm-local.sh');
-export const slurmDir = process.env.LAB_SLURM_DIR ?? '/tmp/lab-slurm';
-export const slurmConf = join(slurmDir, 'slurm.conf');
-export const wantAccounting = process.env.LAB_SLURM_ACCOUNTING === '1';
+const slurmDir = process.env.LAB_SLURM_DIR ?? '/tmp/lab-slurm';
+const slurmConf = join(slurmDir, 'slurm.conf');
+const wantAccounting = process.env.LAB_SLURM_ACCOUNTING === '1';
 export const hasSlurm = () =>
   ['munged', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'scancel', 'sinfo', 'srun', ...(wantAccounting ? ['slurmdbd', 'sacct', 'mariadbd'] : [])].every(which);
 

@@ -7,9 +7,9 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { AgentEnv, eventually, exited } from './agent-env.js';
 import { repoRoot, requirePart } from './required.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 export const noChromium = requirePart('chromium', existsSync(CHROMIUM), 'apt-get install chromium (Debian)');
-export const shotsDir = join(repoRoot, 'test-results', 'web');
+const shotsDir = join(repoRoot, 'test-results', 'web');
 
 export interface RunningWeb {
   child: ChildProcess & { output: () => string };

@@ -1,5 +1,5 @@
 // Row shapes, as the SQL functions return them (the agent's own types, shared).
-export type { AgentRow, HostRow as HostItem, JobRow, JobStatus, LifecycleEvent, ScriptRow, SessionRow, SessionStatus } from '../../src/services/store/types.js';
+export type { HostRow as HostItem, JobRow, LifecycleEvent, ScriptRow, SessionRow } from '../../src/services/store/types.js';
 import type { AgentRow, JobRow } from '../../src/services/store/types.js';
 
 /** A job as jobs_page lists it: no tails, no argv; columns added later (GPUs) pass through. */

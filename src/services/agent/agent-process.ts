@@ -12,7 +12,7 @@ import { DatabaseUnreachableError } from '../store/db-errors.js';
 import { openStore } from '../store/open-store.js';
 import { createAgentContext, type AgentContext } from './context.js';
 
-export const lockPath = (config: Config) => join(config.dataDir, `agent-${hostFileName(config.host)}.lock`);
+const lockPath = (config: Config) => join(config.dataDir, `agent-${hostFileName(config.host)}.lock`);
 
 /** The live process holding this user's agent lock on this host, if any. */
 export const agentLockHolder = (config: Config): number | null => lockHolder(lockPath(config));

@@ -37,7 +37,7 @@ export interface AgentContext {
 }
 
 /** One agent id per user and host, kept in the data folder, so its agents row is reused. */
-export function stableAgentId(dataDir: string, host: string): string {
+function stableAgentId(dataDir: string, host: string): string {
   const file = join(dataDir, `agent-id-${hostFileName(host)}`);
   try {
     const id = readFileSync(file, 'utf8').trim();

@@ -1,16 +1,12 @@
 // One pass over this agent's jobs: claim what fits in the free slots, then drive every job this
-// agent looks after (claimed, running, or with an email due) one step.
-import { jobMachine } from '../../machines/job-machine.js';
+// agent looks after (claimed, running, or with an email due) one step. The machines and actors
+// (job-step.ts) are loaded only when a row needs a step: an idle cron tick stops before them.
 import { isQuiet, type JobMachineInput } from '../../machines/job-rules.js';
-import { JOB_RESTING_STATES } from '../../machines/job-states.js';
 import { claimWithGpus } from '../gpu/agent-gpus.js';
 import { isSameProcess } from '../host/process-identity.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
-import { jobActors } from './job-actors.js';
-import { provideOnce, stepRow, type Lifecycle } from './machine-runner.js';
 import { runQueuePass } from '../queue/queue-pass.js';
-import { newSlurmPass, runsOnSlurm, slurmJobMachine } from '../slurm/slurm-job-actors.js';
 
 export interface JobPassResult {
   claimed: number;
@@ -22,26 +18,9 @@ export interface JobPassResult {
   more: boolean;
 }
 
-/** The same machine with the actors of the executor that runs the row (LAB_EXECUTOR=slurm: slurm/). */
-function machineFor(ctx: AgentContext, job: JobRow) {
-  if (runsOnSlurm(ctx, job)) return slurmJobMachine(ctx);
-  return provideOnce(ctx, jobMachine, () => jobMachine.provide({ actors: jobActors(ctx) }));
-}
-
 function input(ctx: AgentContext, row: JobRow, now: number): JobMachineInput {
   return { row, now, killGraceMs: ctx.config.killGraceS * 1000, heartbeatMs: 5000, defaultTimeoutS: ctx.config.jobTimeoutS };
 }
-
-/** Jobs for the generic step: a claimed row starts its machine in `claimed`, as the database has it. */
-const jobs: Lifecycle<JobRow, JobMachineInput> = {
-  kind: 'job',
-  machine: machineFor,
-  idOf: (row) => row.job_id,
-  input,
-  resting: JOB_RESTING_STATES,
-};
-
-const step = (ctx: AgentContext, job: JobRow) => stepRow(ctx, jobs, job);
 
 /** Running, its process alive (the local process table), nothing due: no step (no probe, no machine). */
 function quiet(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string, number>): boolean {
@@ -50,14 +29,23 @@ function quiet(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string,
   return isQuiet(input(ctx, asOf, now)) && job.pid !== null && isSameProcess(job.pid, job.pid_start);
 }
 
-function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string, number>): Promise<string> | string {
-  if (quiet(ctx, job, now, stepped)) return job.status;
-  stepped.set(job.job_id, now);
-  return step(ctx, job);
+/** The running jobs that need a step now (the others are quiet: their status stands). */
+function dueRunning(ctx: AgentContext, active: JobRow[], now: number, stepped: Map<string, number>): JobRow[] {
+  return active.filter((job) => {
+    if (quiet(ctx, job, now, stepped)) return false;
+    stepped.set(job.job_id, now);
+    return true;
+  });
+}
+
+/** Each row's step (where it rests afterwards), the machines loaded only if there is one. */
+async function stepAll(ctx: AgentContext, rows: JobRow[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const { stepJobs } = await import('./job-step.js');
+  return Promise.all(stepJobs(ctx, rows, input));
 }
 
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
-  newSlurmPass(ctx);
   const work = await ctx.store.agentWork(ctx.host);
   const queued = await runQueuePass(ctx, work); // due schedules make their jobs, sweep emails go
   const free = ctx.config.maxParallel - work.active.length;
@@ -67,11 +55,9 @@ export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): P
   const known = ctx.lastStepped;
   const stepped = new Map(work.active.flatMap((j) => (known.has(j.job_id) ? [[j.job_id, known.get(j.job_id)!] as const] : [])));
   ctx.lastStepped = stepped;
-  const results = await Promise.all([
-    ...claimed.map((job) => step(ctx, job)),
-    ...work.active.map((job) => stepRunning(ctx, job, now, stepped)),
-    ...work.notify_due.map((job) => step(ctx, job)),
-  ]);
+  const running = dueRunning(ctx, work.active, now, stepped);
+  const quietOnes = work.active.filter((job) => !running.includes(job)).map((job) => job.status);
+  const results = [...(await stepAll(ctx, [...claimed, ...running, ...work.notify_due])), ...quietOnes];
   const active = results.filter((s) => s === 'claimed' || s === 'running').length;
   const pendingLeft = Math.max(0, work.pending - claimed.length);
   // Fewer claimed than there was room for: the rest wait (for GPUs ...); another pass now would not start them.

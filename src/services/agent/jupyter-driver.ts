@@ -1,15 +1,8 @@
 // One pass over this agent's Jupyter sessions: claim the pending requests for this host, then
-// drive every session this host looks after (starting, running, stopping) one step.
-import { jupyterMachine } from '../../machines/jupyter-machine.js';
-import type { JupyterMachineInput } from '../../machines/jupyter-rules.js';
-import { JUPYTER_RESTING_STATES } from '../../machines/jupyter-states.js';
-import type { SessionRow } from '../store/types.js';
-import type { AgentContext } from './context.js';
-import { jupyterActors } from './jupyter-actors.js';
-import { provideOnce, stepRow, type Lifecycle } from './machine-runner.js';
+// drive every session this host looks after (starting, running, stopping) one step. The machine
+// (jupyter-step.ts) is loaded only when there is a session to step.
 import { claimWithGpus } from '../gpu/agent-gpus.js';
-import { newSlurmPass } from '../slurm/slurm-job-actors.js';
-import { slurmJupyterMachine } from '../slurm/slurm-jupyter-actors.js';
+import type { AgentContext } from './context.js';
 
 export interface JupyterPassResult {
   claimed: number;
@@ -19,43 +12,16 @@ export interface JupyterPassResult {
   active: number;
 }
 
-/** Sessions for the generic step: a claimed row starts its machine in `starting`, as the database has it. */
-function sessions(others: SessionRow[]): Lifecycle<SessionRow, JupyterMachineInput> {
-  return {
-    kind: 'jupyter',
-    // The same machine with the actors of the executor the claim recorded on the row.
-    machine: (ctx, row) =>
-      row.executor === 'slurm' ? slurmJupyterMachine(ctx) : provideOnce(ctx, jupyterMachine, () => jupyterMachine.provide({ actors: jupyterActors(ctx) })),
-    idOf: (row) => row.session_id,
-    input: (ctx, row, now) => {
-      const cfg = ctx.config;
-      return {
-        row, now, others, max: cfg.jupyter.max,
-        startTimeoutMs: cfg.jupyter.startTimeoutS * 1000, killGraceMs: cfg.killGraceS * 1000, emailOn: Boolean(cfg.email),
-      };
-    },
-    resting: JUPYTER_RESTING_STATES,
-    // A start may wait out LAB_JUPYTER_START_TIMEOUT; a stop, the kill grace and the port.
-    timeoutMs: (ctx) => Math.max(ctx.config.jupyter.startTimeoutS, ctx.config.killGraceS) * 1000 + 60_000,
-  };
-}
-
 export async function runJupyterPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JupyterPassResult> {
   const listed = await ctx.store.listSessions({ limit: 200, activeOnly: true, host: ctx.host });
   const mine = listed.filter((s) => s.run_host === ctx.host && s.status !== 'pending');
   const pending = listed.filter((s) => s.status === 'pending');
-  newSlurmPass(ctx); // the Slurm sessions' steps share one squeue answer (with the jobs' when it is fresh)
   // The host's GPUs are looked at only when a waiting session asks for one.
   const wantsGpus = pending.some((s) => (s.gpus ?? 0) > 0);
   const claimed = opts.claim && pending.length > 0
     ? await claimWithGpus(ctx, (gpus) => ctx.store.claimJupyter({ agentId: ctx.agentId, host: ctx.host, limit: pending.length, executor: ctx.config.executor, ...gpus }), wantsGpus)
     : [];
-  const step = (s: SessionRow) => stepRow(ctx, sessions([...mine, ...claimed]), s);
-  // Servers already up (quick checks, stops) together; starts one at a time, oldest first, so two
-  // launches never pick the same free port and LAB_JUPYTER_MAX sees the earlier one.
-  const starts = [...mine.filter((s) => s.status === 'starting'), ...claimed].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
-  const results = await Promise.all(mine.filter((s) => s.status !== 'starting').map(step));
-  for (const s of starts) results.push(await step(s));
+  const results = mine.length + claimed.length > 0 ? await (await import('./jupyter-step.js')).stepSessions(ctx, mine, claimed) : [];
   return {
     claimed: claimed.length,
     stepped: results.length,

@@ -13,7 +13,7 @@ export interface SupervisorOptions {
 }
 
 /** Which wake-ups mean work: a new row, a cancel or stop request, or a catch-up after reconnecting. */
-export function isWorkWake(e: WakeEvent): boolean {
+function isWorkWake(e: WakeEvent): boolean {
   return e.subject === 'resync' || e.action === 'created' || e.action === 'request';
 }
 

@@ -3,6 +3,7 @@
 import type { AgentContext } from './context.js';
 import { publishHostIfDue } from '../gpu/publish.js';
 import { runJobPass, type JobPassResult } from './job-driver.js';
+import { runJupyterPass } from './jupyter-driver.js';
 
 export interface TickResult {
   jobs: JobPassResult;
@@ -18,7 +19,7 @@ export const syncInFlight = (ctx: AgentContext): Promise<unknown> => ctx.syncing
 export async function agentTick(ctx: AgentContext, opts: { claim: boolean; backgroundSync?: boolean }): Promise<TickResult> {
   const jobs = await runJobPass(ctx, opts);
   await publishHostIfDue(ctx); // the host's resources, for every member (at most every 30 s)
-  const jupyter = await (await import('./jupyter-driver.js')).runJupyterPass(ctx, opts); // Jupyter sessions, after the jobs
+  const jupyter = await runJupyterPass(ctx, opts); // Jupyter sessions, after the jobs
   // Script inventory, when due (never throws). The supervisor lets a long scan run beside its
   // next ticks instead of holding up jobs; a cron tick waits for it before it exits.
   ctx.syncing ??= import('../inventory/sync-pass.js').then((m) => m.runSyncPass(ctx)).finally(() => (ctx.syncing = null));

@@ -9,10 +9,10 @@ import { isExecutableFile } from '../host/executables.js';
 import { packageRoot } from '../package-info.js';
 import { result, tildify, type CheckResult } from './types.js';
 
-export const CRON_MARKER = '# lab-job-agent';
-export const UNIT_NAME = 'lab-agent.service';
+const CRON_MARKER = '# lab-job-agent';
+const UNIT_NAME = 'lab-agent.service';
 
-export function unitPath(home: string, env: NodeJS.ProcessEnv): string {
+function unitPath(home: string, env: NodeJS.ProcessEnv): string {
   return join(env.XDG_CONFIG_HOME || join(home, '.config'), 'systemd', 'user', UNIT_NAME);
 }
 
@@ -29,14 +29,14 @@ async function run(cmd: string, args: string[], timeoutMs = 5000): Promise<Run> 
 }
 
 /** The user's crontab lines; null when there is no crontab command. */
-export async function readCrontab(): Promise<string[] | null> {
+async function readCrontab(): Promise<string[] | null> {
   const r = await run('crontab', ['-l']);
   if (r.code === 127) return null;
   return r.code === 0 ? r.stdout.split('\n') : []; // exit 1: "no crontab for <user>"
 }
 
 /** A cron daemon is running on this machine (any user's process named cron or crond). */
-export function cronDaemonRunning(): boolean {
+function cronDaemonRunning(): boolean {
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
@@ -103,7 +103,7 @@ export async function checkScheduler(config: Config, env: NodeJS.ProcessEnv): Pr
 }
 
 /** The cron line install_agent.sh writes, or, for a clone it has not set up, one that runs this clone's build. */
-export function suggestedCronLine(config: Config): string {
+function suggestedCronLine(config: Config): string {
   const wrapper = join(config.agentDir, 'bin', 'lab-agent');
   const command = isExecutableFile(wrapper) ? wrapper : `${process.execPath} ${join(packageRoot, 'dist', 'index.js')}`;
   return `* * * * * ${command} tick >/dev/null 2>&1 ${CRON_MARKER}`;

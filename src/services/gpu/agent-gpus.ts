@@ -17,7 +17,7 @@ export interface ClaimGpu {
   usable: boolean;
 }
 
-export interface ClaimView {
+interface ClaimView {
   gpus: ClaimGpu[];
   problem: string | null;
 }
@@ -33,7 +33,7 @@ export function tickGpuView(ctx: AgentContext, maxAgeMs = 1000): Promise<HostGpu
   return view;
 }
 
-export const gpuSetting = (ctx: AgentContext, key: 'LAB_GPU_RESERVE_AFTER_S' | 'LAB_GPU_LEASE_STALE_S'): number =>
+const gpuSetting = (ctx: AgentContext, key: 'LAB_GPU_RESERVE_AFTER_S' | 'LAB_GPU_LEASE_STALE_S'): number =>
   Number(ctx.config.values[key]);
 
 const usesHostLocks = (ctx: AgentContext) => ctx.config.mode === 'local';
@@ -53,7 +53,7 @@ export interface GpuHolderRow {
   cuda_visible_devices?: string | null;
 }
 
-export interface GpuClaim {
+interface GpuClaim {
   /** For job_claim's p_gpus. */
   view: ClaimView;
   /** After the claim: the host locks taken for GPUs no claimed job got are given back. */
@@ -64,7 +64,7 @@ export interface GpuClaim {
  * What the claim may place jobs on. In local mode the agent first takes the host lock of each GPU
  * that looks free (so another member's agent cannot take it meanwhile); the claim gets only those.
  */
-export async function prepareGpuClaim(ctx: AgentContext): Promise<GpuClaim> {
+async function prepareGpuClaim(ctx: AgentContext): Promise<GpuClaim> {
   const host = await tickGpuView(ctx);
   const gpus = host.gpus.map((g) => claimGpu(g, host.processesKnown));
   if (!usesHostLocks(ctx) || !gpus.some((g) => g.usable && !g.busy)) return { view: { gpus, problem: host.problem }, settle: () => undefined };

@@ -6,13 +6,13 @@
 // nvidia-smi prints its error lines on stdout or stderr depending on the driver, so both are read.
 import type { GpuDevice, LostGpu, MigMode } from './types.js';
 
-export const GPU_FIELDS = [
+const GPU_FIELDS = [
   'index', 'uuid', 'name', 'pci.bus_id', 'memory.total', 'memory.used', 'memory.free',
   'utilization.gpu', 'temperature.gpu', 'mig.mode.current',
 ] as const;
 // `used_memory` is NVIDIA's documented alias of `used_gpu_memory`; the name goes last because a
 // process name may itself contain ", ".
-export const APP_FIELDS = ['gpu_uuid', 'pid', 'used_memory', 'process_name'] as const;
+const APP_FIELDS = ['gpu_uuid', 'pid', 'used_memory', 'process_name'] as const;
 
 const CSV = '--format=csv,noheader,nounits';
 export const GPU_QUERY_ARGS = [`--query-gpu=${GPU_FIELDS.join(',')}`, CSV];
@@ -30,7 +30,7 @@ export interface AppRow {
 }
 
 /** What stops nvidia-smi from reporting at all, from its own words. */
-export interface SmiFailure {
+interface SmiFailure {
   kind: 'driver-error' | 'no-devices';
   message: string;
 }
@@ -93,7 +93,7 @@ export function parseDeviceHandleError(line: string): LostGpu | null {
 }
 
 /** nvidia-smi's whole-command failures: no driver, a driver/library mismatch, no GPU. */
-export function parseFailure(line: string): SmiFailure | null {
+function parseFailure(line: string): SmiFailure | null {
   const t = line.trim();
   if (/couldn't communicate with the NVIDIA driver/i.test(t)) return { kind: 'driver-error', message: t };
   if (/^Failed to initialize NVML/i.test(t)) return { kind: 'driver-error', message: t };
@@ -167,7 +167,7 @@ export const parseGpuQuery = (output: string): ParsedOutput<GpuRow> => parseLine
 /** `nvidia-smi --query-compute-apps=<APP_FIELDS> --format=csv,noheader,nounits`, stdout and stderr joined. */
 export const parseComputeApps = (output: string): ParsedOutput<AppRow> => parseLines(output, appRow);
 
-export interface ListedMig {
+interface ListedMig {
   /** GPU instance profile, e.g. "1g.10gb". */
   profile: string;
   device: number;

@@ -6,6 +6,7 @@
 // and importing execa costs that process about 0.2 s on the lab's 2-CPU VM (see BENCHMARKS.md,
 // "GPU probe"), four times the probe's whole budget; execFile does the same job for two fixed argvs.
 import { execFile } from 'node:child_process';
+import { whichIn } from '../host/executables.js';
 import { buildHostView, type SmiRun } from './host-view.js';
 import { APPS_QUERY_ARGS, GPU_QUERY_ARGS, parseGpuList, type ListedGpu } from './nvidia-smi-output.js';
 import type { HostGpuView } from './types.js';
@@ -19,13 +20,18 @@ export interface GpuProbeOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export const DEFAULT_GPU_PROBE_TIMEOUT_MS = 10_000;
+const DEFAULT_GPU_PROBE_TIMEOUT_MS = 10_000;
 
 /** Runs nvidia-smi once; failures come back in the result, never as an exception. */
 export function runNvidiaSmi(args: string[], opts: GpuProbeOptions = {}): Promise<SmiRun> {
   const timeout = opts.timeoutMs ?? DEFAULT_GPU_PROBE_TIMEOUT_MS;
+  const command = opts.command ?? 'nvidia-smi';
+  const env = opts.env ?? process.env;
+  // A host without the driver (most of them): say so without forking the agent to find out. A
+  // fork costs an idle cron tick more than the rest of its work (BENCHMARKS.md, issue 12).
+  if (!command.includes('/') && !whichIn(command, env.PATH)) return Promise.resolve({ stdout: '', stderr: '', exitCode: null, spawnError: 'not-found' });
   return new Promise((resolve) => {
-    execFile(opts.command ?? 'nvidia-smi', args, { timeout, killSignal: 'SIGKILL', encoding: 'utf8', env: opts.env ?? process.env, maxBuffer: 4 << 20 },
+    execFile(command, args, { timeout, killSignal: 'SIGKILL', encoding: 'utf8', env, maxBuffer: 4 << 20 },
       (err, stdout, stderr) => {
         const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
         if (!e) return resolve({ stdout, stderr, exitCode: 0 });

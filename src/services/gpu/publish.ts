@@ -5,12 +5,12 @@ import type { AgentContext } from '../agent/context.js';
 import { tickGpuView } from './agent-gpus.js';
 import type { HostGpuView } from './types.js';
 
-export const PUBLISH_EVERY_MS = 30_000;
+const PUBLISH_EVERY_MS = 30_000;
 const lastPublished = new WeakMap<AgentContext, number>();
 const MiB = 1024 * 1024;
 
 /** The row host_publish takes: per GPU what people need to choose a server, nothing about whose jobs run. */
-export function hostResources(view: HostGpuView) {
+function hostResources(view: HostGpuView) {
   return {
     gpu_status: view.status,
     gpu_problem: view.problem,

@@ -10,7 +10,7 @@ export interface GpuRequest {
 const UNITS: Record<string, number> = { '': 1, m: 1, mb: 1, mib: 1, g: 1024, gb: 1024, gib: 1024, t: 1024 * 1024, tb: 1024 * 1024, tib: 1024 * 1024 };
 
 /** "40G", "40GiB", "512M", "81920" (MiB) to MiB; throws a member-readable Error otherwise. */
-export function parseGpuMemory(text: string): number {
+function parseGpuMemory(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
   if (!m || unit === undefined) throw new Error(`--gpu-mem takes a size such as 40G, 512M or 81920 (MiB), not "${text}"`);

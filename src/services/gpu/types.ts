@@ -1,13 +1,13 @@
 // What the agent sees of a host's NVIDIA GPUs in one tick (the driver's own view, from nvidia-smi).
 
 /** `ok`; `reset-required`: a field read "[GPU requires reset]"; `error`: a field read "[Unknown Error]" or "ERR!". */
-export type GpuHealth = 'ok' | 'reset-required' | 'error';
+type GpuHealth = 'ok' | 'reset-required' | 'error';
 
 /** MIG mode as `mig.mode.current` reports it; `unsupported` for "[N/A]" / "[Not Supported]" (GPUs without MIG). */
 export type MigMode = 'enabled' | 'disabled' | 'unsupported';
 
 /** A compute process the driver reports on a GPU: anyone's, the agents' own jobs included. */
-export interface GpuProcess {
+interface GpuProcess {
   pid: number;
   /** MiB; null when the driver does not say ("[N/A]", "[Insufficient Permissions]"). */
   usedMemoryMiB: number | null;

@@ -11,7 +11,7 @@ const SANE_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin',
 const cache = new Map<string, Promise<Record<string, string>>>();
 
 /** The login shell in the passwd entry (cron sets SHELL=/bin/sh, so $SHELL comes second). */
-export function userLoginShell(): string {
+function userLoginShell(): string {
   try {
     const line = execFileSync('getent', ['passwd', userInfo().username], { encoding: 'utf8', timeout: 2000 }).trim();
     const shell = line.split(':')[6];

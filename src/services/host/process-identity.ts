@@ -80,7 +80,7 @@ export function findProcessesWithEnv(name: string, value: string): number[] {
 }
 
 /** Field 6 of /proc/<pid>/stat: the process's session id, or null. */
-export function sessionOf(pid: number): number | null {
+function sessionOf(pid: number): number | null {
   try {
     const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const sid = Number(line.slice(line.lastIndexOf(')') + 1).trim().split(/\s+/)[3]);

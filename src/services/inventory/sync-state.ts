@@ -16,7 +16,7 @@ export interface SyncState {
 }
 
 /** A failed sync is tried again after this long (or the interval, if shorter). */
-export const RETRY_AFTER_FAILURE_MS = 60_000;
+const RETRY_AFTER_FAILURE_MS = 60_000;
 
 // Keyed by host like the agent lock: a home shared over NFS holds one state per machine, so each
 // host's agent keeps its own schedule and no two hosts rewrite the same file.

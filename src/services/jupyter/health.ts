@@ -20,7 +20,7 @@ export interface HealthOptions {
 }
 
 /** Loopback for wildcard addresses; brackets for IPv6 literals. */
-export function probeHost(host: string | undefined): string {
+function probeHost(host: string | undefined): string {
   if (!host || host === '0.0.0.0' || host === '*') return '127.0.0.1';
   if (host === '::' || host === '[::]') return '::1';
   return host.replace(/^\[(.*)\]$/, '$1');

@@ -64,7 +64,7 @@ function validate(opts: LaunchOptions): void {
 }
 
 /** The settings that go into the session's config file (token, no password, idle limits). */
-export function sessionConfig(opts: Pick<LaunchOptions, 'legacy' | 'token' | 'idleMinutes'>): Record<string, Record<string, unknown>> {
+function sessionConfig(opts: Pick<LaunchOptions, 'legacy' | 'token' | 'idleMinutes'>): Record<string, Record<string, unknown>> {
   const idle = Math.round(opts.idleMinutes * 60);
   // Check often enough that a short limit is honoured, at most once a minute.
   const interval = idle > 0 ? Math.max(10, Math.min(60, Math.floor(idle / 2))) : 300;

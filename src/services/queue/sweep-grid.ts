@@ -4,7 +4,7 @@
 // every cell shares. A notebook reads the same pairs into its `parameters` cell. Pure.
 import type { SweepAxis, SweepCellSpec } from '../store/queue-types.js';
 
-export const MAX_SWEEP_CELLS = 10_000;
+const MAX_SWEEP_CELLS = 10_000;
 
 export class SweepSpecError extends Error {
   override name = 'SweepSpecError';

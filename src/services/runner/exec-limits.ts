@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { JobInputError } from './errors.js';
 
-export const MAX_ARG_STRLEN = 131072;
+const MAX_ARG_STRLEN = 131072;
 const STACK_CAP = 6 << 20; // 3/4 of _STK_LIM (8 MiB)
 const POINTER = 8;
 
@@ -24,7 +24,7 @@ const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 let cachedLimit: number | undefined;
 
 /** The kernel's limit on argv + envp for a process started by this one (its stack limit is inherited). */
-export function execSizeLimit(): number {
+function execSizeLimit(): number {
   if (cachedLimit !== undefined) return cachedLimit;
   let stack = 8 << 20;
   try {

@@ -3,7 +3,7 @@ import { dirname, join, resolve, relative, isAbsolute } from 'node:path';
 import { isExecutableFile, whichIn } from '../host/executables.js';
 import { JobInputError } from './errors.js';
 
-export type InterpreterSource = 'LAB_PYTHON' | 'LAB_JUPYTER' | 'venv' | 'login PATH' | '~/.local/bin';
+type InterpreterSource = 'LAB_PYTHON' | 'LAB_JUPYTER' | 'venv' | 'login PATH' | '~/.local/bin';
 
 export interface FoundInterpreter {
   path: string;
@@ -27,7 +27,7 @@ function isInside(child: string, parent: string): boolean {
  * including home. The venv path is returned unresolved: a venv's python is usually a symlink to
  * the system one, and only the venv path activates the venv's site-packages.
  */
-export function findVenvExecutable(startDir: string, home: string, exe: string): string | null {
+function findVenvExecutable(startDir: string, home: string, exe: string): string | null {
   const top = resolve(home);
   let dir = resolve(startDir);
   if (!isInside(dir, top)) return null;

@@ -7,7 +7,7 @@ import { JobInputError } from './errors.js';
 import { formatBytes } from './exec-limits.js';
 
 /** Room a job needs to start: its folder, command and pid records, the exit record's reserve, first logs. */
-export const MIN_FREE_BYTES = 1 << 20;
+const MIN_FREE_BYTES = 1 << 20;
 
 /** The refusal for a full disk, also used when a write while starting fails with ENOSPC. */
 export function noSpaceError(folder: string, home: string, free: number | null): JobInputError {

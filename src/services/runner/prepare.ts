@@ -41,7 +41,7 @@ export interface PreparedJob {
 }
 
 /** Name of the notebook copy with injected parameters, inside the log dir. */
-export const PARAMETERIZED_NOTEBOOK = 'input.ipynb';
+const PARAMETERIZED_NOTEBOOK = 'input.ipynb';
 /** The executed notebook, inside the log dir. */
 export const OUTPUT_NOTEBOOK = 'output.ipynb';
 
@@ -174,7 +174,7 @@ async function writeAtomic(path: string, text: string): Promise<void> {
  * passed through ExecutePreprocessor.extra_arguments). Each level is a Python literal list, and
  * a JSON string literal is a valid Python string literal.
  */
-export function kernelChdirOption(dir: string): string {
+function kernelChdirOption(dir: string): string {
   const code = `import os as _lab_os; _lab_os.chdir(${JSON.stringify(dir)}); del _lab_os`;
   const kernelArg = `--InteractiveShellApp.exec_lines=[${JSON.stringify(code)}]`;
   return `--ExecutePreprocessor.extra_arguments=[${JSON.stringify(kernelArg)}]`;

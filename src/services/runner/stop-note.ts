@@ -6,7 +6,7 @@ import type { JobRow } from '../store/types.js';
 
 const at = (iso: string | null): string => (iso ? `${new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}` : 'an unknown time');
 
-export function stopNote(job: Pick<JobRow, 'cancel_requested_at' | 'kill_sent_at' | 'stop_reason'>, member: string): string | null {
+function stopNote(job: Pick<JobRow, 'cancel_requested_at' | 'kill_sent_at' | 'stop_reason'>, member: string): string | null {
   if (job.cancel_requested_at && (job.stop_reason === null || job.stop_reason === 'cancel')) {
     const signal = job.kill_sent_at ? `; the agent sent SIGTERM at ${at(job.kill_sent_at)}` : '; it had not started yet';
     return `[lab-job-agent] cancelled by ${member || 'its owner'} (cancel requested at ${at(job.cancel_requested_at)})${signal}`;

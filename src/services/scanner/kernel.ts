@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 
 /** Bytes read from each end of a notebook to find its kernel. */
-export const KERNEL_PROBE_BYTES = 64 * 1024;
+const KERNEL_PROBE_BYTES = 64 * 1024;
 
 // fs callbacks wrapped by hand: for many small calls this is measurably cheaper than fs/promises
 // (FileHandle), which was half the scan time in bench/scan.ts.

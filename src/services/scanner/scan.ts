@@ -21,9 +21,9 @@ import { glob, escapePath } from 'tinyglobby';
 import type { Logger } from '../logger.js';
 import { readNotebookKernel } from './kernel.js';
 
-export { readNotebookKernel, findKernel, KERNEL_PROBE_BYTES } from './kernel.js';
+export { readNotebookKernel, findKernel } from './kernel.js';
 
-export type ScriptType = 'py' | 'ipynb';
+type ScriptType = 'py' | 'ipynb';
 
 export interface ScannedFile {
   /** Absolute path, exactly as the file system returned it (no Unicode normalization). */
@@ -84,8 +84,8 @@ export const DEFAULT_EXCLUDED_DIRS: readonly string[] = [
   '.venv', '.cache', '.local', 'anaconda3', '__pycache__', '.git',
   'node_modules', 'miniconda3', 'mambaforge', '.conda', 'envs', 'site-packages', '.ipynb_checkpoints',
 ];
-export const DEFAULT_MAX_FILES = 50_000;
-export const DEFAULT_TIME_BUDGET_MS = 20_000;
+const DEFAULT_MAX_FILES = 50_000;
+const DEFAULT_TIME_BUDGET_MS = 20_000;
 
 // When a folder read hangs (dead network mount) the walk cannot finish even after the abort;
 // give up waiting this long after the budget.
@@ -113,7 +113,7 @@ function insideHome(home: string, p: string): string | undefined {
 }
 
 /** The ignore globs (relative to home) for tinyglobby. */
-export function buildIgnorePatterns(opts: Pick<ScanOptions, 'home' | 'logDir' | 'agentDir' | 'exclude'>): string[] {
+function buildIgnorePatterns(opts: Pick<ScanOptions, 'home' | 'logDir' | 'agentDir' | 'exclude'>): string[] {
   // One brace pattern, not one per name: picomatch tests an array of patterns one by one, and this
   // runs for every folder and every candidate file.
   const patterns = [`**/{${DEFAULT_EXCLUDED_DIRS.map(escapePath).join(',')}}/**`];

@@ -9,7 +9,7 @@ import { splitShellWords } from '../runner/args.js';
 import type { PreparedJob } from '../runner/prepare.js';
 
 /** The agent's Slurm settings (LAB_SLURM_*). */
-export interface SlurmSettings {
+interface SlurmSettings {
   partition: string;
   account: string;
   qos: string;
@@ -20,7 +20,7 @@ export interface SlurmSettings {
 }
 
 /** What a member may ask for one job at submit time; each overrides the agent's setting. */
-export interface SlurmResources {
+interface SlurmResources {
   partition?: string | null;
   cpus?: number | null;
   memMb?: number | null;
@@ -67,7 +67,7 @@ export function parseExtraArgs(text: string): string[] {
 }
 
 /** Whole minutes, rounded up: Slurm's time limits count minutes. */
-export const minutesOf = (seconds: number): number => Math.max(1, Math.ceil(seconds / 60));
+const minutesOf = (seconds: number): number => Math.max(1, Math.ceil(seconds / 60));
 
 /** The job's name in squeue: lab-<the first 8 characters of its id>. */
 export const slurmJobName = (jobId: string): string => `lab-${jobId.slice(0, 8)}`;

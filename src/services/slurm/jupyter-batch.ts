@@ -10,9 +10,9 @@ import { jupyterCommand, type JupyterAppKind } from '../jupyter/launch.js';
 import { shq } from '../runner/wrapper.js';
 
 /** Written by the batch script once it has a port: { node, port, job }. */
-export const CONNECTION_FILE = 'connection.json';
+const CONNECTION_FILE = 'connection.json';
 /** Written by the batch script when Jupyter has exited: its exit code. */
-export const ENDED_FILE = 'ended';
+const ENDED_FILE = 'ended';
 /** The batch script's name in the session's folder. */
 export const JUPYTER_BATCH_FILE = 'slurm-jupyter.sh';
 

@@ -21,7 +21,7 @@ export interface SacctRecord {
 
 const FIELDS = 'JobID,State,ExitCode,NodeList,End,Reason';
 
-export function sacctArgs(ids: string[]): string[] {
+function sacctArgs(ids: string[]): string[] {
   return ['--noheader', '--parsable2', '--allocations', `--jobs=${ids.join(',')}`, `--format=${FIELDS}`];
 }
 

@@ -28,7 +28,7 @@ export class SlurmCommandError extends Error {
   }
 }
 
-export interface SlurmRunOptions {
+interface SlurmRunOptions {
   /** The command's whole environment (sbatch passes it on to the job); default: the client's. */
   env?: Record<string, string>;
   timeoutMs?: number;

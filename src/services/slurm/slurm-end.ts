@@ -10,7 +10,7 @@ import type { SlurmJobRow } from './slurm-row.js';
 import { hasEnded, isLive, isWaiting, type SlurmJobView } from './squeue.js';
 
 /** What Slurm says of a job whose processes are gone. */
-export interface SlurmEnd {
+interface SlurmEnd {
   slurmJobId: string;
   /** Slurm's state, or null when neither squeue nor sacct knows the job. */
   state: string | null;

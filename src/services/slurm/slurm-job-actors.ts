@@ -151,7 +151,7 @@ async function concludeSlurmJob(ctx: AgentContext, job: SlurmJobRow, outcome: Jo
 }
 
 /** Implementations for jobMachine.provide({ actors }) when Slurm runs the job. */
-export function slurmJobActors(ctx: AgentContext): ReturnType<typeof jobActors> {
+function slurmJobActors(ctx: AgentContext): ReturnType<typeof jobActors> {
   const jobStep = <O, I>(run: Parameters<typeof step<O, I>>[1]) => step('job', run);
   return {
     ...jobActors(ctx),

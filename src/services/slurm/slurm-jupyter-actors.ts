@@ -235,7 +235,7 @@ async function failSession(ctx: AgentContext, s: SessionRow, error: string): Pro
 }
 
 /** Implementations for jupyterMachine.provide({ actors }) when Slurm runs the session's server. */
-export function slurmJupyterActors(ctx: AgentContext): typeof jupyterActorStubs {
+function slurmJupyterActors(ctx: AgentContext): typeof jupyterActorStubs {
   const jupyterStep = <O, I>(run: (input: I, place: StepPlace) => Promise<O>) => step('jupyter', run);
   return {
     findLaunch: jupyterStep(({ row }) => findLaunch(ctx, row)),

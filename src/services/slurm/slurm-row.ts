@@ -1,7 +1,7 @@
 // The columns a row run by Slurm carries (supabase/migrations/20261201000700_lab_slurm.sql).
 import type { JobRow } from '../store/types.js';
 
-export interface SlurmColumns {
+interface SlurmColumns {
   /** Which executor runs it: null (the agent's own host) or 'slurm', set before sbatch. */
   executor: 'local' | 'slurm' | null;
   slurm_job_id: string | null;
@@ -14,7 +14,7 @@ export interface SlurmColumns {
 }
 
 /** What a member may ask a job for; each overrides the agent's LAB_SLURM_* setting. */
-export interface SlurmRequestColumns {
+interface SlurmRequestColumns {
   slurm_partition: string | null;
   cpus: number | null;
   mem_mb: number | null;

@@ -20,9 +20,9 @@ export interface SlurmJobView {
 }
 
 /** %j last: a job's name may hold the separator, everything before it cannot. */
-export const SQUEUE_FORMAT = '%i|%T|%r|%N|%S|%e|%l|%j';
+const SQUEUE_FORMAT = '%i|%T|%r|%N|%S|%e|%l|%j';
 
-export function squeueArgs(user: string): string[] {
+function squeueArgs(user: string): string[] {
   return ['--noheader', '--states=all', `--user=${user}`, `--format=${SQUEUE_FORMAT}`];
 }
 
@@ -57,9 +57,9 @@ export function parseSqueue(text: string): Map<string, SlurmJobView> {
 }
 
 /** States in which the job has not started yet; Slurm may still run it. */
-export const WAITING_STATES = new Set(['PENDING', 'CONFIGURING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD']);
+const WAITING_STATES = new Set(['PENDING', 'CONFIGURING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD']);
 /** States in which its processes are (or may still be) there. */
-export const LIVE_STATES = new Set(['RUNNING', 'COMPLETING', 'SUSPENDED', 'STOPPED', 'SIGNALING', 'STAGE_OUT', 'RESIZING']);
+const LIVE_STATES = new Set(['RUNNING', 'COMPLETING', 'SUSPENDED', 'STOPPED', 'SIGNALING', 'STAGE_OUT', 'RESIZING']);
 
 export const isWaiting = (v: SlurmJobView): boolean => WAITING_STATES.has(v.state);
 export const isLive = (v: SlurmJobView): boolean => LIVE_STATES.has(v.state);

@@ -9,11 +9,11 @@ import { JobInputError } from '../runner/errors.js';
 import { SlurmCommandError, type SlurmClient } from './slurm-cli.js';
 
 /** The Slurm job id, written beside the batch script the moment sbatch answers. */
-export const SLURM_ID_FILE = 'slurm_job_id';
+const SLURM_ID_FILE = 'slurm_job_id';
 /** Written just before sbatch: a folder with it and no id file may hold a submission nobody recorded. */
 const SUBMIT_MARK = 'slurm.submitting';
 
-export const SLURM_ID = /^[0-9]+(_[0-9]+)?$/;
+const SLURM_ID = /^[0-9]+(_[0-9]+)?$/;
 
 export interface BatchSubmission {
   /** Where the batch script, the mark and the id go (private to the member). */

@@ -63,7 +63,7 @@ function unreachable(where: Where, err: unknown): DatabaseUnreachableError {
 }
 
 /** Where a pg connection goes, as the transport sees it (the local server listens on a socket in <root>/run). */
-export function pgWhere(connection: pg.PoolConfig, kind: 'local' | 'postgres'): Where {
+function pgWhere(connection: pg.PoolConfig, kind: 'local' | 'postgres'): Where {
   if (kind === 'local') return { kind: 'local', root: dirname(String(connection.host ?? '')) };
   if (connection.connectionString) return { kind: 'postgres', name: maskDatabaseUrl(connection.connectionString) };
   return { kind: 'postgres', name: `${connection.host ?? 'localhost'}:${connection.port ?? 5432}/${connection.database ?? ''}` };

@@ -15,7 +15,7 @@ import { StoreError } from './types.js';
  * connection logged in with (`db add-member`); user-id: LAB_USER_ID in the member's 0600 .env;
  * data-folder: an id kept in the member's own 0700 data folder.
  */
-export type Proof = 'session' | 'member-role' | 'user-id' | 'data-folder';
+type Proof = 'session' | 'member-role' | 'user-id' | 'data-folder';
 
 export interface Identity {
   userId: string;
@@ -26,7 +26,7 @@ export interface Identity {
   shared: boolean;
 }
 
-export const userIdFile = (config: Config): string => join(config.dataDir, 'user-id');
+const userIdFile = (config: Config): string => join(config.dataDir, 'user-id');
 
 /**
  * The id kept in the data folder, made on first use. In local mode a database that already holds

@@ -24,6 +24,12 @@ export interface LocalPostgresOptions {
   database?: string;
   /** Start it as root (LAB_ALLOW_ROOT; the test harness). Without it root is refused. */
   allowRoot?: boolean;
+  /**
+   * The first "is it up?" check: the caller's own connection (true when it connected), kept for
+   * its work, so that an agent whose server is up opens one connection, not two. Default: a
+   * connection to the `postgres` database, closed again.
+   */
+  probe?: () => Promise<boolean>;
 }
 
 export interface LocalPostgres {
@@ -108,24 +114,34 @@ export function serverRoot(dataDir: string): string {
   return join('/var/lib/lab-job-agent', `postgres-${key}`);
 }
 
+/** How to reach the local server of this data folder (whether or not it is up). */
+export function localConnection(dataDir: string, database = 'lab'): pg.PoolConfig {
+  return { host: join(serverRoot(dataDir), 'run'), port: PORT, user: SUPERUSER, database };
+}
+
 export async function ensureLocalPostgres(opts: LocalPostgresOptions): Promise<LocalPostgres> {
   const log = opts.log ?? silentLogger;
   const root = serverRoot(opts.dataDir);
   const data = join(root, 'data');
   const socketDir = join(root, 'run');
   const database = opts.database ?? 'lab';
-  const connection: pg.PoolConfig = { host: socketDir, port: PORT, user: SUPERUSER, database };
+  const connection = localConnection(opts.dataDir, database);
   if (userInfo().uid === 0 && !opts.allowRoot) throw new ConfigError([rootRefusal('the local database')]);
   const made = mkdirSync(root, { recursive: true, mode: 0o700 });
   if (userInfo().uid === 0) {
     passCreatedAncestors(made, root);
     await prepareRootServerFolders(root, serverUser()!, (owner) => pgCtlStop(join(root, 'data'), owner));
   }
-  if (await canConnect(connection)) return { connection, root, startedNow: false };
+  if (await (opts.probe ?? (() => canConnect(connection)))()) return { connection, root, startedNow: false };
 
   // Several agents and CLI calls may start at once: one starts the server, the others wait.
   return withFileLock(join(root, 'start.lock'), 120_000, async () => {
-    if (await canConnect(connection)) return { connection, root, startedNow: false };
+    if (await canConnect(connection)) {
+      // Up, but the caller's probe (its own database) failed: a start killed before it created
+      // the database leaves the server without it; make it rather than fail every call after.
+      if (opts.probe) await ensureDatabase(connection, database);
+      return { connection, root, startedNow: false };
+    }
     const bin = await binaries();
     const as = serverUser();
     if (as && !traversable(dirname(bin.postgres))) {

@@ -29,7 +29,7 @@ export interface AddedMember {
 const LINUX_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 
 /** lab_<linux user>[_<host>]: lower case, [a-z0-9_] only, at most 63 bytes (PostgreSQL's limit). */
-export function memberRoleName(linuxUser: string, host?: string | null): string {
+function memberRoleName(linuxUser: string, host?: string | null): string {
   if (!LINUX_NAME.test(linuxUser)) throw new StoreError(`"${linuxUser}" is not a Linux user name`);
   const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   return `lab_${clean(linuxUser)}${host ? `_${clean(host)}` : ''}`.slice(0, 63);
@@ -45,7 +45,7 @@ export function scramVerifier(password: string, iterations = 4096, salt = random
 }
 
 /** The admin's connection string with the member's role and password in place of the admin's. */
-export function memberConnectionString(adminUrl: string, role: string, password: string): string {
+function memberConnectionString(adminUrl: string, role: string, password: string): string {
   const u = new URL(adminUrl);
   u.username = encodeURIComponent(role);
   u.password = encodeURIComponent(password);

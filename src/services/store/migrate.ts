@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { AGENT_VERSION, packageRoot } from '../package-info.js';
 import { StoreError } from './types.js';
 
-export const migrationsDir = `${packageRoot}supabase/migrations`;
+const migrationsDir = `${packageRoot}supabase/migrations`;
 export const bootstrapFile = `${packageRoot}db/plain-postgres-bootstrap.sql`;
 
 export interface Migration {
@@ -40,7 +40,7 @@ async function readable(client: pg.ClientBase, table: string): Promise<boolean> 
 }
 
 /** Versions already applied: ours, and those `supabase db push` recorded (where this role may read them). */
-export async function appliedVersions(client: pg.ClientBase): Promise<Set<string>> {
+async function appliedVersions(client: pg.ClientBase): Promise<Set<string>> {
   return new Set((await appliedHistory(client)).map((h) => h.version));
 }
 

@@ -6,10 +6,10 @@ import { silentLogger } from '../logger.js';
 import { sessionFile } from './file-session-storage.js';
 import { LabStore } from './lab-store.js';
 import { openError } from './db-errors.js';
-import { ensureLocalPostgres, serverRoot } from './local-postgres.js';
+import { ensureLocalPostgres, localConnection, serverRoot } from './local-postgres.js';
 import { resolvePgIdentity, SERVICE_ID_HELP, type Identity } from './identity.js';
 import { dbStatus, migrate, refuseNewer } from './migrate.js';
-import { PgTransport } from './pg-transport.js';
+import { agentPool, PgTransport } from './pg-transport.js';
 import { StoreError } from './types.js';
 
 /**
@@ -19,17 +19,18 @@ import { StoreError } from './types.js';
  * (a warning: the CLI shows warnings on stderr, the agent log keeps them). A schema newer than
  * this code is refused in every mode.
  */
-async function ensureSchema(admin: pg.ClientBase, config: Config, log: Logger): Promise<void> {
+async function ensureSchema(admin: pg.ClientBase, config: Config, log: Logger): Promise<boolean> {
   const status = await dbStatus(admin);
   refuseNewer(status);
-  if (status.upToDate) return;
+  if (status.upToDate) return false;
   if (config.mode !== 'local') {
     throw new StoreError(`the database at LAB_DATABASE_URL lacks migrations ${status.missing.join(', ')}: run \`lab-agent db migrate\``);
   }
   const { applied, version } = await migrate(admin);
-  if (applied.length === 0) return; // another process started at the same moment did it
+  if (applied.length === 0) return true; // another process started at the same moment did it
   const what = status.applied.length === 0 ? 'first start: created its schema' : `updated its schema from version ${status.applied.at(-1)}`;
   log.warn({ applied, version }, `local database (${config.dataDir}): ${what} (${applied.length} migration(s), schema version ${version})`);
+  return true;
 }
 
 /** Connection settings of the database a pg-based mode talks to (local starts it on demand, never migrates). */
@@ -44,24 +45,40 @@ export async function pgConnection(config: Config, log: Logger = silentLogger): 
   throw new StoreError('Supabase mode has no direct database connection: set LAB_DATABASE_URL to the project\'s session-mode connection string');
 }
 
+/**
+ * The pool's first connection, for the opening's own work (schema check, identity) as the
+ * connection's login role. Locally it is also the "is the server up?" check: an agent whose
+ * server is up makes one connection in all (a cron tick, every minute).
+ */
+async function firstConnection(pool: pg.Pool, config: Config, log: Logger): Promise<pg.PoolClient> {
+  if (config.databaseUrl) return pool.connect();
+  let first: pg.PoolClient | null = null;
+  const probe = () => pool.connect().then((c) => Boolean((first = c)), () => false);
+  await ensureLocalPostgres({ dataDir: config.dataDir, log, allowRoot: config.allowRoot, probe });
+  return first ?? pool.connect(); // null: the server was started just now
+}
+
 async function openPg(config: Config, log: Logger): Promise<LabStore> {
-  // One admin connection does the schema check (and, locally, the migration) and finds the user.
-  const connection = config.databaseUrl
-    ? { connectionString: config.databaseUrl }
-    : (await ensureLocalPostgres({ dataDir: config.dataDir, log, allowRoot: config.allowRoot })).connection;
-  const admin = new pg.Client(connection);
-  await admin.connect();
+  const connection = config.databaseUrl ? { connectionString: config.databaseUrl } : localConnection(config.dataDir);
+  const pool = agentPool(connection);
   let identity: Identity;
   try {
-    await ensureSchema(admin, config, log);
-    identity = await resolvePgIdentity(admin, config);
-  } finally {
-    await admin.end();
+    const admin = await firstConnection(pool, config, log);
+    let migrated = true; // until known otherwise: a connection a migration ran on is not reused
+    try {
+      migrated = await ensureSchema(admin, config, log);
+      identity = await resolvePgIdentity(admin, config);
+    } finally {
+      admin.release(migrated);
+    }
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
   }
   const kind = config.mode === 'local' ? 'local' : 'postgres';
   // The agent owns the local database: it starts it again when it finds it gone.
   const revive = config.databaseUrl ? undefined : async () => (await ensureLocalPostgres({ dataDir: config.dataDir, log, allowRoot: config.allowRoot })).startedNow;
-  const store = new LabStore(new PgTransport({ connection, userId: identity.userId, kind, log, revive }), identity.userId, identity);
+  const store = new LabStore(new PgTransport({ connection, pool, userId: identity.userId, kind, log, revive }), identity.userId, identity);
   await ensureOwnRow(store, config);
   return store;
 }

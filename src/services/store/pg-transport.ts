@@ -17,6 +17,8 @@ export interface PgTransportOptions {
   log?: Logger;
   /** Pool size; an agent needs few connections. */
   max?: number;
+  /** A pool made beforehand (agentPool) whose first connection did the opening's work. */
+  pool?: pg.Pool;
   /**
    * Local mode: starts the embedded server again (true when it did) when a call finds it gone,
    * e.g. its main process was killed. PostgreSQL recovers from its own crash on that start.
@@ -37,12 +39,17 @@ function wireValue(value: unknown): unknown {
   return value;
 }
 
-export function rpcSql(fn: string, args: Record<string, unknown>): { text: string; values: unknown[] } {
+function rpcSql(fn: string, args: Record<string, unknown>): { text: string; values: unknown[] } {
   if (!IDENT.test(fn)) throw new StoreError(`invalid function name ${JSON.stringify(fn)}`);
   const keys = Object.keys(args);
   for (const k of keys) if (!IDENT.test(k)) throw new StoreError(`invalid argument name ${JSON.stringify(k)}`);
   const named = keys.map((k, i) => `${k} => $${i + 1}`).join(', ');
   return { text: `select public.${fn}(${named}) as r`, values: keys.map((k) => wireValue(args[k])) };
+}
+
+/** The pool an agent's calls share: few connections, closed when idle for 10 s. */
+export function agentPool(connection: pg.PoolConfig, max = 4): pg.Pool {
+  return new pg.Pool({ ...connection, max, idleTimeoutMillis: 10_000 });
 }
 
 export class PgTransport implements Transport {
@@ -55,7 +62,7 @@ export class PgTransport implements Transport {
   constructor(private readonly opts: PgTransportOptions) {
     this.kind = opts.kind ?? 'postgres';
     this.log = opts.log ?? silentLogger;
-    this.pool = new pg.Pool({ ...opts.connection, max: opts.max ?? 4, idleTimeoutMillis: 10_000 });
+    this.pool = opts.pool ?? agentPool(opts.connection, opts.max);
     // An idle client's error (server restart) must not crash the agent; the next call reconnects.
     this.pool.on('error', (err) => this.log.warn({ err: err.message }, 'database connection lost'));
     this.claims = JSON.stringify({ sub: opts.userId, role: 'authenticated' });

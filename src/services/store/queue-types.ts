@@ -27,7 +27,7 @@ export interface QueueColumns {
   pending_reason?: string | null;
 }
 
-export interface AttemptRecord {
+interface AttemptRecord {
   attempt: number;
   status: JobStatus;
   run_host: string | null;

@@ -39,9 +39,3 @@ export async function findVerifiedAccount(config: Config, email: string): Promis
   throw new StoreError(`no account with the confirmed email ${email}${unconfirmed ? ` (${unconfirmed} with it unconfirmed: open the confirmation email first)` : ''}: ask your lab admin to invite you`);
 }
 
-/** The account's email and whether it is confirmed; null when there is no such account. */
-export async function accountById(config: Config, id: string): Promise<AuthAccount | null> {
-  const { data, error } = await adminClient(config).getUserById(id);
-  if (error || !data.user) return null;
-  return { id: data.user.id, email: data.user.email ?? '', confirmedAt: data.user.email_confirmed_at ?? null };
-}

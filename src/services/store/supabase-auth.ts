@@ -9,14 +9,14 @@ import { LabStore } from './lab-store.js';
 import { createSupabaseClient, SupabaseTransport, type SupabaseTransportOptions } from './supabase-transport.js';
 import { StoreError } from './types.js';
 
-export interface AuthFailure {
+interface AuthFailure {
   message: string;
   code?: string | undefined;
   status?: number | undefined;
 }
 
 /** GoTrue's error codes as a sentence with what to do next. */
-export function explainAuthError(err: AuthFailure, email: string): string {
+function explainAuthError(err: AuthFailure, email: string): string {
   switch (err.code) {
     case 'otp_expired':
       return 'the code is wrong or has expired: run `lab-agent login` again for a new one';
@@ -36,7 +36,7 @@ export function explainAuthError(err: AuthFailure, email: string): string {
   }
 }
 
-export function authOptions(config: Config): SupabaseTransportOptions {
+function authOptions(config: Config): SupabaseTransportOptions {
   if (config.mode !== 'supabase' || !config.supabase.anonKey) {
     throw new StoreError('`lab-agent login` is for Supabase mode: set SUPABASE_URL and SUPABASE_ANON_KEY in the agent\'s .env (local and Postgres mode need no sign-in)');
   }

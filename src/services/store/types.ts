@@ -2,7 +2,7 @@
 import type { QueueColumns, QueueOptions, QueueWork } from './queue-types.js';
 
 export type JobStatus = 'pending' | 'claimed' | 'running' | 'finished' | 'failed' | 'cancelled';
-export type SessionStatus = 'pending' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+type SessionStatus = 'pending' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
 export interface JobRow extends QueueColumns {
   job_id: string;
@@ -221,7 +221,7 @@ export interface ClaimSessions extends Omit<ClaimJobs, 'defaultRetries'> {
 }
 
 /** A host's published resources (host_resources) as hosts_list returns them. */
-export interface HostGpuRow {
+interface HostGpuRow {
   index: number;
   uuid: string;
   model: string;

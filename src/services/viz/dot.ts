@@ -20,12 +20,12 @@ export const COLORS = {
 } as const;
 
 /** A DOT double-quoted string. */
-export const q = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+const q = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 const attrs = (a: Record<string, string | number | undefined>): string =>
   `[${Object.entries(a).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === 'number' ? v : q(v!)}`).join(', ')}]`;
 
-export const stateDomId = (stateId: string): string => `state-${stateId}`;
-export const edgeDomId = (e: VizEdge): string => `edge-${e.index}`;
+const stateDomId = (stateId: string): string => `state-${stateId}`;
+const edgeDomId = (e: VizEdge): string => `edge-${e.index}`;
 
 function nodeAttrs(s: VizState, h: Highlight | undefined): Record<string, string | number | undefined> {
   const lines = [s.key, ...s.invokes.map((i) => `invoke ${i.src}`)];

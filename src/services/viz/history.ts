@@ -26,7 +26,7 @@ export interface HistoryStep {
   detail: Record<string, unknown>;
 }
 
-export interface ExternalEdge {
+interface ExternalEdge {
   source: string;
   target: string;
   steps: number[];
@@ -56,7 +56,7 @@ const ancestorsOf = (graph: MachineGraph, id: string): string[] => {
  * The shortest way from one state to another, through transient states only. Ties go to the
  * path with fewer error edges, then to the transition declared first.
  */
-export function shortestPath(graph: MachineGraph, from: string, target: string): VizEdge[] | null {
+function shortestPath(graph: MachineGraph, from: string, target: string): VizEdge[] | null {
   let to = target;
   const resting = new Map(graph.states.map((s) => [s.id, s.resting]));
   // An event handled by a parent applies in each of its children; a parent's error edge, only in

@@ -6,8 +6,8 @@
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { STEP_FAILED } from '../../machines/kit.js';
 
-export type StateKind = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
-export type EdgeKind = 'event' | 'always' | 'done' | 'error' | 'after';
+type StateKind = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
+type EdgeKind = 'event' | 'always' | 'done' | 'error' | 'after';
 
 export interface VizState {
   /** The state's path joined with '.', unique in the machine ('running', 'a.b'). */
@@ -54,7 +54,7 @@ export interface MachineGraph {
 const stateId = (node: AnyStateNode): string => node.path.join('.');
 
 /** A guard as a name: 'isPending', 'not(isPending)', 'and(a, b)', or 'inline' for an anonymous function. */
-export function guardName(guard: unknown): string | null {
+function guardName(guard: unknown): string | null {
   if (guard === undefined || guard === null) return null;
   if (typeof guard === 'string') return guard;
   if (typeof guard === 'function') {

@@ -5,7 +5,7 @@ import type { Highlight } from './history.js';
 import { edgeLabel, type MachineGraph, type VizState } from './machine-graph.js';
 
 /** Mermaid ids cannot hold dots: 'a.b' becomes 'a__b'. */
-export const mermaidId = (stateId: string): string => stateId.replace(/\./g, '__');
+const mermaidId = (stateId: string): string => stateId.replace(/\./g, '__');
 
 // '#' and ';' end a statement or start an entity in Mermaid; nothing the machines name needs them.
 const clean = (text: string): string => text.replace(/[#;]/g, ' ').replace(/\s+/g, ' ').trim();

@@ -18,7 +18,7 @@ export function formatOfFile(file: string): VizFormat | null {
 }
 
 /** A plain listing: states (with what they invoke) and transitions. */
-export function machineText(graph: MachineGraph): string {
+function machineText(graph: MachineGraph): string {
   const lines = [`${graph.id} machine; starts in ${graph.initial ?? '(none)'}`, '', 'states:'];
   for (const s of graph.states) {
     const notes = [

@@ -3,7 +3,7 @@
 // parseNotebookParams, which types text as Python would read it ("3" int, "0.5" float, "true" bool).
 import { findParametersCell, parseNotebook } from '../runner/notebook-params.js';
 
-export type ParamKind = 'int' | 'float' | 'bool' | 'str' | 'other';
+type ParamKind = 'int' | 'float' | 'bool' | 'str' | 'other';
 
 export interface NotebookParam {
   name: string;

@@ -32,7 +32,7 @@ export interface LogChunk {
 }
 
 /** Most bytes one request reads. */
-export const MAX_CHUNK = 256 * 1024;
+const MAX_CHUNK = 256 * 1024;
 
 const isContinuation = (b: number) => (b & 0xc0) === 0x80;
 

@@ -5,7 +5,7 @@
 import type { LabStore } from '../store/lab-store.js';
 import { StoreError } from '../store/types.js';
 
-export const PAGE_FUNCTIONS: Readonly<Record<string, readonly string[]>> = {
+const PAGE_FUNCTIONS: Readonly<Record<string, readonly string[]>> = {
   jobs_page: ['p_limit', 'p_statuses', 'p_host', 'p_script', 'p_q', 'p_before_created', 'p_before_id'],
   jobs_facets: [],
   job_get: ['p_job_id'],

@@ -9,7 +9,7 @@ import { isLoopback } from '../host/address.js';
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
 
 /** The host part of a Host header or an origin's authority: "[::1]:8700" → "::1". */
-export function hostnameOf(authority: string): string {
+function hostnameOf(authority: string): string {
   const a = authority.trim().toLowerCase();
   if (a.startsWith('[')) return a.slice(1, a.indexOf(']'));
   const colon = a.lastIndexOf(':');
@@ -86,7 +86,7 @@ export class WebAccess {
   }
 }
 
-export function cookieValue(header: string | undefined, name: string): string | null {
+function cookieValue(header: string | undefined, name: string): string | null {
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
@@ -95,7 +95,7 @@ export function cookieValue(header: string | undefined, name: string): string | 
 }
 
 /** The page's policy: its own scripts and styles only, nothing from the network, no framing. */
-export const PAGE_CSP = [
+const PAGE_CSP = [
   "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
   "font-src 'self'", "manifest-src 'self'", "frame-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'",
 ].join('; ');

@@ -12,7 +12,7 @@ import { freshDatabase, makeUser, storeAs } from '../db.js';
 import { rpcCalls, type SupabaseStoreMode } from './store.js';
 
 /** The SQL functions LabStore calls, read from its source: a new method is covered automatically. */
-export function labStoreFunctions(): string[] {
+function labStoreFunctions(): string[] {
   const src = readFileSync(join(repoRoot, 'src', 'services', 'store', 'lab-store.ts'), 'utf8');
   return [...new Set([...src.matchAll(/this\.call\(\s*'(\w+)'/g)].map((m) => m[1]!))].sort();
 }

@@ -29,7 +29,7 @@ export function projectMagicLinkTemplate(configToml = join(repoRoot, 'supabase',
 /** GoTrue's token hash for email links: hex SHA-224 of email + code (crypto.GenerateTokenHash). */
 export const tokenHash = (email: string, code: string) => createHash('sha224').update(email + code).digest('hex');
 
-export function renderTemplate(tpl: string, vars: Record<string, string>): string {
+function renderTemplate(tpl: string, vars: Record<string, string>): string {
   return tpl.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (m, name: string) => vars[name] ?? m);
 }
 

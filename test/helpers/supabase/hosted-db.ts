@@ -12,9 +12,9 @@ import pg from 'pg';
 import { freePort } from '../smtp.js';
 import { repoRoot } from '../required.js';
 
-export const pg15Bin = '/usr/lib/postgresql/15/bin';
+const pg15Bin = '/usr/lib/postgresql/15/bin';
 export const hasHostedLikePostgres = existsSync(join(pg15Bin, 'initdb')) && existsSync('/usr/share/postgresql/15/extension/plpgsql_check.control');
-export const supabaseBootstrapFile = join(repoRoot, 'db', 'supabase-like-bootstrap.sql');
+const supabaseBootstrapFile = join(repoRoot, 'db', 'supabase-like-bootstrap.sql');
 
 export interface HostedLikeDb {
   name: string;

@@ -15,7 +15,7 @@ export const pgrstError = (status: number, code: string, message: string, detail
 });
 
 /** SQLSTATE → HTTP status; `authed` is false for the anon role (42501 → 401, else 403). */
-export function statusOfSqlState(code: string, message: string, authed: boolean): number {
+function statusOfSqlState(code: string, message: string, authed: boolean): number {
   const two = code.slice(0, 2);
   if (two === '08') return 503; // connection exception
   if (two === '09') return 500; // triggered action exception

@@ -22,7 +22,7 @@ export const rpcCalls = () =>
   started.flatMap((l) => l.requests.filter((r) => r.kind === 'rpc').map((r) => ({ fn: r.name, status: r.status, role: r.role })));
 
 /** One layer per test database, closed with it. */
-export function layerFor(db: TestDb): Promise<SupabaseLayer> {
+function layerFor(db: TestDb): Promise<SupabaseLayer> {
   let l = layers.get(db.name);
   if (!l) {
     l = startSupabaseLayer({ connection: db.connection }).then((layer) => (started.push(layer), layer));
@@ -37,7 +37,7 @@ export function layerFor(db: TestDb): Promise<SupabaseLayer> {
   return l;
 }
 
-export async function supabaseTransport(db: TestDb, userId: string, mode: SupabaseStoreMode): Promise<SupabaseTransport> {
+async function supabaseTransport(db: TestDb, userId: string, mode: SupabaseStoreMode): Promise<SupabaseTransport> {
   const layer = await layerFor(db);
   if (mode === 'supabase-service') return new SupabaseTransport({ url: layer.url, key: layer.serviceKey, serviceUserId: userId });
   const email = (await db.admin.query('select email from auth.users where id = $1', [userId])).rows[0]?.email as string;

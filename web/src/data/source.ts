@@ -22,7 +22,7 @@ export interface Identity {
   publicHost?: string;
 }
 
-export interface Capabilities {
+interface Capabilities {
   fullLogs: boolean;
   notebook: boolean;
   notebookParams: boolean;
@@ -34,7 +34,7 @@ export class ApiError extends Error {
   }
 }
 
-export interface EmailAuth {
+interface EmailAuth {
   sendCode(email: string): Promise<void>;
   verifyCode(email: string, code: string): Promise<void>;
   password(email: string, password: string): Promise<void>;
