@@ -2,6 +2,7 @@
 // lines on a terminal.
 import { Writable } from 'node:stream';
 import { pino, multistream, type Logger, type DestinationStream, type StreamEntry } from 'pino';
+import { formatTime } from './time-format.js';
 
 export type { Logger };
 
@@ -19,11 +20,11 @@ export interface LoggerOptions {
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
 
-/** One JSON log line as a person reads it: "12:03:04 INFO job started job=… pid=…". */
+/** One JSON log line as a person reads it: "12:03:04 INFO job started job=… pid=…" (the clock in the member's zone). */
 export function prettyLine(json: string): string {
   try {
     const o = JSON.parse(json) as Record<string, unknown>;
-    const time = new Date(Number(o.time)).toTimeString().slice(0, 8);
+    const time = formatTime(new Date(Number(o.time)), undefined, 'cell').slice(11); // the time of day; the terminal is the member's
     const extra = Object.entries(o)
       .filter(([k]) => !SKIP.has(k))
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)

@@ -258,6 +258,7 @@ export type Database = {
           kill_sent_at: string | null
           log_dir: string | null
           mem_mb: number | null
+          no_email_reason: string | null
           not_before: string | null
           notified_at: string | null
           notify_attempts: number
@@ -331,6 +332,7 @@ export type Database = {
           kill_sent_at?: string | null
           log_dir?: string | null
           mem_mb?: number | null
+          no_email_reason?: string | null
           not_before?: string | null
           notified_at?: string | null
           notify_attempts?: number
@@ -404,6 +406,7 @@ export type Database = {
           kill_sent_at?: string | null
           log_dir?: string | null
           mem_mb?: number | null
+          no_email_reason?: string | null
           not_before?: string | null
           notified_at?: string | null
           notify_attempts?: number
@@ -937,7 +940,11 @@ export type Database = {
         Returns: Json
       }
       job_mark_notified: {
-        Args: { p_job_id: string; p_user_id?: string }
+        Args: {
+          p_job_id: string
+          p_no_email_reason?: string
+          p_user_id?: string
+        }
         Returns: Json
       }
       job_mark_stopping: {
