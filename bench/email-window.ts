@@ -41,7 +41,7 @@ async function notify(way: Way, jobId: string): Promise<number> {
   await store.beginNotify({ jobId, agentId: '00000000-0000-0000-0000-000000000001' });
   if (way === 'before') {
     await mailer.send(msg);
-    await store.markNotified({ jobId, noEmailReason: null });
+    await store.markNotified(jobId);
   } else {
     await store.markNotifiedOnSend({ jobId, send: async () => void (await mailer.send(msg)) });
   }

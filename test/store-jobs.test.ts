@@ -158,10 +158,11 @@ describe('job lifecycle functions', () => {
     assert.equal(await store.beginNotify({ jobId: r, agentId: agent }), null, 'not due before its retry time');
     await db.admin.query("update public.jobs set notify_next_at = now() - interval '1 second' where job_id = $1", [r]);
     assert.ok(await store.beginNotify({ jobId: r, agentId: agent }));
-    const done = await store.markNotified({ jobId: r, noEmailReason: 'LAB_EMAIL empty' });
+    const done = await store.markNotified(r);
     assert.ok(done.notified_at);
-    assert.equal(done.no_email_reason, 'LAB_EMAIL empty', 'why no email went, on the row for `status` anywhere');
-    await rejectsUnchanged(r, () => store.markNotified({ jobId: r, noEmailReason: null }), /already notified/);
+    assert.equal(done.no_email_reason, null, 'an email went');
+    await rejectsUnchanged(r, () => store.markNotified(r), /already notified/);
+    await rejectsUnchanged(r, () => store.markNotEmailed({ jobId: r, reason: 'LAB_EMAIL empty' }), /already notified/);
     assert.equal(await store.beginNotify({ jobId: r, agentId: agent }), null);
     const events = await store.history(r);
     assert.equal(events.at(-1)!.to_status, 'notified');

@@ -939,12 +939,12 @@ export type Database = {
         }
         Returns: Json
       }
+      job_mark_not_emailed: {
+        Args: { p_job_id: string; p_reason: string; p_user_id?: string }
+        Returns: Json
+      }
       job_mark_notified: {
-        Args: {
-          p_job_id: string
-          p_no_email_reason?: string
-          p_user_id?: string
-        }
+        Args: { p_job_id: string; p_user_id?: string }
         Returns: Json
       }
       job_mark_stopping: {

@@ -113,9 +113,12 @@ export class LabStore {
   beginNotify(n: { jobId: string; agentId: string; leaseS?: number }): Promise<JobRow | null> {
     return this.call('job_notify_begin', { p_job_id: n.jobId, p_agent_id: n.agentId, p_lease_s: n.leaseS ?? 120 });
   }
-  /** Records the job's end as told; noEmailReason: why no email was sent (null: one was), for `status` wherever it runs. */
-  markNotified(n: { jobId: string; noEmailReason: string | null }): Promise<JobRow> {
-    return this.call('job_mark_notified', { p_job_id: n.jobId, p_no_email_reason: n.noEmailReason });
+  markNotified(jobId: string): Promise<JobRow> {
+    return this.call('job_mark_notified', { p_job_id: jobId });
+  }
+  /** Marks the job notified with no email sent, and why, for `status` wherever it runs (another LAB_EMAIL). */
+  markNotEmailed(n: { jobId: string; reason: string }): Promise<JobRow> {
+    return this.call('job_mark_not_emailed', { p_job_id: n.jobId, p_reason: n.reason });
   }
   /** Sends a job's email through `send` and records notified_at as one step (see rpcCommittedAfter). */
   markNotifiedOnSend(n: { jobId: string; send: () => Promise<void> }): Promise<JobRow> {
