@@ -68,7 +68,7 @@ describe('supervise: cancel ends the whole job', () => {
       const pids = await eventually('the escaped processes to start', async () => s.pids(), 20_000);
       await eventually('running', async () => (await jobRow(db, id)).status === 'running');
       assert.equal((await a.cli(['cancel', id])).code, 0);
-      const waited = await a.cli(['wait', id], {}, 30_000);
+      const waited = await a.cli(['wait', id], {}, 90_000);
       assert.equal(waited.code, 130, `wait: ${waited.stdout}${waited.stderr}`);
       const j = await jobRow(db, id);
       assert.equal(j.status, 'cancelled', `${j.status}: ${j.error}`);
@@ -92,7 +92,7 @@ describe('tick: timeout, and the agent dying between the record and the signal',
       await a.cli(['tick']);
       const j = await jobRow(db, id);
       return ['failed', 'finished', 'cancelled'].includes(j.status) ? j : null;
-    }, 30_000, 300);
+    }, 120_000, 300); // ticks take seconds each with the CPUs shared
     assert.equal(ended.status, 'failed');
     assert.match(ended.error ?? '', /^timeout after 1s/);
     assert.match(ended.stderr_tail ?? '', new RegExp(`\\n\\[lab-job-agent\\] stopped by the agent at ${AT}: timeout after 1s$`));
@@ -116,7 +116,7 @@ describe('tick: timeout, and the agent dying between the record and the signal',
       await a.cli(['tick']);
       const j = await jobRow(db, id);
       return ['failed', 'finished', 'cancelled'].includes(j.status) ? j : null;
-    }, 30_000, 300);
+    }, 120_000, 300);
     assert.equal(ended.status, 'failed', `a stopped job is not a plain finish: ${ended.status} ${ended.error}`);
     assert.match(ended.error ?? '', /^timeout after 1s/);
   });
