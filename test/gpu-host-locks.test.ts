@@ -11,11 +11,10 @@ import { join } from 'node:path';
 import { HostGpuLocks, lockDirProblem, selfHolder } from '../src/services/gpu/host-locks.js';
 import { processStartTime } from '../src/services/host/process-identity.js';
 import { addLinuxUser, deleteLinuxUser, killUserProcesses, type LinuxUser } from './helpers/linux-users.js';
-import { repoRoot, requirePart } from './helpers/required.js';
+import { repoRoot, requirePart, requireRoot } from './helpers/required.js';
 
-const isRoot = process.getuid?.() === 0;
-const hasRunuser = spawnSync('sh', ['-c', 'command -v runuser && command -v useradd']).status === 0;
-const skip = requirePart('root with useradd and runuser', isRoot && hasRunuser, 'run the tests as root (CI does)');
+const hasRunuser = () => spawnSync('sh', ['-c', 'command -v runuser && command -v useradd'], { env: { PATH: `${process.env.PATH}:/usr/sbin:/sbin` } }).status === 0;
+const skip = requireRoot('creates a second Linux user to hold GPU locks') || requirePart('useradd and runuser', hasRunuser(), 'apt-get install passwd util-linux');
 
 const A = 'GPU-aaaaaaaa-0000-4000-8000-000000000000';
 const B = 'GPU-bbbbbbbb-0000-4000-8000-000000000000';

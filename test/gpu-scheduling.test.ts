@@ -16,7 +16,7 @@ import { freshDatabase, type TestDb } from './helpers/db.js';
 import { cliPath, eventually, sleep } from './helpers/agent-env.js';
 import { FakeGpus, fakeNvidiaSmiDir } from './helpers/fake-gpus.js';
 import { addLinuxUser, deleteLinuxUser, killUserProcesses, type LinuxUser } from './helpers/linux-users.js';
-import { requirePart } from './helpers/required.js';
+import { requirePart, requireRoot } from './helpers/required.js';
 
 const which = (cmd: string) => {
   try {
@@ -26,7 +26,7 @@ const which = (cmd: string) => {
     return false;
   }
 };
-const skip = requirePart('root with useradd and runuser', process.getuid?.() === 0 && which('useradd') && which('runuser'), 'run the tests as root (CI does)');
+const skip = requireRoot('creates two Linux users whose agents share the GPUs') || requirePart('useradd and runuser', which('useradd') && which('runuser'), 'apt-get install passwd util-linux');
 
 const uuid = (i: number) => `GPU-5ca1ab1e-000${i}-4000-8000-00000000000${i}`;
 const gpus = [0, 1, 2, 3].map((i) => ({ name: 'NVIDIA A100-SXM4-80GB', uuid: uuid(i) }));

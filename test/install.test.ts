@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { freshDatabase, type TestDb } from './helpers/db.js';
 import { startSupabaseLayer, type SupabaseLayer } from './helpers/supabase/layer.js';
 import { commitTo, InstallWorld, nodeDir, which, type TestUser } from './helpers/install-env.js';
-import { repoRoot, requirePart } from './helpers/required.js';
+import { repoRoot, requirePart, requireRoot } from './helpers/required.js';
 import { readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
 
-const skip = requirePart(
-  'root with useradd, runuser, crontab and tmux',
-  process.getuid?.() === 0 && ['useradd', 'userdel', 'runuser', 'crontab', 'tmux', 'git'].every(which),
-  'the installer suite creates Linux users: run it as root with Debian\'s cron and tmux packages (as .ci/run does)',
+const skip = requireRoot('the installer suite creates Linux users and their crontabs') || requirePart(
+  'useradd, runuser, crontab and tmux',
+  ['useradd', 'userdel', 'runuser', 'crontab', 'tmux', 'git'].every(which),
+  'Debian\'s cron and tmux packages (as .ci/run installs them)',
 );
 
 const MARKER = '# lab-job-agent';

@@ -164,7 +164,7 @@ describe('script inventory sync', () => {
 
     const list = await a.cli(['scripts']);
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /^ID\s+TYPE\s+SIZE\s+MODIFIED\s+KERNEL\s+PATH/);
+    assert.match(list.stdout, /^ID\s+TYPE\s+SIZE\s+MODIFIED \(.+\)\s+KERNEL\s+PATH/);
     assert.ok(list.stdout.includes(p('新しい ファイル.py')));
     assert.match(list.stdout, /ipynb\s+\S+ B\s+\S+ \S+\s+python3\s+/);
   });

@@ -1,9 +1,8 @@
-// Pure rendering: subjects, durations, times, HTML escaping, the Jupyter ready email.
+// Pure rendering: subjects, durations, times (test/time-format.test.ts has the format), HTML escaping, the Jupyter ready email.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   formatDuration,
-  formatTime,
   escapeHtml,
   renderJobEmail,
   renderJobSubject,
@@ -72,16 +71,6 @@ test('subject: mark, file name, exit code, duration, host', () => {
   assert.equal(renderJobSubject({ ...base, script_path: '/x/a\nBcc: evil.py' }, ctx), '✅ a Bcc: evil.py finished (exit 0, 2m 03s) on gpu1');
 });
 
-test('formatTime: fixed format with offset, ISO strings and Dates alike', () => {
-  assert.equal(formatTime('2025-06-01T00:00:10Z', 'UTC'), '2025-06-01 00:00:10 +00:00');
-  assert.equal(formatTime(new Date('2025-06-01T00:00:10Z'), 'Asia/Tokyo'), '2025-06-01 09:00:10 +09:00');
-  assert.equal(formatTime('2025-01-15T12:00:00Z', 'America/New_York'), '2025-01-15 07:00:00 -05:00');
-  assert.equal(formatTime('2025-01-15T12:00:00Z', 'Asia/Kolkata'), '2025-01-15 17:30:00 +05:30');
-  assert.equal(formatTime('2025-01-15T12:00:00Z', 'Not/AZone'), '2025-01-15 12:00:00 +00:00');
-  assert.equal(formatTime(null), '—');
-  assert.equal(formatTime('not a date'), '—');
-});
-
 test('escapeHtml', () => {
   assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
 });
@@ -104,9 +93,9 @@ test('job email bodies: every field, tails in <pre>, escaped HTML', () => {
     'Arguments:   --tag <x>&y',
     'Interpreter: /usr/bin/python3',
     'Host:        gpu1',
-    'Requested:   2025-06-01 00:00:00 +00:00',
-    'Started:     2025-06-01 00:00:10 +00:00',
-    'Ended:       2025-06-01 00:02:13 +00:00',
+    'Requested:   2025-06-01 00:00:00 +00:00 (UTC)',
+    'Started:     2025-06-01 00:00:10 +00:00 (UTC)',
+    'Ended:       2025-06-01 00:02:13 +00:00 (UTC)',
     'Duration:    2m 03s',
     `Job id:      ${base.job_id}`,
     'stdout log:  /home/hana/lab_job_logs/b1f0/stdout.log',

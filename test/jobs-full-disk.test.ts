@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { freshDatabase, type TestDb } from './helpers/db.js';
 import { jobRow } from './helpers/fresh-db.js';
 import { AgentEnv, eventually } from './helpers/agent-env.js';
-import { requirePart } from './helpers/required.js';
+import { requirePart, requireRoot } from './helpers/required.js';
 import type { JobRow } from '../src/services/store/types.js';
 
 const mountPoint = mkdtempSync(join(tmpdir(), 'lab-full-disk-'));
@@ -23,7 +23,7 @@ function mountSmallDisk(): boolean {
     return false;
   }
 }
-const skip = requirePart('a small file system (root, to mount a 2 MiB tmpfs)', mountSmallDisk(), 'run the test as root');
+const skip = requireRoot('mounts a 2 MiB tmpfs to fill the log disk') || requirePart('a 2 MiB tmpfs', mountSmallDisk(), 'mount -t tmpfs must work here');
 
 let db: TestDb;
 let a: AgentEnv;

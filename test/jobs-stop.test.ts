@@ -10,6 +10,8 @@ import { AgentEnv, eventually, exited } from './helpers/agent-env.js';
 import { isAlive } from '../src/services/host/process-identity.js';
 
 const db = await useFreshDatabase();
+// The stop note's times are in the agent's zone (it runs as the member: TZ), like every time shown.
+const AT = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+09:00 \(Asia/Tokyo\)`;
 
 /**
  * A job that leaves its process group two ways: a classic daemon (fork, setsid, fork) that keeps
@@ -51,7 +53,7 @@ describe('supervise: cancel ends the whole job', () => {
   let a: AgentEnv;
   let sup: ReturnType<AgentEnv['spawn']>;
   before(() => {
-    a = new AgentEnv(db, 'judy', { LAB_MAX_PARALLEL: '4' });
+    a = new AgentEnv(db, 'judy', { LAB_MAX_PARALLEL: '4', TZ: 'Asia/Tokyo' });
     sup = a.spawn(['supervise']);
   });
   after(async () => {
@@ -66,7 +68,7 @@ describe('supervise: cancel ends the whole job', () => {
       const pids = await eventually('the escaped processes to start', async () => s.pids(), 20_000);
       await eventually('running', async () => (await jobRow(db, id)).status === 'running');
       assert.equal((await a.cli(['cancel', id])).code, 0);
-      const waited = await a.cli(['wait', id], {}, 30_000);
+      const waited = await a.cli(['wait', id], {}, 90_000);
       assert.equal(waited.code, 130, `wait: ${waited.stdout}${waited.stderr}`);
       const j = await jobRow(db, id);
       assert.equal(j.status, 'cancelled', `${j.status}: ${j.error}`);
@@ -74,7 +76,7 @@ describe('supervise: cancel ends the whole job', () => {
       assert.ok(j.kill_sent_at, 'the stop is recorded');
       // The tail says who cancelled it and when, after the job's own output.
       const lines = (j.stderr_tail ?? '').trimEnd().split('\n');
-      assert.match(lines.at(-1)!, /^\[lab-job-agent\] cancelled by judy \(cancel requested at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\); the agent sent SIGTERM at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, j.stderr_tail ?? '');
+      assert.match(lines.at(-1)!, new RegExp(`^\\[lab-job-agent\\] cancelled by judy \\(cancel requested at ${AT}\\); the agent sent SIGTERM at ${AT}$`), j.stderr_tail ?? '');
       assert.ok(lines.indexOf("the job's own last words") >= 0 && lines.indexOf("the job's own last words") < lines.length - 1, j.stderr_tail ?? '');
       await noneLeft(pids, onTerm);
     });
@@ -83,17 +85,17 @@ describe('supervise: cancel ends the whole job', () => {
 
 describe('tick: timeout, and the agent dying between the record and the signal', () => {
   test('a timed-out daemonising job: failed with the timeout, nothing of it left', async () => {
-    const a = new AgentEnv(db, 'kate');
+    const a = new AgentEnv(db, 'kate', { TZ: 'Asia/Tokyo' });
     const s = escapingScript(a, 'slow', 'die');
     const id = (await a.cli(['submit', s.path, '--timeout', '1'])).stdout.trim();
     const ended = await eventually('the job to end', async () => {
       await a.cli(['tick']);
       const j = await jobRow(db, id);
       return ['failed', 'finished', 'cancelled'].includes(j.status) ? j : null;
-    }, 30_000, 300);
+    }, 120_000, 300); // ticks take seconds each with the CPUs shared
     assert.equal(ended.status, 'failed');
     assert.match(ended.error ?? '', /^timeout after 1s/);
-    assert.match(ended.stderr_tail ?? '', /\n\[lab-job-agent\] stopped by the agent at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: timeout after 1s$/);
+    assert.match(ended.stderr_tail ?? '', new RegExp(`\\n\\[lab-job-agent\\] stopped by the agent at ${AT}: timeout after 1s$`));
     // agent.log: one pid per line, the agent's; the job's is jobPid.
     const log = readFileSync(a.agentLog, 'utf8').trim().split('\n');
     for (const line of log) assert.ok((line.match(/"pid":/g) ?? []).length <= 1, `two pid keys: ${line}`);
@@ -114,7 +116,7 @@ describe('tick: timeout, and the agent dying between the record and the signal',
       await a.cli(['tick']);
       const j = await jobRow(db, id);
       return ['failed', 'finished', 'cancelled'].includes(j.status) ? j : null;
-    }, 30_000, 300);
+    }, 120_000, 300);
     assert.equal(ended.status, 'failed', `a stopped job is not a plain finish: ${ended.status} ${ended.error}`);
     assert.match(ended.error ?? '', /^timeout after 1s/);
   });

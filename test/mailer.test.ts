@@ -54,7 +54,7 @@ test('a job email reaches a plain local MTA: envelope, headers, both bodies, esc
   const text = findPart(mail, 'text/plain')?.body ?? '';
   assert.match(text, /Script:\s+\/home\/taro\/実験\/学習\.py/);
   assert.match(text, /Arguments:\s+--epochs 3 --name "テスト & <b>"/);
-  assert.match(text, /Started:\s+2025-03-01 19:00:00 \+09:00/);
+  assert.match(text, /Started:\s+2025-03-01 19:00:00 \+09:00 \(Asia\/Tokyo\)/);
   assert.match(text, /Duration:\s+2m 03s/);
   assert.ok(text.includes('ValueError: 値が不正です'));
   assert.ok(text.includes('epoch 2 損失 0.3'));

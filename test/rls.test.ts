@@ -153,6 +153,7 @@ describe('RLS matrix', () => {
     ['job_mark_cancelled', (i) => ['select public.job_mark_cancelled($1)', [i.job]]],
     ['job_release', (i) => ["select public.job_release($1, 'x')", [i.job]]],
     ['job_mark_notified', (i) => ['select public.job_mark_notified($1)', [i.job]]],
+    ['job_mark_not_emailed', (i) => ["select public.job_mark_not_emailed($1, 'x')", [i.job]]],
     ['job_notify_failed', (i) => ["select public.job_notify_failed($1, 'x', null)", [i.job]]],
     ['jupyter_get', (i) => ['select public.jupyter_get($1)', [i.session]]],
     ['jupyter_mark_running', (i) => ["select public.jupyter_mark_running($1, 1, 't', 1, '1', 'u')", [i.session]]],

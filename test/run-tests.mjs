@@ -67,6 +67,10 @@ function run(command, args, options) {
   });
 }
 
+/** What skipped, by reason: the spec reporter's `﹣ <test> (<time>) # <reason>` lines. */
+const skipped = new Map();
+const SKIP_LINE = /^\s*﹣ (.*) \([\d.]+m?s\) # (.*)$/;
+
 /** One `node --test` over some files; its output goes through line by line so groups never split a line. */
 function nodeTest(group, concurrency) {
   if (!group.length) return Promise.resolve(0);
@@ -85,6 +89,10 @@ function nodeTest(group, concurrency) {
         const lines = (rest + chunk).split('\n');
         rest = lines.pop();
         if (lines.length) to.write(lines.join('\n') + '\n');
+        for (const line of lines) {
+          const m = SKIP_LINE.exec(line);
+          if (m) skipped.set(m[2], [...(skipped.get(m[2]) ?? []), m[1]]);
+        }
       });
       from.on('end', () => rest && to.write(rest + '\n'));
     }
@@ -101,6 +109,9 @@ let code = 1;
 try {
   const codes = await Promise.all([nodeTest(concurrent, Math.max(1, width - (serial.length ? 1 : 0))), nodeTest(serial, 1)]);
   code = codes.find((c) => c !== 0) ?? 0;
+  // The skip list at the end, by reason: as a member (not root) only what needs root belongs here.
+  const count = [...skipped.values()].reduce((n, tests) => n + tests.length, 0);
+  if (count) console.log(`skipped ${count} (a skipped group counts once), by reason:\n${[...skipped].map(([why, tests]) => `  ${why}\n    ${tests.join('\n    ')}`).join('\n')}`);
   console.log(`all test files: ${code === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s (concurrent group exit ${codes[0]}, serial group exit ${codes[1]})`);
 } finally {
   if (server.startedNow) {

@@ -10,14 +10,14 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requirePart } from './helpers/required.js';
+import { requirePart, requireRoot } from './helpers/required.js';
 import { which } from './helpers/install-env.js';
 import { addLinuxUser, deleteLinuxUser, killUserProcesses, type LinuxUser } from './helpers/linux-users.js';
 import { hasSlurm, runAsUser, slurmScript, useLocalSlurm, type LocalSlurm } from './helpers/slurm.js';
 
 const skip =
-  requirePart('Slurm (slurmctld, slurmd, munged and the client commands)', hasSlurm(), 'as root: apt-get install -y slurm-wlm munge (as .ci/run does)') ||
-  requirePart('root', process.getuid?.() === 0, 'the Slurm tests start slurmd and create Linux users: run them as root (as .ci/run does)');
+  requireRoot('the Slurm tests start slurmd and create Linux users') ||
+  requirePart('Slurm (slurmctld, slurmd, munged and the client commands)', hasSlurm(), 'as root: apt-get install -y slurm-wlm munge (as .ci/run does)');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -12,13 +12,13 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath, eventually, type CliResult } from './helpers/agent-env.js';
-import { requirePart } from './helpers/required.js';
+import { requirePart, requireRoot } from './helpers/required.js';
 import { addLinuxUser, deleteLinuxUser, killUserProcesses, type LinuxUser } from './helpers/linux-users.js';
 import { hasSlurm, runAsUser, useLocalSlurm, type LocalSlurm } from './helpers/slurm.js';
 
 const skip =
-  requirePart('Slurm (slurmctld, slurmd, munged and the client commands)', hasSlurm(), 'as root: apt-get install -y slurm-wlm munge (as .ci/run does)') ||
-  requirePart('root', process.getuid?.() === 0, 'the Slurm tests start slurmd and create Linux users: run them as root (as .ci/run does)');
+  requireRoot('the Slurm tests start slurmd and create Linux users') ||
+  requirePart('Slurm (slurmctld, slurmd, munged and the client commands)', hasSlurm(), 'as root: apt-get install -y slurm-wlm munge (as .ci/run does)');
 
 interface Row {
   job_id: string; status: string; retcode: number | null; error: string | null; stdout_tail: string | null; stderr_tail: string | null;

@@ -160,7 +160,9 @@ describe('job lifecycle functions', () => {
     assert.ok(await store.beginNotify({ jobId: r, agentId: agent }));
     const done = await store.markNotified(r);
     assert.ok(done.notified_at);
+    assert.equal(done.no_email_reason, null, 'an email went');
     await rejectsUnchanged(r, () => store.markNotified(r), /already notified/);
+    await rejectsUnchanged(r, () => store.markNotEmailed({ jobId: r, reason: 'LAB_EMAIL empty' }), /already notified/);
     assert.equal(await store.beginNotify({ jobId: r, agentId: agent }), null);
     const events = await store.history(r);
     assert.equal(events.at(-1)!.to_status, 'notified');

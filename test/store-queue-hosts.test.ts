@@ -58,6 +58,16 @@ describe('queue, host and Slurm functions', () => {
     assert.ok(!(await store.listSchedules()).some((x) => x.schedule_id === s.schedule_id));
   });
 
+  test("a job's end with no email: marked notified once, the row says why (issue 15)", async () => {
+    const job = await store.submitJob({ scriptPath: '/home/quinn/quiet.py' });
+    await store.requestCancel(job.job_id); // a pending job ends at once
+    const done = await store.markNotEmailed({ jobId: job.job_id, reason: 'LAB_EMAIL empty' });
+    assert.ok(done.notified_at);
+    assert.equal(done.no_email_reason, 'LAB_EMAIL empty');
+    assert.equal((await store.getJob(job.job_id)).no_email_reason, 'LAB_EMAIL empty');
+    await assert.rejects(store.markNotEmailed({ jobId: job.job_id, reason: 'again' }), /already notified/);
+  });
+
   test('a drain: on, listed, and undone', async () => {
     const d = await store.drainHost({ host, note: 'maintenance' });
     assert.equal(d.host, host);

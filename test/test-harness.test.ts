@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './helpers/required.js';
+import { repoRoot, requirePart } from './helpers/required.js';
 import { whichIn } from '../src/services/host/executables.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lab-harness-'));
@@ -23,15 +23,16 @@ function node(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; o
 
 // pip with no index at all: the venv is made, the install fails at once (no network, no mirror).
 const noIndex = { PIP_CONFIG_FILE: '/dev/null', PIP_NO_INDEX: '1', PIP_FIND_LINKS: '', PIP_INDEX_URL: '' };
+const noPython = requirePart('python3 on PATH', Boolean(whichIn('python3', process.env.PATH)), 'install python3');
 
-test('no .venv: the test Python is python3 on PATH, so Python-only tests run', { skip: whichIn('python3', process.env.PATH) ? false : 'no python3 on PATH' }, async () => {
+test('no .venv: the test Python is python3 on PATH, so Python-only tests run', { skip: noPython }, async () => {
   const code = "import('./test/helpers/required.ts').then((r) => console.log(JSON.stringify({ p: r.testPython, has: r.hasTestPython })))";
   const { code: rc, out } = await node(['--import', 'tsx', '-e', code], { ...process.env, LAB_TEST_VENV: join(work, 'absent') });
   assert.equal(rc, 0, out);
   assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { p: whichIn('python3', process.env.PATH), has: true });
 });
 
-test('no Jupyter venv and no package index: npm test says so and goes on; under CI=true it fails before any test', { skip: whichIn('python3', process.env.PATH) ? false : 'no python3 on PATH' }, async () => {
+test('no Jupyter venv and no package index: npm test says so and goes on; under CI=true it fails before any test', { skip: noPython }, async () => {
   const env = { ...process.env, ...noIndex, LAB_TEST_VENV: join(work, 'venv') };
   const ci = await node(['test/run-tests.mjs', 'test/gpu-parse.test.ts'], { ...env, CI: 'true' });
   assert.equal(ci.code, 1, ci.out);

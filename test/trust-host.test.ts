@@ -9,11 +9,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, st
 import { join } from 'node:path';
 import { AgentEnv, cliPath, eventually, type CliResult } from './helpers/agent-env.js';
 import { freshDatabase, type TestDb } from './helpers/db.js';
-import { requirePart } from './helpers/required.js';
+import { requirePart, requireRoot } from './helpers/required.js';
 import { serverRoot, stopLocalPostgres } from '../src/services/store/local-postgres.js';
 
-const skip = requirePart('root and a `postgres` system account', process.getuid?.() === 0 && existsSync('/usr/sbin/runuser') && hasPostgresAccount(),
-  'the root tests run as root with a `postgres` account to attack from (.ci/run creates it)');
+const skip = requireRoot("a root agent's local database, attacked from the `postgres` account") ||
+  requirePart('runuser and a `postgres` system account', existsSync('/usr/sbin/runuser') && hasPostgresAccount(), 'the `postgres` account to attack from (.ci/run creates it)');
 
 function hasPostgresAccount(): boolean {
   return readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.startsWith('postgres:'));

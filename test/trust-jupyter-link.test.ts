@@ -13,7 +13,7 @@ import { AgentEnv, eventually, sleep, type CliResult } from './helpers/agent-env
 import { freshDatabase, killLeftoverJupyter, type TestDb } from './helpers/db.js';
 import { which } from './helpers/install-env.js';
 import { addLinuxUser, deleteLinuxUser, killUserProcesses } from './helpers/linux-users.js';
-import { hasLegacyJupyter, requirePart } from './helpers/required.js';
+import { hasLegacyJupyter, requirePart, requireRoot } from './helpers/required.js';
 import { freePort, readMail, startSmtp, type TestSmtp } from './helpers/smtp.js';
 import { jupyterLink } from '../src/services/jupyter/link.js';
 import { sessionRuntimeDir } from '../src/services/jupyter/session-record.js';
@@ -55,8 +55,9 @@ describe('the link a server gets', () => {
   });
 });
 
-const skip = requirePart('root with useradd and runuser, and the legacy Notebook 6', process.getuid?.() === 0 && which('useradd') && which('runuser') && hasLegacyJupyter,
-  'the attack needs a second Linux user (run as root, as .ci/run does) and Debian\'s jupyter-notebook');
+const skip = requireRoot('the attack needs a second Linux user') ||
+  requirePart('useradd and runuser', which('useradd') && which('runuser'), 'apt-get install passwd util-linux') ||
+  requirePart('legacy Notebook 6', hasLegacyJupyter, 'apt-get install jupyter-notebook (Debian/Ubuntu)');
 
 /** This machine's address on the network (what its host name means to others), else IPv6 wildcard. */
 function lanAddress(): { listen: string; publicHost: string } {

@@ -2,6 +2,7 @@
 // lets what runs finish; jobs for "any host" go to your other hosts.
 import type { HostDrain } from '../services/store/queue-types.js';
 import { defineCommand, type Command } from './command.js';
+import { formatTime, memberTimeZone, timeHeading } from '../services/time-format.js';
 import { table, UsageError } from './output.js';
 import { withUserStore } from './user-store.js';
 
@@ -10,9 +11,9 @@ function hostOf(args: string[], options: Record<string, unknown>, thisHost: stri
   return (options.host as string | undefined) ?? thisHost;
 }
 
-function drainsTable(rows: HostDrain[]): string {
+function drainsTable(rows: HostDrain[], zone = memberTimeZone()): string {
   if (rows.length === 0) return 'no host is drained';
-  return table([['HOST', 'BY', 'SINCE', 'NOTE'], ...rows.map((d) => [d.host, d.lab_wide ? 'the lab (administrator)' : 'you', d.drained_at, d.note ?? ''])]);
+  return table([['HOST', 'BY', timeHeading('SINCE', zone), 'NOTE'], ...rows.map((d) => [d.host, d.lab_wide ? 'the lab (administrator)' : 'you', formatTime(d.drained_at, zone, 'cell'), d.note ?? ''])]);
 }
 
 export const drainCommands: Command[] = [

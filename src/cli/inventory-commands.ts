@@ -2,6 +2,7 @@
 // imported inside run(), so `sync --dry-run` loads only what it uses.
 import type { SyncResult } from '../services/inventory/sync.js';
 import type { ScriptRow } from '../services/store/types.js';
+import { formatTime, memberTimeZone, timeHeading } from '../services/time-format.js';
 import { defineCommand, type Command } from './command.js';
 import { size, table } from './output.js';
 
@@ -28,19 +29,11 @@ function syncText(r: SyncResult): string {
   return lines.join('\n');
 }
 
-function localTime(iso: string | null): string {
-  if (!iso) return '-';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const p = (x: number): string => String(x).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
-}
-
-function scriptsTable(rows: ScriptRow[]): string {
+function scriptsTable(rows: ScriptRow[], zone = memberTimeZone()): string {
   if (rows.length === 0) return 'no scripts in the inventory yet: run `lab-agent sync`';
   return table([
-    ['ID', 'TYPE', 'SIZE', 'MODIFIED', 'KERNEL', 'PATH'],
-    ...rows.map((s) => [String(s.script_id), s.type, size(s.size === null ? null : Number(s.size)), localTime(s.mtime), s.kernel ?? '-', s.path]),
+    ['ID', 'TYPE', 'SIZE', timeHeading('MODIFIED', zone), 'KERNEL', 'PATH'],
+    ...rows.map((s) => [String(s.script_id), s.type, size(s.size === null ? null : Number(s.size)), formatTime(s.mtime, zone, 'cell'), s.kernel ?? '-', s.path]),
   ]);
 }
 

@@ -153,11 +153,11 @@ export const jobCommands: Command[] = [
       const id = jobArg(args);
       const found = await withUserStore(env, async (store, config) => {
         const hit = await findJobOrSweep(store, id);
-        return 'sweep' in hit ? hit : { job: hit.job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', hit.job.job_id), emailTo: config.email };
+        return 'sweep' in hit ? hit : { job: hit.job, page: dashboardLink(config.values.LAB_DASHBOARD_URL, 'job', hit.job.job_id) };
       });
       if ('sweep' in found) return out.data(found.sweep, sweepDetail);
-      const { job, page, emailTo } = found;
-      out.data(job, (j: JobRow) => `${jobDetail(j, emailTo)}${page ? `\n\n${'dashboard'.padEnd(16)} ${page}` : ''}`);
+      const { job, page } = found;
+      out.data(job, (j: JobRow) => `${jobDetail(j)}${page ? `\n\n${'dashboard'.padEnd(16)} ${page}` : ''}`);
     },
   }),
   defineCommand({

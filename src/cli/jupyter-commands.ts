@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { dashboardLink } from '../services/dashboard-link.js';
 import type { LabStore } from '../services/store/lab-store.js';
 import type { SessionRow } from '../services/store/types.js';
+import { formatTime, memberTimeZone, timeHeading } from '../services/time-format.js';
 import { defineCommand, type Command } from './command.js';
-import { age } from './job-format.js';
 import { CliFailure, positiveInt, shorten, table, UsageError } from './output.js';
 import { findSession, idArg, withUserStore } from './user-store.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from './gpu-options.js';
@@ -54,12 +54,12 @@ function waitingFor(s: SessionRow): string {
   return '';
 }
 
-export function sessionsTable(rows: SessionRow[], tokenlessUrl: (url: string | null) => string | null): string {
+export function sessionsTable(rows: SessionRow[], tokenlessUrl: (url: string | null) => string | null, zone = memberTimeZone()): string {
   if (rows.length === 0) return 'no Jupyter sessions yet: start one with `lab-agent jupyter start`';
   return table([
-    ['ID', 'STATUS', 'CREATED', 'HOST', 'PORT', 'URL / ERROR'],
+    ['ID', 'STATUS', timeHeading('CREATED', zone), 'HOST', 'PORT', 'URL / ERROR'],
     ...rows.map((s) => [
-      s.session_id.slice(0, 8), s.status, age(s.created_at), s.run_host ?? s.host ?? '(any)', s.port === null ? '-' : String(s.port),
+      s.session_id.slice(0, 8), s.status, formatTime(s.created_at, zone, 'cell'), s.run_host ?? s.host ?? '(any)', s.port === null ? '-' : String(s.port),
       shorten(s.status === 'failed' ? s.error_message ?? '' : s.status === 'running' ? tokenlessUrl(s.url) ?? '' : `${s.dir ?? ''}${waitingFor(s)}`.trim(), 100),
     ]),
   ]);

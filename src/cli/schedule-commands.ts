@@ -2,6 +2,7 @@
 // member's --tz, else this machine's) makes one job at each due time; the agents fire them.
 import type { LabStore } from '../services/store/lab-store.js';
 import type { ScheduleRow } from '../services/store/queue-types.js';
+import { formatTime, memberTimeZone, timeHeading } from '../services/time-format.js';
 import { defineCommand, type Command } from './command.js';
 import { checkScript } from './job-commands.js';
 import { CliFailure, table, UsageError } from './output.js';
@@ -11,18 +12,16 @@ import { findByIdOrPrefix, idArg, withUserStore } from './user-store.js';
 // croner is loaded by the commands that read a cron line only, not by every CLI start.
 const loadCron = () => import('../services/queue/cron.js');
 
-const localZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-
-function schedulesTable(rows: ScheduleRow[]): string {
+function schedulesTable(rows: ScheduleRow[], zone = memberTimeZone()): string {
   if (rows.length === 0) return "no schedules yet: add one with `lab-agent schedule add '0 3 * * *' eval.py -- --ckpt latest`";
   return table([
-    ['SCHEDULE', 'CRON', 'ZONE', 'NEXT', 'RUNS', 'LAST', 'SCRIPT'],
-    ...rows.map((s) => [s.schedule_id.slice(0, 8), s.cron, s.time_zone, s.paused_at ? 'paused' : s.next_due_at, String(s.runs),
+    ['SCHEDULE', 'CRON', 'ZONE', timeHeading('NEXT', zone), 'RUNS', 'LAST', 'SCRIPT'],
+    ...rows.map((s) => [s.schedule_id.slice(0, 8), s.cron, s.time_zone, s.paused_at ? 'paused' : formatTime(s.next_due_at, zone, 'cell'), String(s.runs),
       s.last_job_id ? `${s.last_job_id.slice(0, 8)} ${s.last_job_status ?? ''}`.trim() : '-', s.script_path]),
   ]);
 }
 
-const scheduleLine = (s: ScheduleRow) => `${s.schedule_id}  ${s.cron} (${s.time_zone})  ${s.paused_at ? 'paused' : `next ${s.next_due_at}`}`;
+const scheduleLine = (s: ScheduleRow) => `${s.schedule_id}  ${s.cron} (${s.time_zone})  ${s.paused_at ? 'paused' : `next ${formatTime(s.next_due_at)}`}`;
 
 const findSchedule = (store: LabStore, idOrPrefix: string): Promise<ScheduleRow> =>
   findByIdOrPrefix(idOrPrefix, async (id) => {
@@ -63,7 +62,7 @@ export const scheduleCommands: Command[] = [
     async run({ args, rest, options, env, out }) {
       if (args.length !== 2) throw new UsageError("give the cron line (quoted) and the script: schedule add '0 3 * * *' eval.py -- --ckpt latest");
       const [cron, path] = args as [string, string];
-      const timeZone = (options.tz as string | undefined) ?? localZone();
+      const timeZone = (options.tz as string | undefined) ?? memberTimeZone();
       const catchUp = options['catch-up'] === undefined ? 1 : Number(options['catch-up']);
       if (!Number.isInteger(catchUp) || catchUp < 0 || catchUp > 100) throw new UsageError('--catch-up takes how many missed runs to make up after downtime, 0 to 100');
       const timeout = options.timeout === undefined ? null : Number(options.timeout);
@@ -87,7 +86,7 @@ export const scheduleCommands: Command[] = [
         });
       });
       out.data(row, (s: ScheduleRow) => s.schedule_id);
-      if (!out.json) process.stderr.write(`first run at ${row.next_due_at} (${timeZone})\n`);
+      if (!out.json) process.stderr.write(`first run at ${formatTime(row.next_due_at)}${timeZone === memberTimeZone() ? '' : `; the cron line is read in ${timeZone}`}\n`);
     },
   }),
   defineCommand({

@@ -1,21 +1,21 @@
 // How sweeps look on a terminal: the list of sweeps, and one sweep's grid.
 import { sweepGrid } from '../services/queue/sweep-email.js';
 import type { SweepRow, SweepView } from '../services/store/queue-types.js';
-import { age } from './job-format.js';
+import { formatTime, memberTimeZone, timeHeading } from '../services/time-format.js';
 import { table } from './output.js';
 
 const counts = (s: SweepRow) => Object.entries(s.counts).map(([k, n]) => `${n} ${k}`).join(', ');
 
-export function sweepsTable(sweeps: SweepRow[]): string {
+export function sweepsTable(sweeps: SweepRow[], zone = memberTimeZone()): string {
   if (sweeps.length === 0) return 'no sweeps yet: submit one with `lab-agent submit train.py --sweep lr=0.1,0.01 -- …`';
   return table([
-    ['SWEEP', 'CREATED', 'CELLS', 'STATE', 'SCRIPT'],
-    ...sweeps.map((s) => [s.sweep_id.slice(0, 8), age(s.created_at), String(s.cells), s.finished_at ? `ended: ${counts(s)}` : counts(s), s.script_path]),
+    ['SWEEP', timeHeading('CREATED', zone), 'CELLS', 'STATE', 'SCRIPT'],
+    ...sweeps.map((s) => [s.sweep_id.slice(0, 8), formatTime(s.created_at, zone, 'cell'), String(s.cells), s.finished_at ? `ended: ${counts(s)}` : counts(s), s.script_path]),
   ]);
 }
 
 /** The grid, a row per cell: parameters, status, exit code, result, and why a waiting cell waits. */
-export function sweepDetail(v: SweepView): string {
+export function sweepDetail(v: SweepView, zone = memberTimeZone()): string {
   const s = v.sweep;
   const { head, rows } = sweepGrid(v);
   const head2 = [...head.slice(0, 1), 'job', ...head.slice(1), 'waiting'];
@@ -24,8 +24,8 @@ export function sweepDetail(v: SweepView): string {
     `sweep            ${s.sweep_id}`,
     `script           ${s.script_path}${s.args ? ` ${s.args}` : ''}`,
     `cells            ${s.cells}${s.max_parallel ? ` (at most ${s.max_parallel} at once)` : ''}: ${counts(s)}`,
-    `created          ${s.created_at}`,
-    ...(s.finished_at ? [`ended            ${s.finished_at}`] : []),
+    `created          ${formatTime(s.created_at, zone)}`,
+    ...(s.finished_at ? [`ended            ${formatTime(s.finished_at, zone)}`] : []),
     '',
     table([head2, ...rows2]),
   ].join('\n');

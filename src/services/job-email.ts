@@ -2,8 +2,7 @@
 // Pure functions: no clock, no I/O. Every value that comes from a row or a log is escaped in HTML.
 import { basename } from 'node:path';
 import { dashboardLink } from './dashboard-link.js';
-
-type When = Date | string | null | undefined;
+import { formatTime, type When } from './time-format.js';
 
 /** The jobs row fields the email uses (snake_case, as in the database). */
 export interface JobForEmail {
@@ -48,7 +47,7 @@ export interface JupyterSessionForEmail {
 export interface EmailContext {
   /** The agent's hostname. */
   host: string;
-  /** IANA zone for times in the email; default: the process's zone. */
+  /** IANA zone for times in the email; default: the member's (TZ, else the system's). */
   timeZone?: string;
   /** LAB_DASHBOARD_URL: the email links to the job's or session's page there. */
   dashboardUrl?: string | null;
@@ -78,23 +77,6 @@ export function formatDuration(ms: number): string {
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-}
-
-/** `2025-01-02 12:04:05 +09:00` in the given zone (or the process's). */
-export function formatTime(when: When, timeZone?: string): string {
-  const d = toDate(when);
-  if (!d) return '—';
-  const fmt = dateFormat(timeZone);
-  const parts: Record<string, string> = {};
-  for (const part of fmt.formatToParts(d)) parts[part.type] = part.value;
-  const n = (k: string) => Number(parts[k] ?? 0);
-  // offset = wall clock read as UTC minus the instant
-  const wallAsUtc = Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second'));
-  const offMin = Math.round((wallAsUtc - Math.floor(d.getTime() / 1000) * 1000) / 60_000);
-  const sign = offMin < 0 ? '-' : '+';
-  const abs = Math.abs(offMin);
-  const off = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${off}`;
 }
 
 /** Run time: finished − started; null when the job never started or a time is missing. */
@@ -214,34 +196,6 @@ export function renderJupyterEmail(session: JupyterSessionForEmail, ctx: EmailCo
     page ? `<p><a href="${escapeHtml(page)}">Open it on your dashboard</a> (connect, stop, past sessions)</p>` : '',
   ]);
   return { subject, text, html };
-}
-
-// Building an Intl.DateTimeFormat costs about a millisecond (ICU); an email formats four times.
-const formats = new Map<string, Intl.DateTimeFormat>();
-
-function dateFormat(timeZone: string | undefined): Intl.DateTimeFormat {
-  const key = timeZone ?? '';
-  let fmt = formats.get(key);
-  if (!fmt) formats.set(key, (fmt = newDateFormat(timeZone)));
-  return fmt;
-}
-
-function newDateFormat(timeZone: string | undefined): Intl.DateTimeFormat {
-  const options: Intl.DateTimeFormatOptions = {
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  };
-  try {
-    return new Intl.DateTimeFormat('en-US', { ...options, timeZone });
-  } catch {
-    // an unknown zone name must not stop the email: fall back to UTC (the offset shows it)
-    return new Intl.DateTimeFormat('en-US', { ...options, timeZone: 'UTC' });
-  }
 }
 
 function toDate(when: When): Date | null {

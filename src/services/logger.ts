@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import type { Logger as PinoLogger, DestinationStream, StreamEntry } from 'pino';
+import { formatTime } from './time-format.js';
 
 type LogFn = { (obj: object, msg?: string, ...args: unknown[]): void; (msg: string, ...args: unknown[]): void };
 
@@ -35,9 +36,10 @@ const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
 
 /** One JSON log line as a person reads it: "12:03:04 INFO job started job=… pid=…". */
 function prettyLine(json: string): string {
+import { formatTime } from './time-format.js';
   try {
     const o = JSON.parse(json) as Record<string, unknown>;
-    const time = new Date(Number(o.time)).toTimeString().slice(0, 8);
+    const time = formatTime(new Date(Number(o.time)), undefined, 'cell').slice(11); // the time of day; the terminal is the member's
     const extra = Object.entries(o)
       .filter(([k]) => !SKIP.has(k))
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)

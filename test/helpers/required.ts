@@ -16,6 +16,23 @@ export function requirePart(name: string, present: boolean, howToGet: string): s
   return reason;
 }
 
+export const isRoot = process.getuid?.() === 0;
+
+/**
+ * What only root can do (create Linux users, mount, start slurmd, a root agent's database): a
+ * member's `npm test` skips it with this reason, which names root and why; under CI=true (run as
+ * root) a non-root run is a failure. Check root first, then the parts the test needs besides
+ * (requirePart), so a member's run says "root", never a part it merely cannot see from its PATH.
+ * test/skip-reasons.test.ts holds every test to it.
+ */
+export function requireRoot(why: string): string | false {
+  if (!why.trim()) throw new Error('requireRoot: say why the test needs root');
+  if (isRoot) return false;
+  const reason = `needs root: ${why} (run the tests as root, as .ci/run does)`;
+  if (isCI) throw new Error(`under CI=true the tests run as root: ${reason}`);
+  return reason;
+}
+
 /** The test virtualenv (scripts/test-venv.sh, made by `npm test` when missing, and by .ci/run). */
 const testVenv = process.env.LAB_TEST_VENV ?? join(repoRoot, '.venv');
 const venvPython = join(testVenv, 'bin', 'python');

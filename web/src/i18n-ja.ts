@@ -18,7 +18,7 @@ export const ja: Dict = {
   'job.title': 'ジョブ', 'job.cancel': '取り消す', 'job.cancelAsked': '取り消しを依頼済み', 'job.resubmit': '再投入', 'job.edit': '編集して再投入',
   'job.facts': '詳細', 'job.id': 'ジョブ ID', 'job.argv': 'argv', 'job.interpreter': 'インタプリタ', 'job.pid': 'pid', 'job.created': '投入',
   'job.started': '開始', 'job.finished': '終了', 'job.duration': '所要時間', 'job.exitCode': '終了コード', 'job.signal': 'シグナル', 'job.error': 'エラー',
-  'job.timeout': 'タイムアウト', 'job.host': 'ホスト', 'job.ranOn': '{host} で実行', 'job.logs': 'ログフォルダ', 'job.notified': 'メール送信',
+  'job.timeout': 'タイムアウト', 'job.host': 'ホスト', 'job.ranOn': '{host} で実行', 'job.logs': 'ログフォルダ', 'job.notified': 'メール送信', 'job.noEmail': 'なし（{reason}）',
   'job.output': '出力', 'job.stdout': '標準出力', 'job.stderr': '標準エラー', 'job.follow': '追従', 'job.earlier': '前を読み込む',
   'job.fullLog': 'ログ全体: {size}', 'job.tailOnly': 'データベースに残る末尾だけを表示しています（{why}）。', 'job.noOutput': '（まだ出力はありません）',
   'job.notebook': 'ノートブックの出力', 'job.notebookNone': '実行済みノートブックが書き出されるとここに表示されます。',

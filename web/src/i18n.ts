@@ -22,7 +22,7 @@ const en = {
   'job.title': 'Job', 'job.cancel': 'Cancel', 'job.cancelAsked': 'Cancel requested', 'job.resubmit': 'Resubmit', 'job.edit': 'Edit & resubmit',
   'job.facts': 'Details', 'job.id': 'Job id', 'job.argv': 'argv', 'job.interpreter': 'Interpreter', 'job.pid': 'pid', 'job.created': 'Queued',
   'job.started': 'Started', 'job.finished': 'Ended', 'job.duration': 'Duration', 'job.exitCode': 'Exit code', 'job.signal': 'Signal', 'job.error': 'Error',
-  'job.timeout': 'Timeout', 'job.host': 'Host', 'job.ranOn': 'ran on {host}', 'job.logs': 'Log folder', 'job.notified': 'Emailed',
+  'job.timeout': 'Timeout', 'job.host': 'Host', 'job.ranOn': 'ran on {host}', 'job.logs': 'Log folder', 'job.notified': 'Emailed', 'job.noEmail': 'no email ({reason})',
   'job.output': 'Output', 'job.stdout': 'stdout', 'job.stderr': 'stderr', 'job.follow': 'Follow', 'job.earlier': 'Load earlier',
   'job.fullLog': 'Full log: {size}', 'job.tailOnly': 'Last lines kept in the database ({why}).', 'job.noOutput': '(no output yet)',
   'job.notebook': 'Notebook output', 'job.notebookNone': 'The executed notebook appears here when the run has written it.',

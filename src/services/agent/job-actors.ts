@@ -212,7 +212,7 @@ async function notifyUser(ctx: AgentContext, job: JobRow): Promise<JobRow> {
   const lease = await ctx.store.beginNotify({ jobId: job.job_id, agentId: ctx.agentId });
   if (!lease) return ctx.store.getJob(job.job_id); // another agent has it, or it is not due
   const mailer = await ctx.mailer();
-  if (!mailer) return ctx.store.markNotified(job.job_id); // LAB_EMAIL empty: nothing to send
+  if (!mailer) return ctx.store.markNotEmailed({ jobId: job.job_id, reason: 'LAB_EMAIL empty' }); // nothing to send
   const mail = renderJobEmail({ ...lease, script_path: lease.script_path ?? '(no script)', status: lease.status as 'finished' }, { host: ctx.host, dashboardUrl: ctx.config.values.LAB_DASHBOARD_URL });
   // notified_at is written first and committed the moment the SMTP server accepts the message:
   // only an agent dying between those two lines sends it again (with the same Message-ID).

@@ -1,6 +1,7 @@
 // The queue's check (issue 17): is this host drained, by you or by the lab's administrator?
 import type { Config } from '../config.js';
 import type { LabStore } from '../store/lab-store.js';
+import { formatTime } from '../time-format.js';
 import { result, withTimeout, type CheckResult } from './types.js';
 
 export async function checkDrain(config: Config, store: LabStore | null): Promise<CheckResult> {
@@ -10,7 +11,7 @@ export async function checkDrain(config: Config, store: LabStore | null): Promis
   if (!drains.length) return result('drain', title, 'ok', `${config.host} takes new jobs and Jupyter servers`);
   const lab = drains.find((d) => d.lab_wide);
   const mine = drains.find((d) => !d.lab_wide);
-  const by = [mine && `by you since ${mine.drained_at}${mine.note ? ` (${mine.note})` : ''}`, lab && `by the lab's administrator since ${lab.drained_at}${lab.note ? ` (${lab.note})` : ''}`].filter(Boolean).join(' and ');
+  const by = [mine && `by you since ${formatTime(mine.drained_at)}${mine.note ? ` (${mine.note})` : ''}`, lab && `by the lab's administrator since ${formatTime(lab.drained_at)}${lab.note ? ` (${lab.note})` : ''}`].filter(Boolean).join(' and ');
   return result('drain', title, 'warn', `${config.host} is drained ${by}: your agent here starts nothing new; running jobs finish`,
     mine ? `lab-agent resume --host ${config.host}` : 'ask the database administrator to lift the lab\'s drain', { drains });
 }

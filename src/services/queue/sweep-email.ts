@@ -1,7 +1,8 @@
 // The one email for a whole sweep (issue 17): what ended how, and the grid as a table (each cell's
 // parameters, status, exit code and LAB_RESULT). Pure: no clock, no I/O; every value escaped in HTML.
 import { basename } from 'node:path';
-import { escapeHtml, formatTime, htmlPage, oneLine, type EmailContext, type RenderedEmail } from '../job-email.js';
+import { escapeHtml, htmlPage, oneLine, type EmailContext, type RenderedEmail } from '../job-email.js';
+import { formatTime } from '../time-format.js';
 import type { SweepCell, SweepView } from '../store/queue-types.js';
 
 const MAX_ROWS = 500;

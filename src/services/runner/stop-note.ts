@@ -3,8 +3,10 @@
 // Only the job's owner can ask for a cancel (row-level security: the member's account, or a key
 // that acts for them), so "who" is that member; a timeout is the agent's own decision.
 import type { JobRow } from '../store/types.js';
+import { formatTime } from '../time-format.js';
 
-const at = (iso: string | null): string => (iso ? `${new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}` : 'an unknown time');
+// In the zone of the agent, which runs as the member (TZ, else the system's), like its emails.
+const at = (iso: string | null): string => (iso ? formatTime(iso) : 'an unknown time');
 
 function stopNote(job: Pick<JobRow, 'cancel_requested_at' | 'kill_sent_at' | 'stop_reason'>, member: string): string | null {
   if (job.cancel_requested_at && (job.stop_reason === null || job.stop_reason === 'cancel')) {

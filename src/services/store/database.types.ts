@@ -267,6 +267,7 @@ export type Database = {
           kill_sent_at: string | null
           log_dir: string | null
           mem_mb: number | null
+          no_email_reason: string | null
           not_before: string | null
           notified_at: string | null
           notify_attempts: number
@@ -340,6 +341,7 @@ export type Database = {
           kill_sent_at?: string | null
           log_dir?: string | null
           mem_mb?: number | null
+          no_email_reason?: string | null
           not_before?: string | null
           notified_at?: string | null
           notify_attempts?: number
@@ -413,6 +415,7 @@ export type Database = {
           kill_sent_at?: string | null
           log_dir?: string | null
           mem_mb?: number | null
+          no_email_reason?: string | null
           not_before?: string | null
           notified_at?: string | null
           notify_attempts?: number
@@ -976,6 +979,10 @@ export type Database = {
           p_stdout_tail?: string
           p_user_id?: string
         }
+        Returns: Json
+      }
+      job_mark_not_emailed: {
+        Args: { p_job_id: string; p_reason: string; p_user_id?: string }
         Returns: Json
       }
       job_mark_notified: {

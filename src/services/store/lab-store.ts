@@ -117,6 +117,10 @@ export class LabStore {
   markNotified(jobId: string): Promise<JobRow> {
     return this.call('job_mark_notified', { p_job_id: jobId });
   }
+  /** Marks the job notified with no email sent, and why, for `status` wherever it runs (another LAB_EMAIL). */
+  markNotEmailed(n: { jobId: string; reason: string }): Promise<JobRow> {
+    return this.call('job_mark_not_emailed', { p_job_id: n.jobId, p_reason: n.reason });
+  }
   /** Sends a job's email through `send` and records notified_at as one step (see rpcCommittedAfter). */
   markNotifiedOnSend(n: { jobId: string; send: () => Promise<void> }): Promise<JobRow> {
     return this.callCommittedAfter('job_mark_notified', { p_job_id: n.jobId }, n.send);

@@ -38,6 +38,8 @@ export interface JobRow extends QueueColumns {
   notify_attempts: number;
   notify_error: string | null;
   notify_next_at: string | null;
+  /** Why the agent sent no end-of-run email (LAB_EMAIL empty; the sweep's one email covers this cell); null when it sent one. */
+  no_email_reason: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

@@ -3,7 +3,8 @@
 import { COLORS } from './dot.js';
 import type { RowHistory } from './history.js';
 import { svgElement } from './svg.js';
-import { formatChange, formatDetail, formatPath, formatTime, type Subject } from './timeline.js';
+import { timeHeading } from '../time-format.js';
+import { formatChange, formatDetail, formatPath, stepTime, type Subject } from './timeline.js';
 
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -59,10 +60,10 @@ function legend(withHistory: boolean): string {
 function timelineTable(history: RowHistory): string {
   const rows = history.steps.map((s) => {
     const cls = s.problem ? 'problem' : s.external ? 'external' : '';
-    return `<tr class="step ${cls}"><td>${s.n}</td><td>${esc(formatTime(s.at))}</td><td>${esc(formatChange(s))}</td>`
+    return `<tr class="step ${cls}"><td>${s.n}</td><td>${esc(stepTime(s.at))}</td><td>${esc(formatChange(s))}</td>`
       + `<td class="way">${esc(formatPath(s))}</td><td>${esc(formatDetail(s.detail))}</td></tr>`;
   });
-  return `<table class="timeline"><thead><tr><th>#</th><th>time (UTC)</th><th>change</th><th>way through the machine</th><th>detail</th></tr></thead>`
+  return `<table class="timeline"><thead><tr><th>#</th><th>${esc(timeHeading('time'))}</th><th>change</th><th>way through the machine</th><th>detail</th></tr></thead>`
     + `<tbody>${rows.join('')}</tbody></table>`;
 }
 

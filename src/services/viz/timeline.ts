@@ -4,6 +4,7 @@
 import type { RowHistory, HistoryStep } from './history.js';
 import type { VizEdge } from './machine-graph.js';
 import { isUuid } from '../names.js';
+import { formatTime, memberTimeZone, timeHeading } from '../time-format.js';
 
 /** Who the history is about, for the heading. */
 export interface Subject {
@@ -16,11 +17,8 @@ export interface Subject {
   status: string;
 }
 
-/** Event times as stored, shown in UTC to the millisecond. */
-export const formatTime = (at: string): string => {
-  const d = new Date(at);
-  return Number.isNaN(d.getTime()) ? at : d.toISOString().replace('T', ' ').replace('Z', '');
-};
+/** An event's time in the member's zone, named once in the heading (the step number keeps the order within a second). */
+export const stepTime = (at: string): string => formatTime(at, memberTimeZone(), 'cell');
 
 const short = (v: string) => (isUuid(v) ? v.slice(0, 8) : v);
 
@@ -77,13 +75,13 @@ export function timelineText(subject: Subject, history: RowHistory): string {
     `status ${subject.status}; current state: ${history.current ?? '(unknown)'}`,
     `path: ${history.path.join(' → ') || '(no events)'}`,
     '',
-    'time (UTC)               change / way through the machine / detail',
+    `${timeHeading('time').padEnd(21)}  change / way through the machine / detail`,
   ];
   for (const step of history.steps) {
     const detail = formatDetail(step.detail);
-    lines.push(`${formatTime(step.at).padEnd(23)}  ${formatChange(step)}${detail ? `   ${detail}` : ''}`);
+    lines.push(`${stepTime(step.at).padEnd(21)}  ${formatChange(step)}${detail ? `   ${detail}` : ''}`);
     const way = formatPath(step);
-    if (way) lines.push(`${' '.repeat(25)}${way}`);
+    if (way) lines.push(`${' '.repeat(23)}${way}`);
   }
   return lines.join('\n');
 }

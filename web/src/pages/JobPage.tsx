@@ -39,7 +39,8 @@ function Facts({ job }: { job: JobRow }) {
     ['job.signal', job.signal],
     ['job.timeout', job.timeout_s ? `${job.timeout_s} s` : null],
     ['job.logs', job.log_dir ? <span class="mono">{job.log_dir}</span> : null],
-    ['job.notified', job.notified_at ? <Time iso={job.notified_at} /> : null],
+    // the agent that ended the job recorded whether an email went, and why not
+    ['job.notified', job.notified_at ? (job.no_email_reason ? t('job.noEmail', { reason: job.no_email_reason }) : <Time iso={job.notified_at} />) : null],
   ];
   return (
     <dl class="facts">
