@@ -9,7 +9,7 @@ import type { SweepView } from '../services/store/queue-types.js';
 import type { JobRow, SubmitJob } from '../services/store/types.js';
 import { defineCommand, type Command } from './command.js';
 import { jobDetail, jobOutcome, jobsTable } from './job-format.js';
-import { parseGpuRequest, type GpuRequest } from '../services/gpu/request.js';
+import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from './gpu-options.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, idArg, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
 import { findJobOrSweep, findSweep, JOB_HOST_OPTION, JOB_TIMEOUT_OPTION, QUEUE_SUBMIT_OPTIONS, QUEUE_SUBMIT_USAGE, queueOptions, resolveAfter, sweepOptions } from './queue-options.js';
@@ -36,14 +36,6 @@ export async function checkScript(path: string, home: string): Promise<{ path: s
   // The kernel as the inventory sync records it, so the sync sees this row as up to date.
   const kernel = type === 'ipynb' ? ((await readNotebookKernel(real, s.size)) ?? null) : null;
   return { path: abs, type, size: s.size, mtime: s.mtime.toISOString(), kernel };
-}
-
-function gpuOptions(options: Record<string, unknown>): GpuRequest {
-  try {
-    return parseGpuRequest({ gpus: options.gpus, gpuMem: options['gpu-mem'], gpuModel: options['gpu-model'] });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
 }
 
 async function waitForEnd(store: LabStore, job: JobRow, everyMs = 300): Promise<JobRow> {
@@ -95,14 +87,11 @@ export const jobCommands: Command[] = [
   defineCommand({
     name: 'submit',
     summary: 'queue a run of one of your scripts; prints the job id',
-    usage: `lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] ${QUEUE_SUBMIT_USAGE} [--gpus N [--gpu-mem 40G] [--gpu-model \'A100*\']] [--partition P] [--cpus N] [--mem MB] [--time MIN] [--json] [-- args…]`,
+    usage: `lab-agent submit <script.py|notebook.ipynb> [--host H] [--timeout S] ${QUEUE_SUBMIT_USAGE} ${GPU_USAGE} [--partition P] [--cpus N] [--mem MB] [--time MIN] [--json] [-- args…]`,
     json: true,
     scriptArgsAfter: 1,
     options: {
-      host: JOB_HOST_OPTION, timeout: JOB_TIMEOUT_OPTION, ...QUEUE_SUBMIT_OPTIONS,
-      gpus: { type: 'string', help: 'GPUs the job needs; it waits until that many are free', whenAbsent: '0' },
-      'gpu-mem': { type: 'string', help: 'free memory each GPU must have, e.g. 40G', whenAbsent: 'any' },
-      'gpu-model': { type: 'string', help: "GPU model pattern, e.g. 'A100*'", whenAbsent: 'any model' },
+      host: JOB_HOST_OPTION, timeout: JOB_TIMEOUT_OPTION, ...QUEUE_SUBMIT_OPTIONS, ...GPU_OPTIONS,
       partition: { type: 'string', help: 'Slurm partition (LAB_EXECUTOR=slurm)', whenAbsent: "Slurm's default" }, cpus: { type: 'string', help: 'CPUs to ask Slurm for', whenAbsent: "Slurm's default" },
       mem: { type: 'string', help: 'memory in MB to ask Slurm for', whenAbsent: "Slurm's default" }, time: { type: 'string', help: 'time limit in minutes to ask Slurm for', whenAbsent: "the partition's" },
     },
@@ -113,13 +102,15 @@ export const jobCommands: Command[] = [
       const { afterRefs, ...queue } = queueOptions(options);
       const sweep = sweepOptions(options, rest);
       const gpu = gpuOptions(options);
+      const slurm = slurmRequest(options);
+      if (sweep && Object.values(slurm ?? {}).some((v) => v !== null)) throw new UsageError('--partition, --cpus, --mem and --time do not go with --sweep yet: submit the cells one by one, or leave them to the agent\'s LAB_SLURM_* settings');
       const { job, page } = await withUserStore(env, async (store, config) => {
         const script = await checkScript(args[0]!, config.home);
         await store.syncScripts({ upserts: [script], deletes: [] }); // no-op when the inventory already has it unchanged
         // argv as a JSON array: exactly these words reach the script, whatever quoting they hold.
         const spec = {
           scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: options.host ?? null, timeoutS: timeout,
-          slurm: slurmRequest(options), ...queue, after: await resolveAfter(store, afterRefs), ...gpu,
+          slurm, ...queue, after: await resolveAfter(store, afterRefs), ...gpu,
         };
         if (sweep) return { job: await store.submitSweep({ ...spec, ...sweep }), page: null };
         const job = await store.submitJob(spec);

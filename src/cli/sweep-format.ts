@@ -1,7 +1,7 @@
 // How sweeps look on a terminal: the list of sweeps, and one sweep's grid.
 import { sweepGrid } from '../services/queue/sweep-email.js';
 import type { SweepRow, SweepView } from '../services/store/queue-types.js';
-import { age } from './job-format.js';
+import { age, gpuRequestText } from './job-format.js';
 import { table } from './output.js';
 
 const counts = (s: SweepRow) => Object.entries(s.counts).map(([k, n]) => `${n} ${k}`).join(', ');
@@ -24,6 +24,7 @@ export function sweepDetail(v: SweepView): string {
     `sweep            ${s.sweep_id}`,
     `script           ${s.script_path}${s.args ? ` ${s.args}` : ''}`,
     `cells            ${s.cells}${s.max_parallel ? ` (at most ${s.max_parallel} at once)` : ''}: ${counts(s)}`,
+    ...(s.gpus ? [`gpus             ${gpuRequestText(s)} per cell`] : []),
     `created          ${s.created_at}`,
     ...(s.finished_at ? [`ended            ${s.finished_at}`] : []),
     '',

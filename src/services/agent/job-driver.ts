@@ -10,6 +10,7 @@ import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
 import { provideOnce, stepRow, type Lifecycle } from './machine-runner.js';
 import { runQueuePass } from '../queue/queue-pass.js';
+import { wakePlan, type WakePlan } from '../queue/next-wake.js';
 import { newSlurmPass, runsOnSlurm, slurmJobMachine } from '../slurm/slurm-job-actors.js';
 
 export interface JobPassResult {
@@ -20,6 +21,8 @@ export interface JobPassResult {
   pendingLeft: number;
   /** Slots are free and jobs wait: another pass right away would start more. */
   more: boolean;
+  /** When something falls due by itself (a retry, a schedule), as read at answeredAt (this host's clock). */
+  wake: WakePlan & { answeredAt: number };
 }
 
 /** The same machine with the actors of the executor that runs the row (LAB_EXECUTOR=slurm: slurm/). */
@@ -75,9 +78,10 @@ async function claimWithGpus(ctx: AgentContext, limit: number): Promise<JobRow[]
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
   newSlurmPass(ctx);
   const work = await ctx.store.agentWork(ctx.host);
+  const answeredAt = Date.now();
   const queued = await runQueuePass(ctx, work); // due schedules make their jobs, sweep emails go
   const free = ctx.config.maxParallel - work.active.length;
-  const claimed = opts.claim && free > 0 && work.pending + queued > 0 ? await claimWithGpus(ctx, free) : [];
+  const claimed = opts.claim && free > 0 && work.pending + queued.made > 0 ? await claimWithGpus(ctx, free) : [];
   const now = Date.now();
   // Only the jobs still running are remembered (ctx.lastStepped: a heartbeat between reads of the tails).
   const known = ctx.lastStepped;
@@ -89,8 +93,13 @@ export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): P
     ...work.notify_due.map((job) => step(ctx, job)),
   ]);
   const active = results.filter((s) => s === 'claimed' || s === 'running').length;
+  // A claimed or running job now pending went back to the queue (a retry, a release): its not_before is newer than the read.
+  const requeued = results.slice(0, claimed.length + work.active.length).filter((s) => s === 'pending').length;
   const pendingLeft = Math.max(0, work.pending - claimed.length);
   // Fewer claimed than there was room for: the rest wait (for GPUs ...); another pass now would not start them.
   const fits = claimed.length >= free;
-  return { claimed: claimed.length, stepped: results.length, active, pendingLeft, more: opts.claim && fits && pendingLeft > 0 && active < ctx.config.maxParallel };
+  return {
+    claimed: claimed.length, stepped: results.length, active, pendingLeft, more: opts.claim && fits && pendingLeft > 0 && active < ctx.config.maxParallel,
+    wake: { ...wakePlan(work, { requeued, fired: queued.fired }), answeredAt },
+  };
 }

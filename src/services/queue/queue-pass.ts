@@ -11,13 +11,13 @@ import { renderSweepEmail } from './sweep-email.js';
 
 const drainedSaid = new WeakMap<AgentContext, boolean>();
 
-/** Returns how many jobs the due schedules made. Never throws: a failure is logged and tried next pass. */
-export async function runQueuePass(ctx: AgentContext, work: AgentWork): Promise<number> {
+/** Returns how many schedules fired and how many jobs they made. Never throws: a failure is logged and tried next pass. */
+export async function runQueuePass(ctx: AgentContext, work: AgentWork): Promise<{ fired: number; made: number }> {
   if (Boolean(work.drained) !== (drainedSaid.get(ctx) ?? false)) {
     drainedSaid.set(ctx, Boolean(work.drained));
     ctx.log.info({ host: ctx.host }, work.drained ? 'host drained: claiming nothing new, running jobs go on' : 'host resumed: claiming again');
   }
-  const made = work.schedules_due?.length ? await fireDueSchedules(ctx.store, ctx.log, work.schedules_due) : 0;
+  const made = work.schedules_due?.length ? await fireDueSchedules(ctx.store, ctx.log, work.schedules_due) : { fired: 0, made: 0 };
   for (const sweep of work.sweeps_notify_due ?? []) {
     await notifySweep(ctx, sweep).catch((err: Error) => ctx.log.error({ sweep: sweep.sweep_id, err: err.message }, 'sweep email step failed'));
   }

@@ -596,6 +596,9 @@ export type Database = {
           catch_up: number
           created_at: string
           cron: string
+          gpu_mem_mib: number | null
+          gpu_model: string | null
+          gpus: number
           host: string | null
           last_fired_at: string | null
           last_job_id: string | null
@@ -618,6 +621,9 @@ export type Database = {
           catch_up?: number
           created_at?: string
           cron: string
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpus?: number
           host?: string | null
           last_fired_at?: string | null
           last_job_id?: string | null
@@ -640,6 +646,9 @@ export type Database = {
           catch_up?: number
           created_at?: string
           cron?: string
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpus?: number
           host?: string | null
           last_fired_at?: string | null
           last_job_id?: string | null
@@ -716,6 +725,9 @@ export type Database = {
           cells: number
           created_at: string
           finished_at: string | null
+          gpu_mem_mib: number | null
+          gpu_model: string | null
+          gpus: number
           max_parallel: number | null
           notified_at: string | null
           notify_attempts: number
@@ -733,6 +745,9 @@ export type Database = {
           cells: number
           created_at?: string
           finished_at?: string | null
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpus?: number
           max_parallel?: number | null
           notified_at?: string | null
           notify_attempts?: number
@@ -750,6 +765,9 @@ export type Database = {
           cells?: number
           created_at?: string
           finished_at?: string | null
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpus?: number
           max_parallel?: number | null
           notified_at?: string | null
           notify_attempts?: number
@@ -1124,6 +1142,9 @@ export type Database = {
           p_args?: string
           p_catch_up?: number
           p_cron: string
+          p_gpu_mem_mib?: number
+          p_gpu_model?: string
+          p_gpus?: number
           p_host?: string
           p_next_due_at: string
           p_priority?: number
@@ -1214,6 +1235,9 @@ export type Database = {
           p_args?: string
           p_axes?: Json
           p_cells: Json
+          p_gpu_mem_mib?: number
+          p_gpu_model?: string
+          p_gpus?: number
           p_host?: string
           p_max_parallel?: number
           p_notify_each?: boolean
