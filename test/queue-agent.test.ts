@@ -170,10 +170,19 @@ describe('the queue, run by the agent', () => {
     assert.match(await cliOk(a, ['drain']), /testhost drained/);
     const listed = JSON.parse(await cliOk(a, ['drain', '--list', '--json']));
     assert.deepEqual(listed.map((d: { host: string }) => d.host), ['testhost']);
+    // `hosts` says so (the host published its resources on the first tick), and --json has it.
+    const drainOf = async () => (JSON.parse(await cliOk(a, ['hosts', '--json'])) as { host: string; drain: unknown }[]).find((h) => h.host === 'testhost')?.drain;
+    assert.deepEqual(Object.keys((await drainOf()) as object).sort(), ['by', 'drained_at', 'note']);
+    assert.equal(((await drainOf()) as { by: string }).by, 'you');
+    assert.match(await cliOk(a, ['hosts']), /^testhost .*drained by you/m);
+    await db.admin.query("select lab_private.host_drain_lab('testhost', true, 'power work')");
+    assert.match(await cliOk(a, ['hosts']), /^testhost .*drained by the lab: power work/m, 'the lab\'s drain comes first');
+    await db.admin.query("select lab_private.host_drain_lab('testhost', false)");
     await tickUntil(a, 'the running job finished on the drained host', async () => (await row(first)).status === 'finished');
     for (let i = 0; i < 3; i++) await a.cli(['tick']);
     assert.equal((await row(low)).status, 'pending', 'a drained host claims nothing new');
     assert.match(await cliOk(a, ['resume']), /testhost resumed/);
+    assert.equal(await drainOf(), null, 'no longer drained in hosts');
     await tickUntil(a, 'claimed after resume', async () => (await row(low)).status === 'finished');
   });
 

@@ -23,8 +23,11 @@ describe('queue, host and Slurm functions', () => {
     const sweep = await store.submitSweep({
       scriptPath: '/home/quinn/train.py', axes: [{ name: 'lr', values: ['0.1', '0.01'] }],
       cells: [{ args: '["--lr","0.1"]', params: { lr: '0.1' } }, { args: '["--lr","0.01"]', params: { lr: '0.01' } }], maxParallel: 1,
+      gpus: 2, gpuModel: 'A100*',
     });
     assert.equal(sweep.jobs.length, 2);
+    assert.deepEqual([sweep.sweep.gpus, sweep.sweep.gpu_model], [2, 'A100*']);
+    assert.deepEqual((await store.getJob(sweep.jobs[1]!.job_id)).gpus, 2, 'each cell asks for the sweep\'s GPUs');
     assert.deepEqual(sweep.jobs.map((j) => j.status), ['pending', 'pending']);
     assert.equal((await store.getSweep(sweep.sweep.sweep_id)).sweep.sweep_id, sweep.sweep.sweep_id);
     assert.ok((await store.listSweeps({ limit: 5 })).some((s) => s.sweep_id === sweep.sweep.sweep_id));
@@ -40,7 +43,8 @@ describe('queue, host and Slurm functions', () => {
   test('a schedule: added, listed, paused, resumed, fired once per due time, removed; the time zone is set', async () => {
     assert.equal((await store.setTimeZone('Asia/Tokyo')).time_zone, 'Asia/Tokyo');
     const soon = new Date(Date.now() + 3_600_000);
-    const s = await store.addSchedule({ cron: '* * * * *', nextDueAt: soon, timeZone: 'Asia/Tokyo', scriptPath: '/home/quinn/eval.py' });
+    const s = await store.addSchedule({ cron: '* * * * *', nextDueAt: soon, timeZone: 'Asia/Tokyo', scriptPath: '/home/quinn/eval.py', gpus: 1, gpuMemMiB: 1024 });
+    assert.deepEqual([s.gpus, s.gpu_mem_mib], [1, 1024]);
     assert.ok((await store.listSchedules()).some((x) => x.schedule_id === s.schedule_id));
     assert.ok((await store.pauseSchedule(s.schedule_id)).paused_at);
     assert.equal((await store.resumeSchedule({ scheduleId: s.schedule_id, nextDueAt: soon })).paused_at, null);
@@ -52,6 +56,7 @@ describe('queue, host and Slurm functions', () => {
     const fired = await store.fireSchedule({ scheduleId: s.schedule_id, dueAt: read.next_due_at, dueTimes: [due], nextDueAt: next });
     assert.equal(fired.fired, true);
     assert.equal(fired.jobs.length, 1);
+    assert.deepEqual([fired.jobs[0]!.gpus, fired.jobs[0]!.gpu_mem_mib], [1, 1024], 'the fired job asks for the schedule\'s GPUs');
     const again = await store.fireSchedule({ scheduleId: s.schedule_id, dueAt: read.next_due_at, dueTimes: [due], nextDueAt: next });
     assert.equal(again.fired, false, 'a second agent firing the same due time makes nothing');
     assert.equal((await store.removeSchedule(s.schedule_id)).schedule_id, s.schedule_id);
@@ -83,6 +88,11 @@ describe('queue, host and Slurm functions', () => {
     assert.equal(row.host, host);
     const listed = (await store.listHosts({ history: true })).find((h) => h.host === host);
     assert.equal(listed?.gpus[0]?.uuid, 'GPU-contract-0');
+    assert.equal(listed?.drain, null);
+    await store.drainHost({ host, note: 'disk swap' });
+    assert.deepEqual((await store.listHosts()).find((h) => h.host === host)?.drain, { by: 'you', note: 'disk swap', drained_at: (await store.listDrains()).find((d) => d.host === host)!.drained_at });
+    await store.resumeHost(host);
+    assert.equal((await store.listHosts()).find((h) => h.host === host)?.drain, null);
   });
 
   test("a Slurm job's id, state and reason on the row", async () => {

@@ -9,10 +9,10 @@ import type { SweepView } from '../services/store/queue-types.js';
 import type { JobRow, SubmitJob } from '../services/store/types.js';
 import { defineCommand, type Command } from './command.js';
 import { jobDetail, jobOutcome, jobsTable } from './job-format.js';
+import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from './gpu-options.js';
 import { CliFailure, positiveInt, UsageError } from './output.js';
 import { findJob, idArg, isEnded, jobArg, jobExitCode, withUserStore } from './user-store.js';
 import { findJobOrSweep, findSweep, JOB_HOST_OPTION, JOB_TIMEOUT_OPTION, QUEUE_SUBMIT_OPTIONS, QUEUE_SUBMIT_USAGE, queueOptions, resolveAfter, sweepOptions } from './queue-options.js';
-import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from './gpu-options.js';
 import { sweepDetail, sweepsTable, sweepSubmitted } from './sweep-format.js';
 import { nearest } from './suggest.js';
 import { JOB_STATUSES } from '../machines/job-states.js';
@@ -91,8 +91,7 @@ export const jobCommands: Command[] = [
     json: true,
     scriptArgsAfter: 1,
     options: {
-      host: JOB_HOST_OPTION, timeout: JOB_TIMEOUT_OPTION, ...QUEUE_SUBMIT_OPTIONS,
-      ...GPU_OPTIONS,
+      host: JOB_HOST_OPTION, timeout: JOB_TIMEOUT_OPTION, ...QUEUE_SUBMIT_OPTIONS, ...GPU_OPTIONS,
       partition: { type: 'string', help: 'Slurm partition (LAB_EXECUTOR=slurm)', whenAbsent: "Slurm's default" }, cpus: { type: 'string', help: 'CPUs to ask Slurm for', whenAbsent: "Slurm's default" },
       mem: { type: 'string', help: 'memory in MB to ask Slurm for', whenAbsent: "Slurm's default" }, time: { type: 'string', help: 'time limit in minutes to ask Slurm for', whenAbsent: "the partition's" },
     },
@@ -103,13 +102,15 @@ export const jobCommands: Command[] = [
       const { afterRefs, ...queue } = queueOptions(options);
       const sweep = sweepOptions(options, rest);
       const gpu = gpuOptions(options);
+      const slurm = slurmRequest(options);
+      if (sweep && Object.values(slurm ?? {}).some((v) => v !== null)) throw new UsageError('--partition, --cpus, --mem and --time do not go with --sweep yet: submit the cells one by one, or leave them to the agent\'s LAB_SLURM_* settings');
       const { job, page } = await withUserStore(env, async (store, config) => {
         const script = await checkScript(args[0]!, config.home);
         await store.syncScripts({ upserts: [script], deletes: [] }); // no-op when the inventory already has it unchanged
         // argv as a JSON array: exactly these words reach the script, whatever quoting they hold.
         const spec = {
           scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null, host: options.host ?? null, timeoutS: timeout,
-          slurm: slurmRequest(options), ...queue, after: await resolveAfter(store, afterRefs), ...gpu,
+          slurm, ...queue, after: await resolveAfter(store, afterRefs), ...gpu,
         };
         if (sweep) return { job: await store.submitSweep({ ...spec, ...sweep }), page: null };
         const job = await store.submitJob(spec);

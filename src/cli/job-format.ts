@@ -46,12 +46,17 @@ export function jobOutcome(j: JobRow): string {
   return `${j.job_id} ${j.status}${j.retcode === null ? '' : ` (exit ${j.retcode})`}${said}`;
 }
 
+/** A job's, sweep's or schedule's GPU request: "2 A100* (40960 MiB free each)"; null for none. */
+export function gpuRequestText(r: { gpus?: number; gpu_mem_mib?: number | null; gpu_model?: string | null }): string | null {
+  return r.gpus ? `${r.gpus}${r.gpu_model ? ` ${r.gpu_model}` : ''}${r.gpu_mem_mib ? ` (${r.gpu_mem_mib} MiB free each)` : ''}` : null;
+}
+
 export function jobDetail(j: JobRow, zone = memberTimeZone()): string {
   const at = (when: string | null | undefined) => (when ? formatTime(when, zone) : null);
   const lines: [string, string | null | undefined][] = [
     ['job', j.job_id], ['status', j.status], ['script', j.script_path], ['args', j.args], ['host', j.run_host ?? j.host ?? '(any)'],
     ['waiting', j.status === 'pending' ? j.pending_reason : null],
-    ['gpus', j.gpus ? `${j.gpus}${j.gpu_model ? ` ${j.gpu_model}` : ''}${j.gpu_mem_mib ? ` (${j.gpu_mem_mib} MiB free each)` : ''}` : null],
+    ['gpus', gpuRequestText(j)],
     ['CUDA devices', j.cuda_visible_devices],
     ['interpreter', j.interpreter], ['pid', j.pid === null ? null : String(j.pid)], ['created', at(j.created_at)], ['started', at(j.started_at)],
     ['finished', at(j.finished_at)], ['duration', duration(j)], ['exit code', j.retcode === null ? null : String(j.retcode)],

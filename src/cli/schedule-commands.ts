@@ -7,6 +7,8 @@ import { defineCommand, type Command } from './command.js';
 import { checkScript } from './job-commands.js';
 import { CliFailure, table, UsageError } from './output.js';
 import { JOB_HOST_OPTION, JOB_TIMEOUT_OPTION, QUEUE_SUBMIT_OPTIONS, queueOptions } from './queue-options.js';
+import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from './gpu-options.js';
+import { gpuRequestText } from './job-format.js';
 import { findByIdOrPrefix, idArg, withUserStore } from './user-store.js';
 
 // croner is loaded by the commands that read a cron line only, not by every CLI start.
@@ -15,9 +17,9 @@ const loadCron = () => import('../services/queue/cron.js');
 function schedulesTable(rows: ScheduleRow[], zone = memberTimeZone()): string {
   if (rows.length === 0) return "no schedules yet: add one with `lab-agent schedule add '0 3 * * *' eval.py -- --ckpt latest`";
   return table([
-    ['SCHEDULE', 'CRON', 'ZONE', timeHeading('NEXT', zone), 'RUNS', 'LAST', 'SCRIPT'],
+    ['SCHEDULE', 'CRON', 'ZONE', timeHeading('NEXT', zone), 'RUNS', 'LAST', 'GPUS', 'SCRIPT'],
     ...rows.map((s) => [s.schedule_id.slice(0, 8), s.cron, s.time_zone, s.paused_at ? 'paused' : formatTime(s.next_due_at, zone, 'cell'), String(s.runs),
-      s.last_job_id ? `${s.last_job_id.slice(0, 8)} ${s.last_job_status ?? ''}`.trim() : '-', s.script_path]),
+      s.last_job_id ? `${s.last_job_id.slice(0, 8)} ${s.last_job_status ?? ''}`.trim() : '-', gpuRequestText(s) ?? '-', s.script_path]),
   ]);
 }
 
@@ -50,7 +52,7 @@ export const scheduleCommands: Command[] = [
   defineCommand({
     name: 'schedule add',
     summary: 'run a script at each time a cron line names (in your time zone); prints the schedule id',
-    usage: "lab-agent schedule add '<cron>' <script> [--tz Area/City] [--catch-up N] [--host H] [--timeout S] [--priority N] [--retries N [--retry-delay 60s]] [--json] [-- args…]",
+    usage: `lab-agent schedule add '<cron>' <script> [--tz Area/City] [--catch-up N] [--host H] [--timeout S] [--priority N] [--retries N [--retry-delay 60s]] ${GPU_USAGE} [--json] [-- args…]`,
     json: true,
     scriptArgsAfter: 2,
     options: {
@@ -58,6 +60,7 @@ export const scheduleCommands: Command[] = [
       'catch-up': { type: 'string', help: 'runs to make up after the agent was down', whenAbsent: '1' },
       host: JOB_HOST_OPTION, timeout: JOB_TIMEOUT_OPTION,
       priority: QUEUE_SUBMIT_OPTIONS.priority, retries: QUEUE_SUBMIT_OPTIONS.retries, 'retry-delay': QUEUE_SUBMIT_OPTIONS['retry-delay'],
+      ...GPU_OPTIONS,
     },
     async run({ args, rest, options, env, out }) {
       if (args.length !== 2) throw new UsageError("give the cron line (quoted) and the script: schedule add '0 3 * * *' eval.py -- --ckpt latest");
@@ -77,12 +80,13 @@ export const scheduleCommands: Command[] = [
         throw err;
       }
       const { priority, retries, retryDelayS } = queueOptions(options);
+      const gpu = gpuOptions(options);
       const row = await withUserStore(env, async (store, config) => {
         const script = await checkScript(path, config.home);
         await store.syncScripts({ upserts: [script], deletes: [] });
         return store.addSchedule({
           cron, timeZone, nextDueAt, catchUp, scriptPath: script.path, args: rest.length ? JSON.stringify(rest) : null,
-          host: (options.host as string) ?? null, timeoutS: timeout, priority, retries, retryDelayS,
+          host: (options.host as string) ?? null, timeoutS: timeout, priority, retries, retryDelayS, ...gpu,
         });
       });
       out.data(row, (s: ScheduleRow) => s.schedule_id);

@@ -2,6 +2,7 @@
 import { sweepGrid } from '../services/queue/sweep-email.js';
 import type { SweepRow, SweepView } from '../services/store/queue-types.js';
 import { formatTime, memberTimeZone, timeHeading } from '../services/time-format.js';
+import { gpuRequestText } from './job-format.js';
 import { table } from './output.js';
 
 const counts = (s: SweepRow) => Object.entries(s.counts).map(([k, n]) => `${n} ${k}`).join(', ');
@@ -24,6 +25,7 @@ export function sweepDetail(v: SweepView, zone = memberTimeZone()): string {
     `sweep            ${s.sweep_id}`,
     `script           ${s.script_path}${s.args ? ` ${s.args}` : ''}`,
     `cells            ${s.cells}${s.max_parallel ? ` (at most ${s.max_parallel} at once)` : ''}: ${counts(s)}`,
+    ...(s.gpus ? [`gpus             ${gpuRequestText(s)} per cell`] : []),
     `created          ${formatTime(s.created_at, zone)}`,
     ...(s.finished_at ? [`ended            ${formatTime(s.finished_at, zone)}`] : []),
     '',

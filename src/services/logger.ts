@@ -34,9 +34,8 @@ export interface LoggerOptions {
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
 
-/** One JSON log line as a person reads it: "12:03:04 INFO job started job=… pid=…". */
+/** One JSON log line as a person reads it: "12:03:04 INFO job started job=… pid=…" (the clock in the member's zone). */
 function prettyLine(json: string): string {
-import { formatTime } from './time-format.js';
   try {
     const o = JSON.parse(json) as Record<string, unknown>;
     const time = formatTime(new Date(Number(o.time)), undefined, 'cell').slice(11); // the time of day; the terminal is the member's

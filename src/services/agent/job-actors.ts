@@ -24,7 +24,7 @@ import { memberUmask } from '../process-safety.js';
 import { faultPoint } from './fault-points.js';
 import { messageIdFor, sendRecorded } from './send-recorded.js';
 import { step, type StepPlace } from './row-actors.js';
-import { attemptLogDir, isRetryableFailure, readLabResult } from '../queue/attempts.js';
+import { attemptLogDir, isRetryableFailure, readRunResult } from '../queue/attempts.js';
 
 export const logDirOf = (ctx: AgentContext, job: JobRow) => job.log_dir ?? attemptLogDir(ctx.config.logDir, job);
 
@@ -193,7 +193,7 @@ export async function recordOutcome(
   ctx: AgentContext, job: JobRow, outcome: JobOutcome, t: { stdoutTail: string; stderrTail: string }, how: { via: string; probe: JobProbe | null },
 ): Promise<JobRow> {
   const stderrTail = withStopNote(t.stderrTail, job, ctx.config.user); // who stopped it and when, after its own output
-  const result = await readLabResult(job.stdout_path).catch(() => null);
+  const result = await readRunResult(job).catch(() => null);
   const end = { jobId: job.job_id, retcode: outcome.retcode, signal: outcome.signal, stdoutTail: t.stdoutTail, stderrTail, result };
   await cleanUp(ctx, job).catch(() => undefined);
   releaseJobGpus(ctx, job);

@@ -7,6 +7,7 @@ import { isSameProcess } from '../host/process-identity.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { runQueuePass } from '../queue/queue-pass.js';
+import { wakePlan, type WakePlan } from '../queue/next-wake.js';
 
 export interface JobPassResult {
   claimed: number;
@@ -16,6 +17,8 @@ export interface JobPassResult {
   pendingLeft: number;
   /** Slots are free and jobs wait: another pass right away would start more. */
   more: boolean;
+  /** When something falls due by itself (a retry, a schedule), as read at answeredAt (this host's clock). */
+  wake: WakePlan & { answeredAt: number };
 }
 
 function input(ctx: AgentContext, row: JobRow, now: number): JobMachineInput {
@@ -47,9 +50,10 @@ async function stepAll(ctx: AgentContext, rows: JobRow[]): Promise<string[]> {
 
 export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
   const work = await ctx.store.agentWork(ctx.host);
+  const answeredAt = Date.now();
   const queued = await runQueuePass(ctx, work); // due schedules make their jobs, sweep emails go
   const free = ctx.config.maxParallel - work.active.length;
-  const claimed = opts.claim && free > 0 && work.pending + queued > 0 ? await claimWithGpus(ctx, (gpus) => ctx.store.claimJobs({ agentId: ctx.agentId, host: ctx.host, limit: free, defaultRetries: ctx.config.jobRetries, ...gpus })) : [];
+  const claimed = opts.claim && free > 0 && work.pending + queued.made > 0 ? await claimWithGpus(ctx, (gpus) => ctx.store.claimJobs({ agentId: ctx.agentId, host: ctx.host, limit: free, defaultRetries: ctx.config.jobRetries, ...gpus })) : [];
   const now = Date.now();
   // Only the jobs still running are remembered (ctx.lastStepped: a heartbeat between reads of the tails).
   const known = ctx.lastStepped;
@@ -57,10 +61,16 @@ export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): P
   ctx.lastStepped = stepped;
   const running = dueRunning(ctx, work.active, now, stepped);
   const quietOnes = work.active.filter((job) => !running.includes(job)).map((job) => job.status);
-  const results = [...(await stepAll(ctx, [...claimed, ...running, ...work.notify_due])), ...quietOnes];
+  const steps = await stepAll(ctx, [...claimed, ...running, ...work.notify_due]);
+  const results = [...steps, ...quietOnes];
   const active = results.filter((s) => s === 'claimed' || s === 'running').length;
+  // A claimed or running job now pending went back to the queue (a retry, a release): its not_before is newer than the read.
+  const requeued = steps.slice(0, claimed.length + running.length).filter((s) => s === 'pending').length;
   const pendingLeft = Math.max(0, work.pending - claimed.length);
   // Fewer claimed than there was room for: the rest wait (for GPUs ...); another pass now would not start them.
   const fits = claimed.length >= free;
-  return { claimed: claimed.length, stepped: results.length, active, pendingLeft, more: opts.claim && fits && pendingLeft > 0 && active < ctx.config.maxParallel };
+  return {
+    claimed: claimed.length, stepped: results.length, active, pendingLeft, more: opts.claim && fits && pendingLeft > 0 && active < ctx.config.maxParallel,
+    wake: { ...wakePlan(work, { requeued, fired: queued.fired }), answeredAt },
+  };
 }

@@ -1,10 +1,12 @@
 // Continuous mode: ticks when woken (NOTIFY / Realtime, or a job it started ending), every 0.5 s
-// while jobs run (so the end of an adopted job is reported within a second), and on the polling
-// interval otherwise, which always runs as the fallback for lost wake-ups. SIGTERM/SIGINT: stop
-// claiming, finish the tick, leave jobs running.
+// while jobs run (so the end of an adopted job is reported within a second), when something falls
+// due by itself (a retry's not_before, a schedule's next due time: src/services/queue/next-wake.ts),
+// and on the polling interval otherwise, which always runs as the fallback for lost wake-ups.
+// SIGTERM/SIGINT: stop claiming, finish the tick, leave jobs running.
 import type { WakeEvent } from '../store/types.js';
 import type { AgentContext } from './context.js';
-import { agentTick, syncInFlight } from './tick.js';
+import { agentTick, syncInFlight, type TickResult } from './tick.js';
+import { idleWaitMs } from '../queue/next-wake.js';
 
 export interface SupervisorOptions {
   /** While something runs. */
@@ -12,9 +14,9 @@ export interface SupervisorOptions {
   heartbeatMs?: number;
 }
 
-/** Which wake-ups mean work: a new row, a cancel or stop request, or a catch-up after reconnecting. */
+/** Which wake-ups mean work: a new row, a cancel or stop request, a resume or schedule change, or a catch-up after reconnecting. */
 function isWorkWake(e: WakeEvent): boolean {
-  return e.subject === 'resync' || e.action === 'created' || e.action === 'request';
+  return e.subject === 'resync' || e.action === 'created' || e.action === 'request' || e.action === 'wake';
 }
 
 export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {}): Promise<void> {
@@ -45,9 +47,11 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     running = true;
     let busy = false;
     let retryMs: number | null = null;
+    let wake: TickResult['wake'] | undefined;
     try {
       const result = await agentTick(ctx, { claim: true, backgroundSync: true });
       busy = result.busy;
+      wake = result.wake;
       again ||= result.more; // a slot freed up during the pass and jobs wait: fill it now
       failures = 0;
     } catch (err) {
@@ -61,7 +65,7 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
       again = false;
       schedule(0);
     } else {
-      schedule(retryMs ?? (busy ? busyMs : idleMs));
+      schedule(retryMs ?? (busy ? busyMs : idleWaitMs(wake, idleMs, busyMs, Date.now())));
     }
   };
 

@@ -11,6 +11,8 @@ export interface TickResult {
   busy: boolean;
   /** Work is waiting for a free slot that a pass right now would fill. */
   more: boolean;
+  /** When something falls due by itself: the idle supervisor wakes then, not only on its poll. */
+  wake: JobPassResult['wake'];
 }
 
 /** The inventory sync in flight, if any: the supervisor waits for it before it closes the store. */
@@ -24,5 +26,5 @@ export async function agentTick(ctx: AgentContext, opts: { claim: boolean; backg
   // next ticks instead of holding up jobs; a cron tick waits for it before it exits.
   ctx.syncing ??= import('../inventory/sync-pass.js').then((m) => m.runSyncPass(ctx)).finally(() => (ctx.syncing = null));
   if (!opts.backgroundSync) await ctx.syncing;
-  return { jobs, busy: jobs.active > 0 || jupyter.active > 0, more: jobs.more };
+  return { jobs, busy: jobs.active > 0 || jupyter.active > 0, more: jobs.more, wake: jobs.wake };
 }

@@ -7,13 +7,13 @@ import type { AgentWork } from '../store/types.js';
 
 const drainedSaid = new WeakMap<AgentContext, boolean>();
 
-/** Returns how many jobs the due schedules made. Never throws: a failure is logged and tried next pass. */
-export async function runQueuePass(ctx: AgentContext, work: AgentWork): Promise<number> {
+/** Returns how many schedules fired and how many jobs they made. Never throws: a failure is logged and tried next pass. */
+export async function runQueuePass(ctx: AgentContext, work: AgentWork): Promise<{ fired: number; made: number }> {
   if (Boolean(work.drained) !== (drainedSaid.get(ctx) ?? false)) {
     drainedSaid.set(ctx, Boolean(work.drained));
     ctx.log.info({ host: ctx.host }, work.drained ? 'host drained: claiming nothing new, running jobs go on' : 'host resumed: claiming again');
   }
-  const made = work.schedules_due?.length ? await (await import('./schedules.js')).fireDueSchedules(ctx.store, ctx.log, work.schedules_due) : 0;
+  const made = work.schedules_due?.length ? await (await import('./schedules.js')).fireDueSchedules(ctx.store, ctx.log, work.schedules_due) : { fired: 0, made: 0 };
   const sweeps = work.sweeps_notify_due ?? [];
   if (sweeps.length) {
     const { notifySweep } = await import('./sweep-notify.js');

@@ -641,6 +641,9 @@ export type Database = {
           catch_up: number
           created_at: string
           cron: string
+          gpu_mem_mib: number | null
+          gpu_model: string | null
+          gpus: number
           host: string | null
           last_fired_at: string | null
           last_job_id: string | null
@@ -663,6 +666,9 @@ export type Database = {
           catch_up?: number
           created_at?: string
           cron: string
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpus?: number
           host?: string | null
           last_fired_at?: string | null
           last_job_id?: string | null
@@ -685,6 +691,9 @@ export type Database = {
           catch_up?: number
           created_at?: string
           cron?: string
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpus?: number
           host?: string | null
           last_fired_at?: string | null
           last_job_id?: string | null
@@ -761,6 +770,9 @@ export type Database = {
           cells: number
           created_at: string
           finished_at: string | null
+          gpu_mem_mib: number | null
+          gpu_model: string | null
+          gpus: number
           max_parallel: number | null
           notified_at: string | null
           notify_attempts: number
@@ -778,6 +790,9 @@ export type Database = {
           cells: number
           created_at?: string
           finished_at?: string | null
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpus?: number
           max_parallel?: number | null
           notified_at?: string | null
           notify_attempts?: number
@@ -795,6 +810,9 @@ export type Database = {
           cells?: number
           created_at?: string
           finished_at?: string | null
+          gpu_mem_mib?: number | null
+          gpu_model?: string | null
+          gpus?: number
           max_parallel?: number | null
           notified_at?: string | null
           notify_attempts?: number
@@ -1191,6 +1209,9 @@ export type Database = {
           p_args?: string
           p_catch_up?: number
           p_cron: string
+          p_gpu_mem_mib?: number
+          p_gpu_model?: string
+          p_gpus?: number
           p_host?: string
           p_next_due_at: string
           p_priority?: number
@@ -1281,6 +1302,9 @@ export type Database = {
           p_args?: string
           p_axes?: Json
           p_cells: Json
+          p_gpu_mem_mib?: number
+          p_gpu_model?: string
+          p_gpus?: number
           p_host?: string
           p_max_parallel?: number
           p_notify_each?: boolean

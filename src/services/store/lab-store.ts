@@ -47,8 +47,7 @@ export class LabStore {
       p_script_path: j.scriptPath ?? null, p_args: j.args ?? null, p_host: j.host ?? null,
       p_timeout_s: j.timeoutS ?? null, p_script_id: j.scriptId ?? null, ...queueArgs(j),
       p_slurm_partition: j.slurm?.partition ?? null, p_cpus: j.slurm?.cpus ?? null, p_mem_mb: j.slurm?.memMb ?? null,
-      p_time_limit_min: j.slurm?.timeMin ?? null,
-      p_gpus: j.gpus ?? 0, p_gpu_mem_mib: j.gpuMemMiB ?? null, p_gpu_model: j.gpuModel ?? null,
+      p_time_limit_min: j.slurm?.timeMin ?? null, ...gpuArgs(j),
     });
   }
   /**
@@ -147,7 +146,7 @@ export class LabStore {
     return this.call('sweep_submit', {
       p_script_path: w.scriptPath ?? null, p_cells: w.cells, p_args: w.args ?? null, p_axes: w.axes ?? null,
       p_max_parallel: w.maxParallel ?? null, p_host: w.host ?? null, p_timeout_s: w.timeoutS ?? null,
-      p_script_id: w.scriptId ?? null, p_notify_each: w.notifyEach ?? false, ...queueArgs(w),
+      p_script_id: w.scriptId ?? null, p_notify_each: w.notifyEach ?? false, ...queueArgs(w), ...gpuArgs(w),
     });
   }
   getSweep(sweepId: string): Promise<SweepView> {
@@ -177,7 +176,7 @@ export class LabStore {
     return this.call('schedule_add', {
       p_cron: a.cron, p_script_path: a.scriptPath ?? null, p_next_due_at: a.nextDueAt.toISOString(), p_time_zone: a.timeZone ?? null,
       p_args: a.args ?? null, p_host: a.host ?? null, p_timeout_s: a.timeoutS ?? null, p_priority: a.priority ?? 0,
-      p_retries: a.retries ?? null, p_retry_delay_s: a.retryDelayS ?? null, p_catch_up: a.catchUp ?? 1,
+      p_retries: a.retries ?? null, p_retry_delay_s: a.retryDelayS ?? null, p_catch_up: a.catchUp ?? 1, ...gpuArgs(a),
     });
   }
   listSchedules(): Promise<ScheduleRow[]> {
@@ -319,6 +318,11 @@ export class LabStore {
 }
 
 /** The queue's options as the SQL functions name them. */
+/** A GPU request (submit, sweep, schedule) as the SQL functions take it. */
+function gpuArgs(g: Pick<SubmitJob, 'gpus' | 'gpuMemMiB' | 'gpuModel'>) {
+  return { p_gpus: g.gpus ?? 0, p_gpu_mem_mib: g.gpuMemMiB ?? null, p_gpu_model: g.gpuModel ?? null };
+}
+
 function queueArgs(o: QueueOptions) {
   return {
     p_priority: o.priority ?? 0, p_retries: o.retries ?? null, p_retry_delay_s: o.retryDelayS ?? null,

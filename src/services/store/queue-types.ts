@@ -70,6 +70,10 @@ export interface SweepRow {
   cells: number;
   max_parallel: number | null;
   notify_each: boolean;
+  /** What each cell asks for (20261202000100): 0 for none. */
+  gpus?: number;
+  gpu_mem_mib?: number | null;
+  gpu_model?: string | null;
   created_at: string;
   finished_at: string | null;
   notified_at: string | null;
@@ -117,6 +121,10 @@ export interface ScheduleRow {
   retries: number | null;
   retry_delay_s: number | null;
   catch_up: number;
+  /** What each job it fires asks for (20261202000100): 0 for none. */
+  gpus?: number;
+  gpu_mem_mib?: number | null;
+  gpu_model?: string | null;
   next_due_at: string;
   paused_at: string | null;
   last_fired_at: string | null;
@@ -150,5 +158,8 @@ export interface QueueWork {
   drained: boolean;
   sweeps_notify_due: SweepRow[];
   schedules_due: ScheduleRow[];
+  /** When something becomes due by itself (a retry's not_before, a schedule), after db_now; null: nothing. */
   next_wake_at: string | null;
+  /** The database's clock when it answered: next_wake_at is compared with it, not with this host's. */
+  db_now?: string;
 }

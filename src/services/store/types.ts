@@ -151,8 +151,8 @@ export interface WakeEvent {
   subject: 'job' | 'jupyter' | 'resync';
   id?: string;
   status?: string;
-  /** created, status (a transition), or request (a cancel or stop was asked for). */
-  action?: 'created' | 'status' | 'request';
+  /** created, status (a transition), request (a cancel or stop was asked for), or wake (a resume; a schedule new, resumed or due earlier). */
+  action?: 'created' | 'status' | 'request' | 'wake';
 }
 
 /** What a transport provides: call a SQL function by name, and hear about changes. */
@@ -250,6 +250,14 @@ export interface HostRow {
   load_1m: number | null;
   mem_total_mib: number | null;
   mem_free_mib: number | null;
+  /** Drained for the caller (20261202000100): by the lab's administrator or by the caller; null if not. */
+  drain?: HostDrainMark | null;
+}
+
+export interface HostDrainMark {
+  by: 'lab' | 'you';
+  note: string | null;
+  drained_at: string;
 }
 
 export interface StartJob {
