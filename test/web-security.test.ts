@@ -121,6 +121,27 @@ describe('who may use the API', () => {
   });
 });
 
+describe('the first screen inside index.html', () => {
+  test('only with the session cookie, never cached, and a row cannot end its element early', async () => {
+    const evil = '</script><script>document.title="pwned"</script><!-- \u2028';
+    const job = await store.submitJob({ scriptPath: `${home}/x.py`, args: evil });
+    const anon = await raw('GET', '/');
+    assert.equal(anon.status, 200);
+    assert.ok(!anon.body.includes('lab-boot'), 'no data without the cookie');
+    const page = await raw('GET', '/', { Cookie: cookie });
+    assert.equal(page.status, 200);
+    assert.equal(page.headers['cache-control'], 'no-store');
+    assert.ok(!page.body.includes('<script>document.title'), 'the row\'s text did not become markup');
+    const m = /<script type="application\/json" id="lab-boot">([^<]*)<\/script>/.exec(page.body);
+    assert.ok(m, page.body);
+    const boot = JSON.parse(m[1]!) as { me: { userId: string }; jobs: { jobs: { job_id: string; args: string }[] } };
+    assert.equal(boot.me.userId, (await store.whoami()).user_id);
+    assert.equal(boot.jobs.jobs.find((j) => j.job_id === job.job_id)?.args, evil);
+    // A stale cookie gets the bare page.
+    assert.ok(!(await raw('GET', '/', { Cookie: `${web.access.cookieName}=forged` })).body.includes('lab-boot'));
+  });
+});
+
 describe('the queue through the page (issue 17)', () => {
   test('sweeps, schedules and drains: only the member\'s own, only from this origin with the cookie', async () => {
     const cells = [{ args: '--lr 0.1', params: { lr: '0.1' } }, { args: '--lr 0.2', params: { lr: '0.2' } }];
