@@ -140,7 +140,7 @@ test('a schedule paused and resumed from the page: the row in the database follo
   assert.equal(new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(due), '03:00:00');
 });
 
-test('sweeps and schedules in Japanese', { skip, timeout: 60_000 }, async () => {
+test('sweeps and schedules in Japanese', { skip, timeout: 120_000 }, async () => {
   const ja = await newContext(browser, { locale: 'ja-JP' });
   const p = await ja.newPage();
   await p.goto(web.link);
