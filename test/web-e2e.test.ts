@@ -84,10 +84,9 @@ async function pickScript(name: string, go = true): Promise<void> {
 }
 
 test('the token link opens the job list; the token leaves the address bar; the cookie is HttpOnly and SameSite=Strict', { skip, timeout: 60_000 }, async () => {
-  const started = Date.now();
+  // How fast it opens is bench/web-cold-open.ts's question (BENCHMARKS.md), not a timed test's.
   await page.goto(web.link);
   await page.getByRole('heading', { name: 'Your jobs' }).waitFor();
-  assert.ok(Date.now() - started < 10_000);
   assert.equal(new URL(page.url()).search, '', 'no token in the address bar');
   const [cookie] = await ctx.cookies();
   assert.ok(cookie && cookie.httpOnly && cookie.sameSite === 'Strict', JSON.stringify(cookie));

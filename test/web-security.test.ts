@@ -121,6 +121,74 @@ describe('who may use the API', () => {
   });
 });
 
+describe('the first screen inside index.html', () => {
+  test('only with the session cookie, never cached, and a row cannot end its element early', async () => {
+    const evil = '</script><script>document.title="pwned"</script><!-- \u2028';
+    const job = await store.submitJob({ scriptPath: `${home}/x.py`, args: evil });
+    const anon = await raw('GET', '/');
+    assert.equal(anon.status, 200);
+    assert.ok(!anon.body.includes('lab-boot'), 'no data without the cookie');
+    const page = await raw('GET', '/', { Cookie: cookie });
+    assert.equal(page.status, 200);
+    assert.equal(page.headers['cache-control'], 'no-store');
+    assert.ok(!page.body.includes('<script>document.title'), 'the row\'s text did not become markup');
+    const m = /<script type="application\/json" id="lab-boot">([^<]*)<\/script>/.exec(page.body);
+    assert.ok(m, page.body);
+    const boot = JSON.parse(m[1]!) as { me: { userId: string }; jobs: { jobs: { job_id: string; args: string }[] } };
+    assert.equal(boot.me.userId, (await store.whoami()).user_id);
+    assert.equal(boot.jobs.jobs.find((j) => j.job_id === job.job_id)?.args, evil);
+    // A stale cookie gets the bare page.
+    assert.ok(!(await raw('GET', '/', { Cookie: `${web.access.cookieName}=forged` })).body.includes('lab-boot'));
+  });
+});
+
+describe('the queue through the page (issue 17)', () => {
+  test('sweeps, schedules and drains: only the member\'s own, only from this origin with the cookie', async () => {
+    const cells = [{ args: '--lr 0.1', params: { lr: '0.1' } }, { args: '--lr 0.2', params: { lr: '0.2' } }];
+    const mine = await store.submitSweep({ scriptPath: `${home}/train.py`, cells });
+    const bobs = await bobStore.submitSweep({ scriptPath: '/home/bob/train.py', cells });
+    const due = new Date(Date.now() + 3600_000);
+    const bobSchedule = await bobStore.addSchedule({ cron: '0 3 * * *', timeZone: 'UTC', nextDueAt: due, scriptPath: '/home/bob/eval.py' });
+    const mySchedule = await store.addSchedule({ cron: '0 3 * * *', timeZone: 'UTC', nextDueAt: due, scriptPath: `${home}/eval.py` });
+    await bobStore.drainHost({ host: 'bob-box', note: 'bob only' });
+    const statuses = async (sweep: string) => (await db.admin.query('select status from public.jobs where sweep_id = $1', [sweep])).rows.map((r) => r.status);
+    const pausedAt = async (id: string) => (await db.admin.query('select paused_at from public.schedules where schedule_id = $1', [id])).rows[0].paused_at;
+
+    // Lists hold only the member's rows; drains only theirs and the lab's.
+    const list = JSON.parse((await rpc('sweeps_list', {})).body) as { sweep_id: string }[];
+    assert.deepEqual(list.map((x) => x.sweep_id), [mine.sweep.sweep_id]);
+    const scheds = JSON.parse((await rpc('schedules_list', {})).body) as { schedule_id: string }[];
+    assert.deepEqual(scheds.map((x) => x.schedule_id), [mySchedule.schedule_id]);
+    assert.deepEqual(JSON.parse((await rpc('host_drains_list', {})).body), []);
+
+    // Another member's sweep and schedule: not found, and untouched.
+    assert.equal((await rpc('sweep_get', { p_sweep_id: bobs.sweep.sweep_id })).status, 404);
+    assert.equal((await rpc('sweep_request_cancel', { p_sweep_id: bobs.sweep.sweep_id })).status, 404);
+    assert.equal((await rpc('schedule_pause', { p_schedule_id: bobSchedule.schedule_id })).status, 404);
+    assert.equal((await rpc('schedule_resume', { p_schedule_id: bobSchedule.schedule_id, p_next_due_at: due.toISOString() })).status, 404);
+    assert.deepEqual(await statuses(bobs.sweep.sweep_id), ['pending', 'pending']);
+    assert.equal(await pausedAt(bobSchedule.schedule_id), null);
+    // Acting as someone else, or doing what only the CLI or an agent does, is not on offer.
+    assert.equal((await rpc('sweeps_list', { p_user_id: '22222222-2222-4222-8222-222222222222' })).status, 400);
+    for (const fn of ['sweep_submit', 'schedule_add', 'schedule_remove', 'schedule_fire', 'host_drain', 'host_resume', 'sweep_notify_begin']) {
+      assert.equal((await rpc(fn, {})).status, 404, fn);
+    }
+
+    // The member's own, from another origin or without the cookie: refused, nothing changes.
+    assert.equal((await rpc('sweep_request_cancel', { p_sweep_id: mine.sweep.sweep_id }, { Origin: 'http://attacker.example' })).status, 403);
+    assert.equal((await rpc('schedule_pause', { p_schedule_id: mySchedule.schedule_id }, { 'Sec-Fetch-Site': 'cross-site' })).status, 403);
+    assert.equal((await rpc('schedule_pause', { p_schedule_id: mySchedule.schedule_id }, { Cookie: '' })).status, 401);
+    assert.deepEqual(await statuses(mine.sweep.sweep_id), ['pending', 'pending']);
+    assert.equal(await pausedAt(mySchedule.schedule_id), null);
+
+    // From the page itself: done.
+    assert.equal((await rpc('schedule_pause', { p_schedule_id: mySchedule.schedule_id })).status, 200);
+    assert.ok(await pausedAt(mySchedule.schedule_id));
+    assert.equal((await rpc('sweep_request_cancel', { p_sweep_id: mine.sweep.sweep_id })).status, 200);
+    assert.deepEqual(await statuses(mine.sweep.sweep_id), ['cancelled', 'cancelled']);
+  });
+});
+
 describe('files from the lab server', () => {
   test('a full log is read only from the job\'s own folder under LAB_LOG_DIR, whatever the row says', async () => {
     const job = await store.submitJob({ scriptPath: `${home}/t.py` });

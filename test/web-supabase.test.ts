@@ -20,7 +20,7 @@ import { freshDatabase, makeUser, storeAs, type TestDb } from './helpers/db.js';
 import { repoRoot } from './helpers/required.js';
 import { verifyJwt } from './helpers/supabase/jwt.js';
 import { startSupabaseLayer, type SupabaseLayer } from './helpers/supabase/layer.js';
-import { launchChromium, newContext, noChromium, shotPath } from './helpers/web-env.js';
+import { launchChromium, newContext, noChromium, PAGE_JS_GZIP_BUDGET, pageJsGzipBytes, shotPath } from './helpers/web-env.js';
 import type { LabStore } from '../src/services/store/lab-store.js';
 import { StaticPage } from '../src/services/web/web-static.js';
 
@@ -55,6 +55,9 @@ before(async () => {
   });
   const config = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8'));
   assert.deepEqual(config, { supabaseUrl: layer.url, supabaseAnonKey: layer.anonKey, pollSeconds: 30 });
+  // supabase-js included, the static page's JavaScript stays within the budget too.
+  const js = pageJsGzipBytes(outDir);
+  assert.ok(Object.values(js).reduce((x, y) => x + y, 0) <= PAGE_JS_GZIP_BUDGET, JSON.stringify(js));
   // A deployer may edit config.json; here the catch-up poll runs every second.
   writeFileSync(join(outDir, 'config.json'), JSON.stringify({ ...config, pollSeconds: 1 }));
   const files = new StaticPage(outDir);

@@ -1,8 +1,9 @@
 // The dashboard under test: the real `lab-agent web` (dist/index.js) of an AgentEnv, and Debian's
 // Chromium driven by playwright-core. Screenshots go to test-results/web/ (not committed).
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { AgentEnv, eventually, exited } from './agent-env.js';
 import { repoRoot, requirePart } from './required.js';
@@ -56,3 +57,12 @@ export function shotPath(name: string): string {
   mkdirSync(shotsDir, { recursive: true });
   return join(shotsDir, `${name}.png`);
 }
+
+/** The gzip size (level 9, as served) of every JavaScript file of a built page, by file name. */
+export function pageJsGzipBytes(dir: string): Record<string, number> {
+  const assets = join(dir, 'assets');
+  return Object.fromEntries(readdirSync(assets).filter((f) => f.endsWith('.js')).map((f) => [f, gzipSync(readFileSync(join(assets, f)), { level: 9 }).length]));
+}
+
+/** The page's JavaScript budget (issue 14): gzip ≤ 150 KB, all chunks together. */
+export const PAGE_JS_GZIP_BUDGET = 150 * 1024;

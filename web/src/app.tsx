@@ -5,9 +5,11 @@ import { setLang, lang, t, type Lang } from './i18n.js';
 import { JobPage } from './pages/JobPage.js';
 import { JobsPage } from './pages/JobsPage.js';
 import { JupyterPage } from './pages/JupyterPage.js';
+import { QueuePage } from './pages/QueuePage.js';
 import { ServersPage } from './pages/ServersPage.js';
 import { NeedToken, SignIn } from './pages/SignIn.js';
 import { SubmitPage } from './pages/SubmitPage.js';
+import { SweepPage } from './pages/SweepPage.js';
 import { booted, live, me, setTheme, source, theme, type Theme } from './state.js';
 
 function Nav() {
@@ -19,6 +21,7 @@ function Nav() {
     <nav class="nav" aria-label="main">
       {item('/', t('nav.jobs'), (l) => l === '/' || l.startsWith('/jobs'))}
       {item('/submit', t('nav.submit'), (l) => l.startsWith('/submit'))}
+      {item('/queue', t('nav.queue'), (l) => l.startsWith('/queue') || l.startsWith('/sweeps'))}
       {item('/jupyter', t('nav.jupyter'), (l) => l.startsWith('/jupyter'))}
       {item('/servers', t('nav.servers'), (l) => l.startsWith('/servers'))}
     </nav>
@@ -61,6 +64,8 @@ export function App() {
           <Route path="/submit"><SubmitPage /></Route>
           <Route path="/submit/from/:id">{(p: { id: string }) => <SubmitPage fromJob={p.id} />}</Route>
           <Route path="/jobs/:id">{(p: { id: string }) => <JobPage id={p.id} />}</Route>
+          <Route path="/queue"><QueuePage /></Route>
+          <Route path="/sweeps/:id">{(p: { id: string }) => <SweepPage id={p.id} />}</Route>
           <Route path="/jupyter"><JupyterPage /></Route>
           <Route path="/jupyter/:id">{(p: { id: string }) => <JupyterPage id={p.id} />}</Route>
           <Route path="/servers"><ServersPage /></Route>

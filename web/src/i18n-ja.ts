@@ -3,7 +3,7 @@ import type { Dict } from './i18n.js';
 
 export const ja: Dict = {
   'app.title': 'ラボのジョブ',
-  'nav.jobs': 'ジョブ', 'nav.submit': '新しいジョブ', 'nav.jupyter': 'Jupyter', 'nav.servers': 'サーバ',
+  'nav.jobs': 'ジョブ', 'nav.submit': '新しいジョブ', 'nav.queue': 'スイープと定期実行', 'nav.jupyter': 'Jupyter', 'nav.servers': 'サーバ',
   'nav.skip': '本文へ移動', 'nav.language': '言語', 'nav.theme': '表示',
   'theme.auto': '自動', 'theme.light': 'ライト', 'theme.dark': 'ダーク',
   'live.on': 'ライブ', 'live.off': '再接続中…', 'signout': 'サインアウト',
@@ -48,4 +48,16 @@ export const ja: Dict = {
   'token.title': '`lab-agent web` が表示したリンクから開いてください', 'token.body': 'このページは、ラボのサーバで `lab-agent web` が表示したリンク（一時的な秘密を含みます）から開きます。もう一度実行すると新しいリンクが表示されます。',
   'error.generic': 'エラーが発生しました: {msg}', 'loading': '読み込み中…', 'retry': '再試行', 'close': '閉じる',
   'ago.now': 'たった今',
+  'hosts.mem': 'メモリ {total} GiB 中 {free} GiB が空き', 'hosts.unpublished': '資源は未公開',
+  'drain.mine': 'あなたが受付停止中', 'drain.lab': 'ラボ全体で受付停止中', 'drain.undo': 'lab-agent resume --host {host}',
+  'queue.title': 'スイープと定期実行',
+  'sweeps.title': 'スイープ', 'sweeps.sweep': 'スイープ', 'sweeps.cells': 'セル数', 'sweeps.progress': '状態ごとのセル数', 'sweeps.maxParallel': '同時に最大 {n} 件',
+  'sweeps.none': 'まだスイープがありません。', 'sweeps.hint': 'スイープはパラメータの格子で実行します: lab-agent submit train.py --sweep lr=0.1,0.01 --sweep seed=1..3 -- --epochs 10',
+  'sweep.title': '{script} のスイープ', 'sweep.back': '← スイープと定期実行', 'sweep.cancel': 'スイープを取り消す',
+  'sweep.confirm': 'このスイープのうち終わっていないセルをすべて取り消しますか？ 実行中のものは停止します。', 'sweep.cellsLine': '{n} セル',
+  'sweep.result': '結果', 'sweep.waiting': '待っているもの', 'sweep.attempt': '{n} 回目',
+  'schedules.title': '定期実行', 'schedules.when': '時刻（cron）', 'schedules.next': '次回', 'schedules.last': '前回', 'schedules.runs': '実行回数',
+  'schedules.counts': '{runs} 回実行、{skipped} 回スキップ', 'schedules.active': '有効', 'schedules.paused': '一時停止中',
+  'schedules.pause': '一時停止', 'schedules.resume': '再開', 'schedules.none': 'まだ定期実行はありません。',
+  'schedules.hint': 'ラボのサーバで追加します: lab-agent schedule add \'0 3 * * *\' eval.py -- --ckpt latest。再開すると次の予定時刻から動き、止めていた間の分は実行しません。',
 };

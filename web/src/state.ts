@@ -33,6 +33,19 @@ export function useLive(fn: (e: LiveEvent) => void): void {
   }, []);
 }
 
+/** Calls `load` a moment after job changes (a burst of them: once) and at once on a resync. */
+export function useLiveReload(load: () => void, delayMs = 200): void {
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => {
+    if (timer.current) clearTimeout(timer.current);
+  }, []);
+  useLive((e) => {
+    if (e.type === 'session') return;
+    if (timer.current) clearTimeout(timer.current);
+    timer.current = setTimeout(load, e.type === 'resync' ? 0 : delayMs);
+  });
+}
+
 export type Theme = 'auto' | 'light' | 'dark';
 const storedTheme = (() => {
   try {

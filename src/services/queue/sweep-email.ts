@@ -4,12 +4,13 @@ import { basename } from 'node:path';
 import { escapeHtml, htmlPage, oneLine, type EmailContext, type RenderedEmail } from '../job-email.js';
 import { formatTime } from '../time-format.js';
 import type { SweepCell, SweepView } from '../store/queue-types.js';
+import { gridAxes } from './sweep-grid.js';
 
 const MAX_ROWS = 500;
 
 /** The grid's columns: one per axis (in the order given), then the outcome. */
 export function sweepGrid(view: SweepView): { head: string[]; rows: string[][] } {
-  const axes = view.sweep.axes.length ? view.sweep.axes.map((a) => a.name) : [...new Set(view.jobs.flatMap((c) => Object.keys(c.params ?? {})))];
+  const axes = gridAxes(view);
   const head = ['#', ...axes, 'status', 'exit', 'result'];
   const rows = view.jobs.map((c) => [
     String(c.sweep_index + 1), ...axes.map((a) => c.params?.[a] ?? ''), cellStatus(c),

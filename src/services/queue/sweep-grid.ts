@@ -2,7 +2,7 @@
 // `seed=1..3` an integer range (`1..10:3` with a step). Every combination is one cell, the first
 // axis varying slowest; a cell's arguments are `--name value` for each axis, then the arguments
 // every cell shares. A notebook reads the same pairs into its `parameters` cell. Pure.
-import type { SweepAxis, SweepCellSpec } from '../store/queue-types.js';
+import type { SweepAxis, SweepCellSpec, SweepView } from '../store/queue-types.js';
 
 const MAX_SWEEP_CELLS = 10_000;
 
@@ -50,4 +50,9 @@ export function expandGrid(axes: SweepAxis[], shared: string[]): SweepCellSpec[]
     params,
     args: JSON.stringify([...axes.flatMap((a) => [`--${a.name}`, params[a.name]!]), ...shared]),
   }));
+}
+
+/** The grid's parameter columns: the axes as written, or (rows from elsewhere) every cell's parameter names. */
+export function gridAxes(view: SweepView): string[] {
+  return view.sweep.axes.length ? view.sweep.axes.map((a) => a.name) : [...new Set(view.jobs.flatMap((c) => Object.keys(c.params ?? {})))];
 }

@@ -19,6 +19,14 @@ const PAGE_FUNCTIONS: Readonly<Record<string, readonly string[]>> = {
   jupyter_request_stop: ['p_session_id'],
   agents_list: [],
   hosts_list: ['p_history'],
+  // The queue (issue 17): the member's sweeps, schedules and the drains that apply to them.
+  sweeps_list: ['p_limit'],
+  sweep_get: ['p_sweep_id'],
+  sweep_request_cancel: ['p_sweep_id'],
+  schedules_list: [],
+  schedule_pause: ['p_schedule_id'],
+  schedule_resume: ['p_schedule_id', 'p_next_due_at'],
+  host_drains_list: [],
   user_whoami: [],
   dashboard_changes: ['p_since'],
 };

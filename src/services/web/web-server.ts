@@ -1,7 +1,8 @@
 // `lab-agent web`: the dashboard's HTTP server. Every request passes the Host check (DNS
 // rebinding); the link's token buys an HttpOnly, SameSite=Strict cookie (then the address bar
 // drops it); the API wants that cookie and a same-origin request; every answer carries a strict
-// Content-Security-Policy. Page files are public (they hold no data), the API is not.
+// Content-Security-Policy. Page files are public (they hold no data), the API is not; index.html
+// carries the member's first screen (web-boot.ts) only to a request with the session cookie.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
@@ -9,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { LabStore } from '../store/lab-store.js';
 import { LiveHub, type LiveHubOptions } from './live-hub.js';
 import { handleApi, sendJson, type ServerInfo } from './web-api.js';
+import { JOBS_PAGE_SIZE, sendBootPage } from './web-boot.js';
 import { securityHeaders, WebAccess } from './web-security.js';
 import { StaticPage } from './web-static.js';
 
@@ -73,6 +75,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         // The token leaves the address bar (and the history) at once; the cookie stands for it.
         res.writeHead(303, { 'Set-Cookie': acc.newSession(), Location: '/', 'Cache-Control': 'no-store' });
         return void res.end();
+      }
+      // The page itself, to a member with a session: with their first screen's data in it.
+      if ((url.pathname === '/' || url.pathname === '/index.html') && req.method === 'GET' && acc.hasSession(req)) {
+        return sendBootPage(page.indexHtml(), res, async () => ({ me: info, jobs: await opts.store.transport.rpc('jobs_page', { p_limit: JOBS_PAGE_SIZE }) }), opts.log);
       }
       if (page.serve(url.pathname, req, res)) return;
       return refuse(res, 404, 'not found');

@@ -44,6 +44,11 @@ export class StaticPage {
     }
   }
 
+  /** index.html as text (the server adds the member's first data to it). */
+  indexHtml(): string {
+    return this.files.get('/index.html')!.body.toString('utf8');
+  }
+
   /** Serves a file of the page; false when there is none at that path. */
   serve(path: string, req: IncomingMessage, res: ServerResponse): boolean {
     const f = this.files.get(path === '/' ? '/index.html' : path);

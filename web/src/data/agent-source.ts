@@ -10,7 +10,8 @@ async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   return body as T;
 }
 
-interface Me {
+/** What /api/me (and the page's boot data) says about where the page is served from. */
+export interface Me {
   userId: string;
   linuxUser: string;
   mode: string;
@@ -20,6 +21,10 @@ interface Me {
   publicHost: string;
 }
 
+export const identityOf = (me: Me): Identity => ({
+  userId: me.userId, label: me.linuxUser, mode: me.mode, host: me.host, version: me.version, linuxUser: me.linuxUser, jupyterIp: me.jupyterIp, publicHost: me.publicHost,
+});
+
 export function agentSource(): DataSource {
   return {
     kind: 'agent',
@@ -28,8 +33,7 @@ export function agentSource(): DataSource {
       request(`api/rpc/${fn}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(args) }),
     async identity(): Promise<Identity | null> {
       try {
-        const me = await request<Me>('api/me');
-        return { userId: me.userId, label: me.linuxUser, mode: me.mode, host: me.host, version: me.version, linuxUser: me.linuxUser, jupyterIp: me.jupyterIp, publicHost: me.publicHost };
+        return identityOf(await request<Me>('api/me'));
       } catch (err) {
         if (err instanceof ApiError && err.status === 401) return null;
         throw err;

@@ -1,5 +1,6 @@
 // The page's calls, written once over DataSource.rpc: each is one SQL function.
 import type { AgentItem, HostItem, JobListItem, JobPage, JobRow, LifecycleEvent, ScriptRow, SessionRow } from '../types.js';
+import { JOBS_PAGE_SIZE } from '../../../src/services/web/web-boot.js';
 import type { DataSource } from './source.js';
 
 export interface JobFilter {
@@ -14,7 +15,8 @@ export interface Cursor {
   id: string;
 }
 
-export const PAGE_SIZE = 50;
+/** One page of the list: the size the agent's boot data uses too. */
+export const PAGE_SIZE = JOBS_PAGE_SIZE;
 
 export const jobsPage = (s: DataSource, f: JobFilter, before: Cursor | null, limit = PAGE_SIZE): Promise<JobPage> =>
   s.rpc('jobs_page', {

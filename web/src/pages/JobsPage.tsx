@@ -10,6 +10,8 @@ import { t } from '../i18n.js';
 import { source, useLive } from '../state.js';
 import type { JobListItem, JobPage } from '../types.js';
 
+/** Element Timing's mark on the first row: when the list was first painted (bench/web-cold-open.ts). */
+const FIRST_ROW_TIMING = { elementtiming: 'first-job-row' };
 const STATUSES = ['pending', 'claimed', 'running', 'finished', 'failed', 'cancelled'];
 /** Kept across visits to a job and back. */
 const filter = signal<JobFilter>({ statuses: [], host: null, script: null, q: '' });
@@ -23,6 +25,12 @@ let early: Promise<JobPage> | null = null;
 export function prefetchFirstPage(): void {
   early = jobsPage(source(), filter.value, null);
   early.catch(() => undefined);
+}
+
+/** The first page as the agent put it into index.html: the list's very first render shows it. */
+let seeded: JobPage | null = null;
+export function seedFirstPage(page: JobPage): void {
+  seeded = page;
 }
 
 const setFilter = (f: Partial<JobFilter>) => {
@@ -42,7 +50,13 @@ function isTyping(e: KeyboardEvent): boolean {
 }
 
 export function JobsPage() {
-  const [page, setPage] = useState<JobPage | null>(null);
+  // Taken once: a later visit to the list asks again.
+  const [page, setPage] = useState<JobPage | null>(() => {
+    const first = seeded;
+    seeded = null;
+    return first;
+  });
+  const fromSeed = useRef(page !== null);
   const [error, setError] = useState<unknown>(null);
   const [facets, setFacets] = useState<{ hosts: string[]; scripts: string[] }>({ hosts: [], scripts: [] });
   const [selected, setSelected] = useState(0);
@@ -63,7 +77,10 @@ export function JobsPage() {
       setError(err);
     }
   };
-  useEffect(() => void load(), [f, stack]);
+  useEffect(() => {
+    if (fromSeed.current) fromSeed.current = false;
+    else void load();
+  }, [f, stack]);
   useEffect(() => void jobsFacets(source()).then(setFacets, () => undefined), []);
   // Typing searches after a short pause.
   useEffect(() => {
@@ -158,7 +175,7 @@ export function JobsPage() {
                 if (!(e.target as HTMLElement).closest('a,button')) navigate(`/jobs/${j.job_id}`);
               }}>
                 <td data-label={t('jobs.status')}><StatusBadge status={j.status} /></td>
-                <td data-label={t('jobs.script')} class="script"><a href={`#/jobs/${j.job_id}`} title={j.script_path ?? ''}>{basename(j.script_path) || j.job_id.slice(0, 8)}</a><span class="dir">{dirname(j.script_path)}</span></td>
+                <td data-label={t('jobs.script')} class="script"><a href={`#/jobs/${j.job_id}`} title={j.script_path ?? ''} {...(i === 0 ? FIRST_ROW_TIMING : {})}>{basename(j.script_path) || j.job_id.slice(0, 8)}</a><span class="dir">{dirname(j.script_path)}</span></td>
                 <td data-label={t('jobs.args')} class="mono args" title={argsText(j.args)}>{argsText(j.args)}</td>
                 <td data-label={t('jobs.host')}>{j.run_host ?? j.host ?? <span class="muted">{t('jobs.any')}</span>}</td>
                 {showGpus && <td data-label={t('jobs.gpus')}>{gpusOf(j) ?? ''}</td>}

@@ -1,8 +1,10 @@
-// The member's agents: which hosts, alive or not, version, last heartbeat.
+// The member's agents: which hosts, alive or not, version, last heartbeat, drained or not; below,
+// every lab server's published resources.
 import { useEffect, useState } from 'preact/hooks';
 import { agents, hosts as hostsOf } from '../data/api.js';
+import { drains as drainsOf, type HostDrain } from '../data/queue-api.js';
 import { ErrorBox, Loading, Time } from '../components/common.js';
-import { HostGpus } from '../components/HostGpus.js';
+import { DrainNote, HostGpus } from '../components/HostGpus.js';
 import { t } from '../i18n.js';
 import { me, source, useLive } from '../state.js';
 import type { AgentItem, HostItem } from '../types.js';
@@ -11,7 +13,9 @@ export function ServersPage() {
   const [rows, setRows] = useState<AgentItem[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [hosts, setHosts] = useState<HostItem[] | null>(null);
-  const load = () => Promise.all([agents(source()), hostsOf(source())]).then(([r, h]) => { setRows(r); setHosts(h); setError(null); }, setError);
+  const [drains, setDrains] = useState<HostDrain[]>([]);
+  const load = () => Promise.all([agents(source()), hostsOf(source()), drainsOf(source())])
+    .then(([r, h, d]) => { setRows(r); setHosts(h); setDrains(d); setError(null); }, setError);
   useEffect(() => {
     void load();
     // Liveness is a matter of time passing: look again now and then.
@@ -31,7 +35,7 @@ export function ServersPage() {
           <tbody>
             {rows.map((a) => (
               <tr data-agent={a.agent_id}>
-                <td data-label={t('servers.host')}><strong>{a.host}</strong></td>
+                <td data-label={t('servers.host')}><strong>{a.host}</strong> <DrainNote drains={drains.filter((d) => d.host === a.host)} /></td>
                 <td data-label={t('jobs.status')}><span class={`dot ${a.alive ? 'alive' : 'gone'}`} />{a.alive ? t('servers.alive') : t('servers.gone')}</td>
                 <td data-label={t('servers.mode')}>{a.mode}</td>
                 <td data-label={t('servers.version')}>{a.version}</td>
@@ -44,7 +48,7 @@ export function ServersPage() {
         </table>
       )}
       <h2>{t('hosts.title')}</h2>
-      {hosts && <HostGpus hosts={hosts} />}
+      {hosts && <HostGpus hosts={hosts} drains={drains} />}
     </div>
   );
 }
