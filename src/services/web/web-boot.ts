@@ -11,7 +11,7 @@ export const BOOT_ELEMENT_ID = 'lab-boot';
 export const JOBS_PAGE_SIZE = 50;
 
 /** JSON that cannot end its <script type="application/json"> element early: no "<" at all. */
-export function scriptJson(value: unknown): string {
+function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 

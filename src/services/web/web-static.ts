@@ -6,7 +6,7 @@ import { extname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { packageRoot } from '../package-info.js';
 
-const agentPageDir = join(packageRoot, 'dist', 'web', 'agent');
+export const agentPageDir = join(packageRoot, 'dist', 'web', 'agent');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
