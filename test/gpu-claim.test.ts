@@ -91,6 +91,18 @@ test('model and memory: only matching GPUs; a request no GPU of the host can mee
   assert.match((await a.getJob(x.job_id)).pending_reason!, /the agent there sees no GPU \(nvidia-smi was not found\)/);
 });
 
+test('a model pattern matches a part of the name nvidia-smi prints: A100, A100*, SXM4-80GB; H100 does not', async () => {
+  for (const pattern of ['A100', 'A100*', 'SXM4-80GB', '*A100*']) {
+    const j = await a.submitJob({ scriptPath: '/home/alice/m.py', gpus: 1, gpuModel: pattern });
+    const got = await claim(a, agentA, host(1));
+    assert.deepEqual(got.map((r) => r.job_id), [j.job_id], pattern);
+    await a.failJob({ jobId: j.job_id, error: 'test over' });
+  }
+  const h = await a.submitJob({ scriptPath: '/home/alice/h.py', gpus: 1, gpuModel: 'H100' });
+  assert.deepEqual(await claim(a, agentA, host(1), { reserve: 0 }), [], 'an A100 is not an H100');
+  await a.failJob({ jobId: h.job_id, error: 'test over' });
+});
+
 test('no starvation: a GPU job that has waited long enough reserves the host against every member\'s GPU jobs, not CPU jobs', async () => {
   const big = await a.submitJob({ scriptPath: '/home/alice/big.py', gpus: 2 });
   const oneBusy = host(2, (i) => ({ busy: i === 0 }));

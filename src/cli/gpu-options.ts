@@ -8,7 +8,7 @@ import { UsageError } from './output.js';
 export const GPU_OPTIONS = {
   gpus: { type: 'string', help: 'GPUs it needs; it waits until that many are free', whenAbsent: '0' },
   'gpu-mem': { type: 'string', help: 'free memory each GPU must have, e.g. 40G', whenAbsent: 'any' },
-  'gpu-model': { type: 'string', help: "GPU model pattern, e.g. 'A100*'", whenAbsent: 'any model' },
+  'gpu-model': { type: 'string', help: "GPU model: a part of the name nvidia-smi prints (* and ? as in the shell), e.g. A100", whenAbsent: 'any model' },
 } as const satisfies OptionSpec;
 
 export const GPU_USAGE = "[--gpus N [--gpu-mem 40G] [--gpu-model 'A100*']]";
