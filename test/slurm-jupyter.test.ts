@@ -13,13 +13,13 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { hostname } from 'node:os';
 import { eventually } from './helpers/agent-env.js';
-import { requirePart } from './helpers/required.js';
+import { requirePart, requireRoot } from './helpers/required.js';
 import { hasSlurm, runAsUser, useLocalSlurm, type LocalSlurm } from './helpers/slurm.js';
 import { addSlurmMember, type SlurmMember } from './helpers/slurm-member.js';
 
 const skip =
+  requireRoot('the Slurm tests start slurmd and create Linux users') ||
   requirePart('Slurm (slurmctld, slurmd, munged and the client commands)', hasSlurm(), 'as root: apt-get install -y slurm-wlm munge (as .ci/run does)') ||
-  requirePart('root', process.getuid?.() === 0, 'the Slurm tests start slurmd and create Linux users: run them as root (as .ci/run does)') ||
   requirePart("Debian's jupyter-notebook", existsSync('/usr/bin/jupyter-notebook'), 'apt-get install -y jupyter-notebook (as .ci/run does)');
 
 interface Session {
