@@ -84,7 +84,7 @@ async function pickScript(name: string, go = true): Promise<void> {
 }
 
 test('the token link opens the job list; the token leaves the address bar; the cookie is HttpOnly and SameSite=Strict', { skip, timeout: 60_000 }, async () => {
-  // How fast it opens is bench/web-cold-open.ts's question (BENCHMARKS.md), not a timed test's.
+  // How fast it opens is bench/web-page.ts's question (BENCHMARKS.md), not a timed test's.
   await page.goto(web.link);
   await page.getByRole('heading', { name: 'Your jobs' }).waitFor();
   assert.equal(new URL(page.url()).search, '', 'no token in the address bar');

@@ -8,7 +8,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { AgentEnv, eventually, exited } from './agent-env.js';
 import { repoRoot, requirePart } from './required.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 export const noChromium = requirePart('chromium', existsSync(CHROMIUM), 'apt-get install chromium (Debian)');
 const shotsDir = join(repoRoot, 'test-results', 'web');
 

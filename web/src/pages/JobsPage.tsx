@@ -10,7 +10,7 @@ import { t } from '../i18n.js';
 import { source, useLive } from '../state.js';
 import type { JobListItem, JobPage } from '../types.js';
 
-/** Element Timing's mark on the first row: when the list was first painted (bench/web-cold-open.ts). */
+/** Element Timing's mark on the first row: when the list was first painted (a browser trace shows it). */
 const FIRST_ROW_TIMING = { elementtiming: 'first-job-row' };
 const STATUSES = ['pending', 'claimed', 'running', 'finished', 'failed', 'cancelled'];
 /** Kept across visits to a job and back. */
