@@ -47,9 +47,19 @@ function rpcSql(fn: string, args: Record<string, unknown>): { text: string; valu
   return { text: `select public.${fn}(${named}) as r`, values: keys.map((k) => wireValue(args[k])) };
 }
 
-/** The pool an agent's calls share: few connections, closed when idle for 10 s. */
+/**
+ * The pool an agent's calls share: few connections, closed when idle for 10 s. A server that dies
+ * (its postmaster killed) makes every open connection emit 'error'; a connection with no listener
+ * at that moment (checked out between two statements, or before the transport exists) would end
+ * the agent with an unhandled 'error'. So every connection and the pool get one from the start;
+ * the call that uses a broken connection still sees the failure and revives the server.
+ */
 export function agentPool(connection: pg.PoolConfig, max = 4): pg.Pool {
-  return new pg.Pool({ ...connection, max, idleTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({ ...connection, max, idleTimeoutMillis: 10_000 });
+  const ignore = () => undefined;
+  pool.on('error', ignore);
+  pool.on('connect', (client) => client.on('error', ignore));
+  return pool;
 }
 
 export class PgTransport implements Transport {
