@@ -5,10 +5,11 @@ import { isQuiet, type JobMachineInput } from '../../machines/job-rules.js';
 import { JOB_RESTING_STATES } from '../../machines/job-states.js';
 import { gpuSetting, prepareGpuClaim } from '../gpu/agent-gpus.js';
 import { isSameProcess } from '../host/process-identity.js';
-import type { JobRow } from '../store/types.js';
+import type { AgentWork, JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
-import { provideOnce, stepRow, type Lifecycle } from './machine-runner.js';
+import { provideOnce, stepRowTo, type Lifecycle } from './machine-runner.js';
+import { pollWork } from './poll.js';
 import { runQueuePass } from '../queue/queue-pass.js';
 import { newSlurmPass, runsOnSlurm, slurmJobMachine } from '../slurm/slurm-job-actors.js';
 
@@ -41,7 +42,7 @@ const jobs: Lifecycle<JobRow, JobMachineInput> = {
   resting: JOB_RESTING_STATES,
 };
 
-const step = (ctx: AgentContext, job: JobRow) => stepRow(ctx, jobs, job);
+const step = (ctx: AgentContext, job: JobRow) => stepRowTo(ctx, jobs, job);
 
 /** Running, its process alive (the local process table), nothing due: no step (no probe, no machine). */
 function quiet(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string, number>): boolean {
@@ -50,8 +51,8 @@ function quiet(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string,
   return isQuiet(input(ctx, asOf, now)) && job.pid !== null && isSameProcess(job.pid, job.pid_start);
 }
 
-function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string, number>): Promise<string> | string {
-  if (quiet(ctx, job, now, stepped)) return job.status;
+function stepRunning(ctx: AgentContext, job: JobRow, now: number, stepped: Map<string, number>): Promise<JobRow> | JobRow {
+  if (quiet(ctx, job, now, stepped)) return job;
   stepped.set(job.job_id, now);
   return step(ctx, job);
 }
@@ -72,25 +73,51 @@ async function claimWithGpus(ctx: AgentContext, limit: number): Promise<JobRow[]
   return claimed;
 }
 
-export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JobPassResult> {
+/**
+ * A pass with the database's view: `work` is what this pass's poll answered (agent_poll; polled
+ * here when not given). Claims what fits, steps every job the agent looks after.
+ */
+export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }, work: AgentWork | null = null): Promise<JobPassResult> {
   newSlurmPass(ctx);
-  const work = await ctx.store.agentWork(ctx.host);
+  work ??= await pollWork(ctx);
   const queued = await runQueuePass(ctx, work); // due schedules make their jobs, sweep emails go
   const free = ctx.config.maxParallel - work.active.length;
   const claimed = opts.claim && free > 0 && work.pending + queued > 0 ? await claimWithGpus(ctx, free) : [];
   const now = Date.now();
-  // Only the jobs still running are remembered (ctx.lastStepped: a heartbeat between reads of the tails).
-  const known = ctx.lastStepped;
-  const stepped = new Map(work.active.flatMap((j) => (known.has(j.job_id) ? [[j.job_id, known.get(j.job_id)!] as const] : [])));
-  ctx.lastStepped = stepped;
-  const results = await Promise.all([
-    ...claimed.map((job) => step(ctx, job)),
-    ...work.active.map((job) => stepRunning(ctx, job, now, stepped)),
-    ...work.notify_due.map((job) => step(ctx, job)),
-  ]);
-  const active = results.filter((s) => s === 'claimed' || s === 'running').length;
+  const rows = await stepAll(ctx, [...claimed, ...work.active], work.notify_due, now);
+  const active = rows.filter(isActive).length;
   const pendingLeft = Math.max(0, work.pending - claimed.length);
   // Fewer claimed than there was room for: the rest wait (for GPUs ...); another pass now would not start them.
   const fits = claimed.length >= free;
-  return { claimed: claimed.length, stepped: results.length, active, pendingLeft, more: opts.claim && fits && pendingLeft > 0 && active < ctx.config.maxParallel };
+  return { claimed: claimed.length, stepped: rows.length, active, pendingLeft, more: opts.claim && fits && pendingLeft > 0 && active < ctx.config.maxParallel };
+}
+
+/**
+ * A pass without the database (the supervisor between polls, while jobs run): the rows this
+ * process holds from its last steps, each checked against the local process table; a step
+ * writes only when it has something to say (tails, the end, the email).
+ */
+export async function runLocalJobPass(ctx: AgentContext): Promise<JobPassResult> {
+  newSlurmPass(ctx);
+  const rows = await stepAll(ctx, [...ctx.heldJobs.values()], [], Date.now());
+  const active = rows.filter(isActive).length;
+  return { claimed: 0, stepped: rows.length, active, pendingLeft: 0, more: false };
+}
+
+const isActive = (j: JobRow) => j.status === 'claimed' || j.status === 'running';
+
+/** Steps the active jobs (quiet running ones skipped) and those with an email due; keeps what the next local pass needs. */
+async function stepAll(ctx: AgentContext, active: JobRow[], notifyDue: JobRow[], now: number): Promise<JobRow[]> {
+  // Only the jobs still running are remembered (ctx.lastStepped: a heartbeat between reads of the tails).
+  const known = ctx.lastStepped;
+  const stepped = new Map(active.flatMap((j) => (known.has(j.job_id) ? [[j.job_id, known.get(j.job_id)!] as const] : [])));
+  ctx.lastStepped = stepped;
+  const rows = await Promise.all([
+    ...active.map((job) => (job.status === 'claimed' ? step(ctx, job) : stepRunning(ctx, job, now, stepped))),
+    ...notifyDue.map((job) => step(ctx, job)),
+  ]);
+  // Held for the local passes: what still runs here. A job that ended has had its email tried in
+  // the same step (ended → notifying); one still due (another agent's lease, a retry) comes with a poll.
+  ctx.heldJobs = new Map(rows.filter(isActive).map((j) => [j.job_id, j]));
+  return rows;
 }

@@ -35,8 +35,8 @@ function sessions(others: SessionRow[]): Lifecycle<SessionRow, JupyterMachineInp
   };
 }
 
-export async function runJupyterPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JupyterPassResult> {
-  const listed = await ctx.store.listSessions({ limit: 200, activeOnly: true, host: ctx.host });
+/** listed: the active sessions this pass's poll answered (agent_poll: this host's, and pending ones). */
+export async function runJupyterPass(ctx: AgentContext, opts: { claim: boolean }, listed: SessionRow[]): Promise<JupyterPassResult> {
   const mine = listed.filter((s) => s.run_host === ctx.host && s.status !== 'pending');
   const pending = listed.filter((s) => s.status === 'pending').length;
   const claimed = opts.claim && pending > 0 ? await ctx.store.claimJupyter({ agentId: ctx.agentId, host: ctx.host, limit: pending }) : [];

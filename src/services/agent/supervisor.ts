@@ -1,7 +1,10 @@
-// Continuous mode: ticks when woken (NOTIFY / Realtime, or a job it started ending), every 0.5 s
-// while jobs run (so the end of an adopted job is reported within a second), and on the polling
-// interval otherwise, which always runs as the fallback for lost wake-ups. SIGTERM/SIGINT: stop
-// claiming, finish the tick, leave jobs running.
+// Continuous mode. A pass with a poll (agent_poll: the database's view, and the agent's heartbeat)
+// runs when woken (NOTIFY / Realtime: a new row, a cancel or stop request), on the polling
+// interval (LAB_POLL_INTERVAL_S, the fallback for lost wake-ups and the heartbeat's pace), and
+// right after a pass that left work for a free slot. While jobs run, a local pass every 0.5 s
+// steps them from the local process table without any request (the end of a job started here
+// comes at once through its recorder's pipe); a Jupyter server starting or stopping is looked at
+// with a poll. SIGTERM/SIGINT: stop claiming, finish the tick, leave jobs running.
 import type { WakeEvent } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { agentTick, syncInFlight } from './tick.js';
@@ -9,7 +12,6 @@ import { agentTick, syncInFlight } from './tick.js';
 export interface SupervisorOptions {
   /** While something runs. */
   busyIntervalMs?: number;
-  heartbeatMs?: number;
 }
 
 /** Which wake-ups mean work: a new row, a cancel or stop request, or a catch-up after reconnecting. */
@@ -23,32 +25,43 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
   let stopping = false;
   let running = false;
   let again = false;
+  /** The next pass must ask the database (a wake-up, work left for a free slot). */
+  let pollAsked = false;
+  let lastPoll = 0;
   let timer: NodeJS.Timeout | null = null;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
 
-  const schedule = (ms: number) => {
+  const schedule = (ms: number, poll: boolean) => {
     if (timer) clearTimeout(timer);
-    timer = setTimeout(() => void tick(), ms);
+    timer = setTimeout(() => void tick(poll), ms);
   };
 
   // After a failed tick (the database away), try again soon, then less often: a local database
   // comes back within a second or two, and the jobs' results wait for it.
   let failures = 0;
 
-  const tick = async (): Promise<void> => {
+  const tick = async (poll: boolean): Promise<void> => {
     if (stopping) return;
+    pollAsked ||= poll;
     if (running) {
       again = true; // coalesce wake-ups that arrive during a tick
       return;
     }
     running = true;
     let busy = false;
+    let sessionsBusy = false;
     let retryMs: number | null = null;
+    const startedAt = Date.now();
+    // The heartbeat's pace holds while jobs run: a poll at least every interval.
+    const local = !pollAsked && failures === 0 && startedAt - lastPoll < idleMs;
+    pollAsked = false;
     try {
-      const result = await agentTick(ctx, { claim: true, backgroundSync: true });
+      const result = await agentTick(ctx, { claim: true, backgroundSync: true, local });
+      if (!local) lastPoll = startedAt;
       busy = result.busy;
-      again ||= result.more; // a slot freed up during the pass and jobs wait: fill it now
+      sessionsBusy = result.sessionsBusy;
+      if (result.more) again = pollAsked = true; // a slot freed up during the pass and jobs wait: fill it now
       failures = 0;
     } catch (err) {
       retryMs = Math.min(idleMs, busyMs * 2 ** Math.min(failures++, 10));
@@ -59,20 +72,21 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     if (stopping) return resolveDone();
     if (again) {
       again = false;
-      schedule(0);
+      schedule(0, false);
+    } else if (retryMs !== null) {
+      schedule(retryMs, true);
+    } else if (busy) {
+      schedule(busyMs, sessionsBusy);
     } else {
-      schedule(retryMs ?? (busy ? busyMs : idleMs));
+      schedule(Math.max(0, lastPoll + idleMs - Date.now()), true);
     }
   };
 
   // A job started here reports its end through its recorder's pipe: conclude it now, not at the next poll.
-  ctx.jobEnded = () => void tick();
+  ctx.jobEnded = () => void tick(false);
   const unlisten = await ctx.store.listen((e) => {
-    if (isWorkWake(e)) void tick();
+    if (isWorkWake(e)) void tick(true);
   });
-  const heartbeat = setInterval(() => {
-    ctx.store.heartbeatAgent({ agentId: ctx.agentId }).catch((err) => ctx.log.warn({ err: (err as Error).message }, 'agent heartbeat failed'));
-  }, opts.heartbeatMs ?? 30_000);
 
   const stop = (signal: string) => {
     if (stopping) return;
@@ -88,11 +102,10 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
   process.on('SIGINT', onInt);
 
   ctx.log.info({ agent: ctx.agentId, host: ctx.host, mode: ctx.config.mode }, 'supervisor started');
-  void tick();
+  void tick(true);
   await done;
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
-  clearInterval(heartbeat);
   await syncInFlight(ctx);
   await unlisten();
   await ctx.store.heartbeatAgent({ agentId: ctx.agentId, stopped: true }).catch(() => undefined);
