@@ -133,7 +133,7 @@ test('an idle supervisor sends one agent_poll per interval and nothing else; age
   try {
     await eventually('registered', async () => (await db.admin.query("select 1 from public.agents where mode = 'supervise' and stopped_at is null and heartbeat_every_s = 2")).rowCount, 60_000);
     // Its start-up: the inventory's first sync (reads the rows once; later ones compare with the rows it keeps).
-    await eventually('the first inventory sync', () => existsSync(syncState(a)), 60_000);
+    await eventually('the first inventory sync', async () => existsSync(syncState(a)), 60_000);
     const from = layer.requests.length;
     await sleep(7000);
     const names = sent(from);
