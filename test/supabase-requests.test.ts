@@ -151,3 +151,42 @@ test('an idle supervisor sends one agent_poll per interval and nothing else; age
   await db.admin.query(`update public.agents set heartbeat_at = now() - interval '1600 seconds' where ${mine}`);
   assert.equal(await alive(), false);
 });
+
+test("a retry's due time wakes the supervisor by itself: one poll then, not an interval later", async () => {
+  const a = await member('retry', 3600);
+  const once = a.write('once.py', 'import os, sys\nmark = os.path.expanduser("~/ran-once")\nif not os.path.exists(mark):\n    open(mark, "w").close()\n    sys.exit(3)\nprint("second time")\n');
+  const s = await a.cli(['submit', once, '--retries', '1', '--retry-delay', '3s', '--json']);
+  assert.equal(s.code, 0, s.stderr);
+  const id = JSON.parse(s.stdout).job_id as string;
+  const sup = a.spawn(['supervise']);
+  try {
+    // The first attempt fails and goes back to the queue until not_before; no wake-up comes
+    // (Realtime is refused here) and the interval is an hour: only the poll's next_wake_at brings it back.
+    const done = await eventually('the retry finished', async () => {
+      const j = (await db.admin.query('select status, attempt from public.jobs where job_id = $1', [id])).rows[0];
+      return j.status === 'finished' ? j : null;
+    }, 60_000, 200);
+    assert.equal(done.attempt, 2);
+  } finally {
+    sup.kill('SIGTERM');
+    assert.deepEqual(await exited(sup), { code: 0, signal: null });
+  }
+});
+
+test('with Realtime down, a cancel of a running job is seen by a poll within seconds (the interval is an hour)', async () => {
+  const a = await member('cancel', 3600);
+  const sleeper = a.write('sleeper.py', 'import time\nprint("up", flush=True)\ntime.sleep(120)\n');
+  const s = await a.cli(['submit', sleeper, '--json']);
+  assert.equal(s.code, 0, s.stderr);
+  const id = JSON.parse(s.stdout).job_id as string;
+  const sup = a.spawn(['supervise']); // its start-up poll finds the job
+  try {
+    await eventually('running', async () => (await db.admin.query("select 1 from public.jobs where job_id = $1 and status = 'running'", [id])).rowCount, 60_000, 200);
+    assert.equal((await a.cli(['cancel', id])).code, 0);
+    // No wake-up can come (the layer refuses Realtime's websocket): the agent knows, and polls every 10 s while jobs run.
+    await eventually('cancelled', async () => (await db.admin.query("select 1 from public.jobs where job_id = $1 and status = 'cancelled'", [id])).rowCount, 60_000, 200);
+  } finally {
+    sup.kill('SIGTERM');
+    assert.deepEqual(await exited(sup), { code: 0, signal: null });
+  }
+});

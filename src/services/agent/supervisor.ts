@@ -1,10 +1,12 @@
 // Continuous mode. A pass with a poll (agent_poll: the database's view, and the agent's heartbeat)
 // runs when woken (NOTIFY / Realtime: a new row, a cancel or stop request), on the polling
-// interval (LAB_POLL_INTERVAL_S, the fallback for lost wake-ups and the heartbeat's pace), and
+// interval (LAB_POLL_INTERVAL_S, the fallback for lost wake-ups and the heartbeat's pace), when
+// something becomes due by itself (a retry's not_before, a schedule: the poll says when), and
 // right after a pass that left work for a free slot. While jobs run, a local pass every 0.5 s
 // steps them from the local process table without any request (the end of a job started here
-// comes at once through its recorder's pipe); a Jupyter server starting or stopping is looked at
-// with a poll. SIGTERM/SIGINT: stop claiming, finish the tick, leave jobs running.
+// comes at once through its recorder's pipe; while Realtime is down they are polled every 10 s,
+// for a cancel); a Jupyter server starting or stopping is looked at with a poll.
+// SIGTERM/SIGINT: stop claiming, finish the tick, leave jobs running.
 import type { WakeEvent } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { agentTick, syncInFlight } from './tick.js';
@@ -13,6 +15,9 @@ export interface SupervisorOptions {
   /** While something runs. */
   busyIntervalMs?: number;
 }
+
+/** While jobs run and wake-ups are known not to arrive: how often a poll looks for a cancel. */
+export const UNHEARD_POLL_MS = 10_000;
 
 /** Which wake-ups mean work: a new row, a cancel or stop request, or a catch-up after reconnecting. */
 export function isWorkWake(e: WakeEvent): boolean {
@@ -28,6 +33,8 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
   /** The next pass must ask the database (a wake-up, work left for a free slot). */
   let pollAsked = false;
   let lastPoll = 0;
+  /** The next moment something becomes due by itself (from the last poll): polled then, not an interval later. */
+  let nextWakeAt: number | null = null;
   let timer: NodeJS.Timeout | null = null;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
@@ -54,11 +61,17 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     let retryMs: number | null = null;
     const startedAt = Date.now();
     // The heartbeat's pace holds while jobs run: a poll at least every interval.
-    const local = !pollAsked && failures === 0 && startedAt - lastPoll < idleMs;
+    const wakeDue = nextWakeAt !== null && nextWakeAt <= startedAt && nextWakeAt > lastPoll;
+    // Jobs run and wake-ups do not arrive (Realtime down): a cancel is seen by a poll, so poll sooner.
+    const pollEvery = ctx.heldJobs.size > 0 && !ctx.store.wakeUpsLive ? Math.min(idleMs, UNHEARD_POLL_MS) : idleMs;
+    const local = !pollAsked && failures === 0 && startedAt - lastPoll < pollEvery && !wakeDue;
     pollAsked = false;
     try {
       const result = await agentTick(ctx, { claim: true, backgroundSync: true, local });
-      if (!local) lastPoll = startedAt;
+      if (!local) {
+        lastPoll = startedAt;
+        nextWakeAt = result.nextWakeAt;
+      }
       busy = result.busy;
       sessionsBusy = result.sessionsBusy;
       if (result.more) again = pollAsked = true; // a slot freed up during the pass and jobs wait: fill it now
@@ -78,7 +91,9 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     } else if (busy) {
       schedule(busyMs, sessionsBusy);
     } else {
-      schedule(Math.max(0, lastPoll + idleMs - Date.now()), true);
+      // A due time already past (a schedule that could not fire) waits for the interval: no tight loop.
+      const wake = nextWakeAt !== null && nextWakeAt > Date.now() ? nextWakeAt + 100 : Infinity;
+      schedule(Math.max(0, Math.min(lastPoll + idleMs, wake) - Date.now()), true);
     }
   };
 

@@ -13,6 +13,8 @@ export interface TickResult {
   more: boolean;
   /** A Jupyter server is starting or stopping: the next look needs the database's rows (a poll). */
   sessionsBusy: boolean;
+  /** When something becomes due by itself (a retry's not_before, a schedule), as the poll said (epoch ms). */
+  nextWakeAt: number | null;
 }
 
 /** The inventory sync in flight, if any: the supervisor waits for it before it closes the store. */
@@ -23,12 +25,13 @@ export async function agentTick(ctx: AgentContext, opts: { claim: boolean; backg
   let result: TickResult;
   if (opts.local) {
     const jobs = await runLocalJobPass(ctx);
-    result = { jobs, busy: jobs.active > 0, more: false, sessionsBusy: false };
+    result = { jobs, busy: jobs.active > 0, more: false, sessionsBusy: false, nextWakeAt: null };
   } else {
     const work = await pollWork(ctx); // the pass's one read: jobs, due email and schedules, sessions
     const jobs = await runJobPass(ctx, opts, work);
     const jupyter = await (await import('./jupyter-driver.js')).runJupyterPass(ctx, opts, work.sessions); // Jupyter sessions, after the jobs
-    result = { jobs, busy: jobs.active > 0 || jupyter.active > 0, more: jobs.more, sessionsBusy: jupyter.active > 0 };
+    const nextWakeAt = Date.parse(work.next_wake_at ?? '') || null;
+    result = { jobs, busy: jobs.active > 0 || jupyter.active > 0, more: jobs.more, sessionsBusy: jupyter.active > 0, nextWakeAt };
   }
   // Script inventory, when due (never throws). The supervisor lets a long scan run beside its
   // next ticks instead of holding up jobs; a cron tick waits for it before it exits.

@@ -307,6 +307,10 @@ export class LabStore {
   listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>> {
     return this.transport.listen(onWake);
   }
+  /** Whether wake-ups arrive now (false while Realtime is not subscribed): a cancel then waits for a poll. */
+  get wakeUpsLive(): boolean {
+    return this.transport.wakeUpsLive?.() ?? true;
+  }
   close(): Promise<void> {
     return this.transport.close();
   }

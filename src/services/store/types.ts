@@ -174,6 +174,8 @@ export interface Transport {
   rpcCommittedAfter?<T>(fn: string, args: Record<string, unknown>, action: (result: T) => Promise<void>): Promise<T>;
   /** Starts wake-ups; the returned function stops them. */
   listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>>;
+  /** Optional: false while wake-ups are known not to arrive (Realtime not subscribed); absent: they do. */
+  wakeUpsLive?(): boolean;
   close(): Promise<void>;
 }
 
