@@ -21,6 +21,8 @@ export interface JobPassResult {
   pendingLeft: number;
   /** Slots are free and jobs wait: another pass right away would start more. */
   more: boolean;
+  /** A job this pass sent back to the queue until later (a retry's not_before, epoch ms): the next look is due then. */
+  retryAt: number | null;
 }
 
 /** The same machine with the actors of the executor that runs the row (LAB_EXECUTOR=slurm: slurm/). */
@@ -89,7 +91,10 @@ export async function runJobPass(ctx: AgentContext, opts: { claim: boolean }, wo
   const pendingLeft = Math.max(0, work.pending - claimed.length);
   // Fewer claimed than there was room for: the rest wait (for GPUs ...); another pass now would not start them.
   const fits = claimed.length >= free;
-  return { claimed: claimed.length, stepped: rows.length, active, pendingLeft, more: opts.claim && fits && pendingLeft > 0 && active < ctx.config.maxParallel };
+  return {
+    claimed: claimed.length, stepped: rows.length, active, pendingLeft, more: opts.claim && fits && pendingLeft > 0 && active < ctx.config.maxParallel,
+    retryAt: retryAt(rows),
+  };
 }
 
 /**
@@ -101,7 +106,13 @@ export async function runLocalJobPass(ctx: AgentContext): Promise<JobPassResult>
   newSlurmPass(ctx);
   const rows = await stepAll(ctx, [...ctx.heldJobs.values()], [], Date.now());
   const active = rows.filter(isActive).length;
-  return { claimed: 0, stepped: rows.length, active, pendingLeft: 0, more: false };
+  return { claimed: 0, stepped: rows.length, active, pendingLeft: 0, more: false, retryAt: retryAt(rows) };
+}
+
+/** The earliest not_before among rows a step sent back to the queue (null: none). */
+function retryAt(rows: JobRow[]): number | null {
+  const times = rows.filter((j) => j.status === 'pending').map((j) => Date.parse(j.not_before ?? '')).filter((t) => t > 0);
+  return times.length ? Math.min(...times) : null;
 }
 
 const isActive = (j: JobRow) => j.status === 'claimed' || j.status === 'running';

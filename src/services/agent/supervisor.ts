@@ -71,6 +71,8 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
       if (!local) {
         lastPoll = startedAt;
         nextWakeAt = result.nextWakeAt;
+      } else if (result.nextWakeAt !== null) {
+        nextWakeAt = nextWakeAt === null ? result.nextWakeAt : Math.min(nextWakeAt, result.nextWakeAt); // a retry this step queued
       }
       busy = result.busy;
       sessionsBusy = result.sessionsBusy;

@@ -17,6 +17,8 @@ export interface TickResult {
   nextWakeAt: number | null;
 }
 
+const earliest = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
+
 /** The inventory sync in flight, if any: the supervisor waits for it before it closes the store. */
 export const syncInFlight = (ctx: AgentContext): Promise<unknown> => ctx.syncing ?? Promise.resolve();
 
@@ -25,12 +27,12 @@ export async function agentTick(ctx: AgentContext, opts: { claim: boolean; backg
   let result: TickResult;
   if (opts.local) {
     const jobs = await runLocalJobPass(ctx);
-    result = { jobs, busy: jobs.active > 0, more: false, sessionsBusy: false, nextWakeAt: null };
+    result = { jobs, busy: jobs.active > 0, more: false, sessionsBusy: false, nextWakeAt: jobs.retryAt };
   } else {
     const work = await pollWork(ctx); // the pass's one read: jobs, due email and schedules, sessions
     const jobs = await runJobPass(ctx, opts, work);
     const jupyter = await (await import('./jupyter-driver.js')).runJupyterPass(ctx, opts, work.sessions); // Jupyter sessions, after the jobs
-    const nextWakeAt = Date.parse(work.next_wake_at ?? '') || null;
+    const nextWakeAt = earliest(Date.parse(work.next_wake_at ?? '') || null, jobs.retryAt);
     result = { jobs, busy: jobs.active > 0 || jupyter.active > 0, more: jobs.more, sessionsBusy: jupyter.active > 0, nextWakeAt };
   }
   // Script inventory, when due (never throws). The supervisor lets a long scan run beside its
