@@ -35,6 +35,8 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
   let lastPoll = 0;
   /** The next moment something becomes due by itself (from the last poll): polled then, not an interval later. */
   let nextWakeAt: number | null = null;
+  /** Jobs the last poll saw waiting for a slot: a job ending in a local pass frees one, so claim at once. */
+  let pendingLeft = 0;
   let timer: NodeJS.Timeout | null = null;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
@@ -66,8 +68,11 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     const pollEvery = ctx.heldJobs.size > 0 && !ctx.store.wakeUpsLive ? Math.min(idleMs, UNHEARD_POLL_MS) : idleMs;
     const local = !pollAsked && failures === 0 && startedAt - lastPoll < pollEvery && !wakeDue;
     pollAsked = false;
+    const heldBefore = ctx.heldJobs.size;
     try {
       const result = await agentTick(ctx, { claim: true, backgroundSync: true, local });
+      if (!local) pendingLeft = result.jobs.pendingLeft;
+      else if (pendingLeft > 0 && result.jobs.active < heldBefore) again = pollAsked = true; // a slot freed: fill it now
       if (!local) {
         lastPoll = startedAt;
         nextWakeAt = result.nextWakeAt;
