@@ -6,7 +6,10 @@
 //    running: requests, and Realtime messages (row changes of the member's jobs, which is what
 //    Realtime's postgres_changes would deliver to the one subscribed agent; counted by a trigger
 //    in the bench database, since Realtime itself cannot run here).
-// Run: npm run build && node --import tsx bench/supabase-load.ts [--seconds 120] [--ticks 5] [--jobs 3]
+// Realtime's websocket is refused here, so the supervisor finds each job by its poll
+// (LAB_POLL_INTERVAL_S): a job stage waits up to that long; on a project, the wake-up starts the
+// same one poll at once. The counts do not depend on the machine's speed.
+// Run: npm run build && node --import tsx bench/supabase-load.ts [--seconds 270] [--ticks 5] [--jobs 3]
 import { AgentEnv, eventually, exited, sleep } from '../test/helpers/agent-env.js';
 import { freshDatabase } from '../test/helpers/db.js';
 import { startSupabaseLayer, type LayerRequest } from '../test/helpers/supabase/layer.js';
@@ -14,7 +17,7 @@ import { startSmtp } from '../test/helpers/smtp.js';
 import { median, round } from './lib/stats.js';
 
 const arg = (name: string, def: number) => Number(process.argv[process.argv.indexOf(name) + 1] || def) || def;
-const seconds = arg('--seconds', 120);
+const seconds = arg('--seconds', 270);
 const ticks = arg('--ticks', 5);
 const jobs = arg('--jobs', 3);
 
@@ -70,7 +73,7 @@ for (let i = 0; i < jobs; i++) {
   const s = await a.cli(['submit', script, '--json']);
   if (s.code !== 0) throw new Error(s.stderr);
   const id = JSON.parse(s.stdout).job_id as string;
-  await eventually('job notified', async () => (await db.admin.query('select 1 from public.jobs where job_id = $1 and notified_at is not null', [id])).rowCount, 60_000, 50);
+  await eventually('job notified', async () => (await db.admin.query('select 1 from public.jobs where job_id = $1 and notified_at is not null', [id])).rowCount, 240_000, 50);
   await sleep(1000); // what the supervisor still sends about it
   const rs = count(from);
   perJob.push({ requests: rs.length, realtime: (await db.admin.query('select count(*)::int as n from public.bench_row_changes')).rows[0].n, names: byName(rs) });

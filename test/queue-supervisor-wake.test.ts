@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { freshDatabase, type TestDb } from './helpers/db.js';
 import { AgentEnv, eventually, exited } from './helpers/agent-env.js';
 import type { JobRow } from '../src/services/store/types.js';
-import { idleWaitMs, wakePlan } from '../src/services/queue/next-wake.js';
+import { dueAtHere, idleWaitMs } from '../src/services/queue/next-wake.js';
 
 let db: TestDb;
 before(async () => {
@@ -112,18 +112,16 @@ describe('the wait (pure)', () => {
   const answeredAt = 1_000_000;
   test('until the due time on the database\'s clock, whatever this host\'s clock says', () => {
     // The database says 12:00:00 and the retry is due at 12:00:05: 5 s (and a little), wherever this host's clock is.
-    const plan = { ...wakePlan({ db_now: '2026-11-30T12:00:00.000Z', next_wake_at: '2026-11-30T12:00:05.000Z' }, { requeued: 0, fired: 0 }), answeredAt };
-    assert.equal(idleWaitMs(plan, 3_600_000, 500, answeredAt), 5_050);
-    assert.equal(idleWaitMs(plan, 3_600_000, 500, answeredAt + 2_000), 3_050, 'the time the pass took counts');
-    assert.equal(idleWaitMs(plan, 2_000, 500, answeredAt), 2_000, 'never longer than the poll');
-    assert.equal(idleWaitMs(plan, 3_600_000, 500, answeredAt + 60_000), 0, 'overdue: at once');
+    const due = dueAtHere({ db_now: '2026-11-30T12:00:00.000Z', next_wake_at: '2026-11-30T12:00:05.000Z' }, answeredAt);
+    assert.equal(due, answeredAt + 5_050);
+    assert.equal(idleWaitMs(due, answeredAt, 3_600_000, answeredAt), 5_050);
+    assert.equal(idleWaitMs(due, answeredAt, 3_600_000, answeredAt + 2_000), 3_050, 'the time the pass took counts');
+    assert.equal(idleWaitMs(due, answeredAt, 2_000, answeredAt), 2_000, 'never longer than the poll');
+    assert.equal(idleWaitMs(due, answeredAt, 3_600_000, answeredAt + 60_000), 3_540_000, 'overdue (could not fire): the poll, no tight loop');
   });
-  test('nothing due: the poll; a retry queued or a schedule fired in the pass: read again soon', () => {
-    const none = { ...wakePlan({ db_now: '2026-11-30T12:00:00.000Z', next_wake_at: null }, { requeued: 0, fired: 0 }), answeredAt };
-    assert.equal(idleWaitMs(none, 60_000, 500, answeredAt), 60_000);
-    assert.equal(idleWaitMs(undefined, 60_000, 500, answeredAt), 60_000, 'a failed pass has no plan');
-    for (const pass of [{ requeued: 1, fired: 0 }, { requeued: 0, fired: 1 }]) {
-      assert.equal(idleWaitMs({ ...wakePlan({ next_wake_at: null }, pass), answeredAt }, 60_000, 500, answeredAt), 500);
-    }
+  test('nothing due: the poll', () => {
+    assert.equal(dueAtHere({ db_now: '2026-11-30T12:00:00.000Z', next_wake_at: null }, answeredAt), null);
+    assert.equal(idleWaitMs(null, answeredAt, 60_000, answeredAt), 60_000);
+    assert.equal(idleWaitMs(null, answeredAt, 60_000, answeredAt + 10_000), 50_000, 'measured from the last poll');
   });
 });

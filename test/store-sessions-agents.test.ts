@@ -89,6 +89,34 @@ describe('agents, users and scripts', () => {
     await assert.rejects(other.heartbeatAgent({ agentId: agent }), /no agent/);
   });
 
+  test('agent poll: one call registers and heartbeats the agent, keeps the users row, publishes the host, answers the work', async () => {
+    const id = randomUUID();
+    const job = await store.submitJob({ scriptPath: '/home/alice/poll.py', host: 'gpu7' });
+    const session = await store.requestJupyter({ host: 'gpu7' });
+    const poll = (o: { resources?: object | null; pid?: number } = {}) => store.pollAgent({
+      agentId: id, host: 'gpu7', version: '0.1.0', mode: 'supervise', pid: o.pid ?? 4321, heartbeatEveryS: 90,
+      user: { linuxUser: 'alice', email: null }, resources: o.resources ?? null,
+    });
+    const first = await poll({ resources: { gpu_status: 'ok', gpus: [], cpu_count: 8, load_1m: 0.25 } });
+    assert.equal(first.pending, 1, 'the job waits for this host');
+    assert.deepEqual(first.active, []);
+    assert.deepEqual(first.sessions.map((s) => s.session_id), [session.session_id], 'the Jupyter request comes with the same answer');
+    assert.equal(first.publish_error, null);
+    assert.equal((await store.listHosts()).find((h) => h.host === 'gpu7')?.cpu_count, 8);
+    const claimed = await store.claimJobs({ agentId: id, host: 'gpu7', limit: 1 });
+    assert.deepEqual(claimed.map((j) => j.job_id), [job.job_id]);
+    const second = await poll();
+    assert.deepEqual(second.active.map((j) => j.job_id), [job.job_id]);
+    assert.equal(second.pending, 0);
+    // A host it cannot describe (65 GPUs): said in the answer, and the work still comes.
+    const refused = await poll({ resources: { gpus: Array.from({ length: 65 }, (_, i) => ({ index: i })) } });
+    assert.match(refused.publish_error ?? '', /at most 64 GPUs/);
+    assert.deepEqual(refused.active.map((j) => j.job_id), [job.job_id]);
+    await assert.rejects(other.pollAgent({ agentId: id, host: 'gpu7', version: '0.1.0', mode: 'tick', pid: 1 }), /belongs to another user/);
+    await store.failJob({ jobId: job.job_id, error: 'test over' });
+    await store.requestJupyterStop(session.session_id);
+  });
+
   test('user ensure and whoami', async () => {
     const u = await store.ensureUser({ linuxUser: 'alice', email: 'alice@new.example' });
     assert.equal(u.email, 'alice@new.example');

@@ -24,7 +24,7 @@ export const agentCommands: Command[] = [
         // Short jobs that end within the tick free their slot: fill it now rather than a minute later.
         let result = await agentTick(ctx, { claim: true });
         for (let round = 1; result.more && round < 5; round++) result = await agentTick(ctx, { claim: true });
-        await ctx.store.heartbeatAgent({ agentId: ctx.agentId, stopped: true });
+        // No closing heartbeat: a cron agent's liveness is its last poll (agents_list).
         out.data(result, (r) => `claimed ${r.jobs.claimed}, stepped ${r.jobs.stepped}, running ${r.jobs.active}, waiting ${r.jobs.pendingLeft}`);
       } finally {
         await ctx.close();

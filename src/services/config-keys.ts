@@ -58,7 +58,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'LAB_GPU_LOCK_DIR', kind: 'path', default: '/tmp', description: 'Local mode: where every member\'s agent keeps its per-GPU lock files; a root-owned sticky folder every member can write (/tmp)' },
   { key: 'LAB_JOB_TIMEOUT', kind: 'int', default: '0', min: 0, description: 'Default job timeout in seconds; 0 = none' },
   { key: 'LAB_KILL_GRACE_S', kind: 'int', default: '10', min: 0, max: 3600, description: 'Seconds between SIGTERM and SIGKILL when stopping a job or server' },
-  { key: 'LAB_POLL_INTERVAL_S', kind: 'int', default: '30', min: 1, max: 3600, description: 'Supervisor polling interval (the fallback behind NOTIFY/Realtime)' },
+  { key: 'LAB_POLL_INTERVAL_S', kind: 'int', default: '90', min: 1, max: 3600, description: 'Supervisor polling interval (the fallback behind NOTIFY/Realtime, and its heartbeat)' },
   { key: 'LAB_PUBLIC_HOST', kind: 'string', default: (c) => c.hostname, description: 'This server\'s name for people: in Jupyter links when JUPYTER_IP is 0.0.0.0, in the SSH tunnel command when it is 127.0.0.1' },
   { key: 'LAB_JUPYTER_APP', kind: 'enum', default: '', values: ['', 'lab', 'notebook', 'server'], description: 'Jupyter app: lab, notebook or server; empty = lab (notebook when JUPYTER_LEGACY)' },
   { key: 'LAB_JUPYTER_PORT_RANGE', kind: 'int', default: '100', min: 1, max: 10000, description: 'Number of ports tried, the preferred one included (JUPYTER_BASE_PORT + uid % 100, then each next port)' },

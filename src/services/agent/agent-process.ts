@@ -61,9 +61,11 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
   const release = tryLock(lockPath(config));
   if (!release) return { busy: true, holder: agentLockHolder(config) };
   try {
-    const store = await openStore(config, log);
-    const ctx = createAgentContext(config, store, log, { trace: opts.trace });
-    await store.registerAgent({ agentId: ctx.agentId, host: ctx.host, version: ctx.version, mode, pid: process.pid });
+    // A cron tick's poll registers it and keeps the users row (one request for an idle tick); a
+    // supervisor registers at once, so that an agent id of another member stops it at the start.
+    const store = await openStore(config, log, { ensureRow: mode === 'supervise' });
+    const ctx = createAgentContext(config, store, log, { trace: opts.trace, mode });
+    if (mode === 'supervise') await store.registerAgent({ agentId: ctx.agentId, host: ctx.host, version: ctx.version, mode, pid: process.pid });
     const who = store.identity;
     if (who?.shared) log.warn({ userId: who.userId, proof: who.detail }, sharedWarning(config));
     return { ctx, release };

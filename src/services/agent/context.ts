@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import type { Mailer } from '../mailer.js';
 import { loginEnvironment } from '../host/login-env.js';
 import type { LabStore } from '../store/lab-store.js';
+import type { JobRow } from '../store/types.js';
 import { hostFileName, isUuid } from '../names.js';
 import { AGENT_VERSION } from '../package-info.js';
 
@@ -34,6 +35,13 @@ export interface AgentContext {
    * only a heartbeat later, even when they did not change (then the row's heartbeat_at stays).
    */
   lastStepped: Map<string, number>;
+  /** How this process runs: a cron tick or the supervisor (told to the database with each poll). */
+  mode: 'tick' | 'supervise';
+  /**
+   * The claimed and running jobs as this process's last step left them: the supervisor steps
+   * them between polls from the local process table, without asking the database.
+   */
+  heldJobs: Map<string, JobRow>;
 }
 
 /** One agent id per user and host, kept in the data folder, so its agents row is reused. */
@@ -51,7 +59,7 @@ function stableAgentId(dataDir: string, host: string): string {
   return id;
 }
 
-export function createAgentContext(config: Config, store: LabStore, log: Logger, opts: { trace?: boolean } = {}): AgentContext {
+export function createAgentContext(config: Config, store: LabStore, log: Logger, opts: { trace?: boolean; mode?: AgentContext['mode'] } = {}): AgentContext {
   let env: Promise<Record<string, string>> | null = null;
   let mailer: Promise<Mailer | null> | null = null;
   const makeMailer = async (): Promise<Mailer | null> => {
@@ -77,5 +85,7 @@ export function createAgentContext(config: Config, store: LabStore, log: Logger,
     version: AGENT_VERSION,
     syncing: null,
     lastStepped: new Map(),
+    mode: opts.mode ?? 'tick',
+    heldJobs: new Map(),
   };
 }

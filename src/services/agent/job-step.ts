@@ -6,7 +6,7 @@ import { JOB_RESTING_STATES } from '../../machines/job-states.js';
 import type { JobRow } from '../store/types.js';
 import type { AgentContext } from './context.js';
 import { jobActors } from './job-actors.js';
-import { provideOnce, stepRow, type Lifecycle } from './machine-runner.js';
+import { provideOnce, stepRowTo, type Lifecycle } from './machine-runner.js';
 import { newSlurmPass, runsOnSlurm, slurmJobMachine } from '../slurm/slurm-job-actors.js';
 
 /** The same machine with the actors of the executor that runs the row (LAB_EXECUTOR=slurm: slurm/). */
@@ -26,10 +26,10 @@ const jobs = (input: Lifecycle<JobRow, JobMachineInput>['input']): Lifecycle<Job
 
 /**
  * The steps of one pass, given the rows that need one: a new pass for the Slurm executor first
- * (its steps share one fresh squeue answer), then every row's step. Returns where each rests.
+ * (its steps share one fresh squeue answer), then every row's step. Returns each row as its step left it.
  */
-export function stepJobs(ctx: AgentContext, rows: JobRow[], input: Lifecycle<JobRow, JobMachineInput>['input']): Promise<string>[] {
+export function stepJobs(ctx: AgentContext, rows: JobRow[], input: Lifecycle<JobRow, JobMachineInput>['input']): Promise<JobRow>[] {
   newSlurmPass(ctx);
   const lifecycle = jobs(input);
-  return rows.map((row) => stepRow(ctx, lifecycle, row));
+  return rows.map((row) => stepRowTo(ctx, lifecycle, row));
 }

@@ -3,6 +3,7 @@
 // (jupyter-step.ts) is loaded only when there is a session to step.
 import { claimWithGpus } from '../gpu/agent-gpus.js';
 import type { AgentContext } from './context.js';
+import type { SessionRow } from '../store/types.js';
 
 export interface JupyterPassResult {
   claimed: number;
@@ -12,8 +13,8 @@ export interface JupyterPassResult {
   active: number;
 }
 
-export async function runJupyterPass(ctx: AgentContext, opts: { claim: boolean }): Promise<JupyterPassResult> {
-  const listed = await ctx.store.listSessions({ limit: 200, activeOnly: true, host: ctx.host });
+/** listed: the active sessions this pass's poll answered (agent_poll: this host's, and pending ones). */
+export async function runJupyterPass(ctx: AgentContext, opts: { claim: boolean }, listed: SessionRow[]): Promise<JupyterPassResult> {
   const mine = listed.filter((s) => s.run_host === ctx.host && s.status !== 'pending');
   const pending = listed.filter((s) => s.status === 'pending');
   // The host's GPUs are looked at only when a waiting session asks for one.

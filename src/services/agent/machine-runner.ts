@@ -105,6 +105,11 @@ export interface Lifecycle<Row extends { status: string }, Input> {
  * never stops the pass: it is logged, the row keeps its status, and the next tick tries again.
  */
 export async function stepRow<Row extends { status: string }, Input>(ctx: AgentContext, lifecycle: Lifecycle<Row, Input>, row: Row): Promise<Row['status']> {
+  return (await stepRowTo(ctx, lifecycle, row)).status;
+}
+
+/** As stepRow, but the row as the step left it (the row as it was when the step failed). */
+export async function stepRowTo<Row extends { status: string }, Input>(ctx: AgentContext, lifecycle: Lifecycle<Row, Input>, row: Row): Promise<Row> {
   const now = Date.now();
   const id = lifecycle.idOf(row);
   try {
@@ -112,9 +117,9 @@ export async function stepRow<Row extends { status: string }, Input>(ctx: AgentC
       machine: lifecycle.machine(ctx, row), input: lifecycle.input(ctx, row, now), now,
       resting: lifecycle.resting, kind: lifecycle.kind, id, log: ctx.log, trace: ctx.trace, timeoutMs: lifecycle.timeoutMs?.(ctx),
     });
-    return done.row.status;
+    return done.row;
   } catch (err) {
     ctx.log.error({ [lifecycle.kind === 'job' ? 'job' : 'session']: id, err: (err as Error).message }, `${lifecycle.kind === 'job' ? 'job' : 'Jupyter session'} step failed`);
-    return row.status;
+    return row;
   }
 }

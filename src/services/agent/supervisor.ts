@@ -1,18 +1,25 @@
-// Continuous mode: ticks when woken (NOTIFY / Realtime, or a job it started ending), every 0.5 s
-// while jobs run (so the end of an adopted job is reported within a second), when something falls
-// due by itself (a retry's not_before, a schedule's next due time: src/services/queue/next-wake.ts),
-// and on the polling interval otherwise, which always runs as the fallback for lost wake-ups.
+// Continuous mode. A pass with a poll (agent_poll: the database's view, and the agent's heartbeat)
+// runs when woken (NOTIFY / Realtime: a new row, a cancel or stop request), on the polling
+// interval (LAB_POLL_INTERVAL_S, the fallback for lost wake-ups and the heartbeat's pace), when
+// something becomes due by itself (a retry's not_before, a schedule: the poll says when,
+// src/services/queue/next-wake.ts), and
+// right after a pass that left work for a free slot. While jobs run, a local pass every 0.5 s
+// steps them from the local process table without any request (the end of a job started here
+// comes at once through its recorder's pipe; while Realtime is down they are polled every 10 s,
+// for a cancel); a Jupyter server starting or stopping is looked at with a poll.
 // SIGTERM/SIGINT: stop claiming, finish the tick, leave jobs running.
 import type { WakeEvent } from '../store/types.js';
 import type { AgentContext } from './context.js';
-import { agentTick, syncInFlight, type TickResult } from './tick.js';
+import { agentTick, syncInFlight } from './tick.js';
 import { idleWaitMs } from '../queue/next-wake.js';
 
 export interface SupervisorOptions {
   /** While something runs. */
   busyIntervalMs?: number;
-  heartbeatMs?: number;
 }
+
+/** While jobs run and wake-ups are known not to arrive: how often a poll looks for a cancel. */
+const UNHEARD_POLL_MS = 10_000;
 
 /** Which wake-ups mean work: a new row, a cancel or stop request, a resume or schedule change, or a catch-up after reconnecting. */
 function isWorkWake(e: WakeEvent): boolean {
@@ -25,34 +32,58 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
   let stopping = false;
   let running = false;
   let again = false;
+  /** The next pass must ask the database (a wake-up, work left for a free slot). */
+  let pollAsked = false;
+  let lastPoll = 0;
+  /** The next moment something becomes due by itself (from the last poll): polled then, not an interval later. */
+  let nextWakeAt: number | null = null;
+  /** Jobs the last poll saw waiting for a slot: a job ending in a local pass frees one, so claim at once. */
+  let pendingLeft = 0;
   let timer: NodeJS.Timeout | null = null;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
 
-  const schedule = (ms: number) => {
+  const schedule = (ms: number, poll: boolean) => {
     if (timer) clearTimeout(timer);
-    timer = setTimeout(() => void tick(), ms);
+    timer = setTimeout(() => void tick(poll), ms);
   };
 
   // After a failed tick (the database away), try again soon, then less often: a local database
   // comes back within a second or two, and the jobs' results wait for it.
   let failures = 0;
 
-  const tick = async (): Promise<void> => {
+  const tick = async (poll: boolean): Promise<void> => {
     if (stopping) return;
+    pollAsked ||= poll;
     if (running) {
       again = true; // coalesce wake-ups that arrive during a tick
       return;
     }
     running = true;
     let busy = false;
+    let sessionsBusy = false;
     let retryMs: number | null = null;
-    let wake: TickResult['wake'] | undefined;
+    const startedAt = Date.now();
+    // The heartbeat's pace holds while jobs run: a poll at least every interval.
+    const wakeDue = nextWakeAt !== null && nextWakeAt <= startedAt && nextWakeAt > lastPoll;
+    // Jobs run and wake-ups do not arrive (Realtime down): a cancel is seen by a poll, so poll sooner.
+    const pollEvery = ctx.heldJobs.size > 0 && !ctx.store.wakeUpsLive ? Math.min(idleMs, UNHEARD_POLL_MS) : idleMs;
+    const local = !pollAsked && failures === 0 && startedAt - lastPoll < pollEvery && !wakeDue;
+    pollAsked = false;
+    const heldBefore = ctx.heldJobs.size;
     try {
-      const result = await agentTick(ctx, { claim: true, backgroundSync: true });
+      const result = await agentTick(ctx, { claim: true, backgroundSync: true, local });
+      if (!local) pendingLeft = result.jobs.pendingLeft;
+      else if (pendingLeft > 0 && result.jobs.active < heldBefore) again = pollAsked = true; // a slot freed: fill it now
+      if (!local) {
+        lastPoll = startedAt;
+        nextWakeAt = result.nextWakeAt;
+      } else if (result.nextWakeAt !== null) {
+        nextWakeAt = nextWakeAt === null ? result.nextWakeAt : Math.min(nextWakeAt, result.nextWakeAt); // a retry this step queued
+      }
       busy = result.busy;
-      wake = result.wake;
-      again ||= result.more; // a slot freed up during the pass and jobs wait: fill it now
+      sessionsBusy = result.sessionsBusy;
+      if (result.more) again = pollAsked = true; // a slot freed up during the pass and jobs wait: fill it now
       failures = 0;
     } catch (err) {
       retryMs = Math.min(idleMs, busyMs * 2 ** Math.min(failures++, 10));
@@ -63,20 +94,21 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
     if (stopping) return resolveDone();
     if (again) {
       again = false;
-      schedule(0);
+      schedule(0, false);
+    } else if (retryMs !== null) {
+      schedule(retryMs, true);
+    } else if (busy) {
+      schedule(busyMs, sessionsBusy);
     } else {
-      schedule(retryMs ?? (busy ? busyMs : idleWaitMs(wake, idleMs, busyMs, Date.now())));
+      schedule(idleWaitMs(nextWakeAt, lastPoll, idleMs, Date.now()), true);
     }
   };
 
   // A job started here reports its end through its recorder's pipe: conclude it now, not at the next poll.
-  ctx.jobEnded = () => void tick();
+  ctx.jobEnded = () => void tick(false);
   const unlisten = await ctx.store.listen((e) => {
-    if (isWorkWake(e)) void tick();
+    if (isWorkWake(e)) void tick(true);
   });
-  const heartbeat = setInterval(() => {
-    ctx.store.heartbeatAgent({ agentId: ctx.agentId }).catch((err) => ctx.log.warn({ err: (err as Error).message }, 'agent heartbeat failed'));
-  }, opts.heartbeatMs ?? 30_000);
 
   const stop = (signal: string) => {
     if (stopping) return;
@@ -92,11 +124,10 @@ export async function supervise(ctx: AgentContext, opts: SupervisorOptions = {})
   process.on('SIGINT', onInt);
 
   ctx.log.info({ agent: ctx.agentId, host: ctx.host, mode: ctx.config.mode }, 'supervisor started');
-  void tick();
+  void tick(true);
   await done;
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
-  clearInterval(heartbeat);
   await syncInFlight(ctx);
   await unlisten();
   await ctx.store.heartbeatAgent({ agentId: ctx.agentId, stopped: true }).catch(() => undefined);

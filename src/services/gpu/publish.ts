@@ -1,5 +1,5 @@
-// The host's resources as every lab member reads them (host_resources): published with the agent's
-// heartbeat, at most every PUBLISH_EVERY_MS, from the tick's own GPU probe. Never throws.
+// The host's resources as every lab member reads them (host_resources): sent with the agent's poll
+// (its heartbeat, agent_poll), at most every PUBLISH_EVERY_MS, from the tick's own GPU probe.
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import type { AgentContext } from '../agent/context.js';
 import { tickGpuView } from './agent-gpus.js';
@@ -25,13 +25,22 @@ function hostResources(view: HostGpuView) {
   };
 }
 
-export async function publishHostIfDue(ctx: AgentContext, now = Date.now()): Promise<void> {
-  if (now - (lastPublished.get(ctx) ?? 0) < PUBLISH_EVERY_MS) return;
+/**
+ * The resources to send with this pass's poll (agent_poll publishes them), when PUBLISH_EVERY_MS
+ * has passed since the last; null otherwise, or when the probe failed (said in the log).
+ */
+export async function resourcesIfDue(ctx: AgentContext, now = Date.now()): Promise<ReturnType<typeof hostResources> | null> {
+  if (now - (lastPublished.get(ctx) ?? 0) < PUBLISH_EVERY_MS) return null;
   lastPublished.set(ctx, now);
   try {
-    const view = await tickGpuView(ctx);
-    await ctx.store.publishHost({ agentId: ctx.agentId, host: ctx.host, resources: hostResources(view) });
+    return hostResources(await tickGpuView(ctx));
   } catch (err) {
-    ctx.log.warn({ err: (err as Error).message }, 'could not publish the host\'s resources');
+    ctx.log.warn({ err: (err as Error).message }, 'could not read the host\'s resources');
+    return null;
   }
+}
+
+/** What the database said of resources sent with a poll, when it refused them. */
+export function publishRefused(ctx: AgentContext, error: string | null | undefined): void {
+  if (error) ctx.log.warn({ err: error }, 'could not publish the host\'s resources');
 }

@@ -6,13 +6,16 @@ import { withFileLock, tryLock } from '../file-lock.js';
 import type { Config } from '../config.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { scanScripts, type ScanTruncation } from '../scanner/scan.js';
-import { diffInventory, knownFromRows } from '../scanner/diff.js';
+import { diffInventory, knownFromRows, type DbScriptRow } from '../scanner/diff.js';
 import type { LabStore } from '../store/lab-store.js';
 import type { ScriptUpsert } from '../store/types.js';
+import { readRowsCache, writeRowsCache } from './rows-cache.js';
 import { readSyncState, syncDue, syncLockPath, writeSyncState, type SyncState } from './sync-state.js';
 
 export interface SyncDeps {
   store: Pick<LabStore, 'listScripts' | 'syncScripts'>;
+  /** The agent's scheduled sync: which database and member the cached rows must be of (rows-cache.ts); absent, the rows are read. */
+  cacheKey?: string;
   config: Pick<Config, 'home' | 'logDir' | 'agentDir' | 'dataDir' | 'host' | 'syncExclude' | 'syncMaxFiles' | 'syncIntervalMin'>;
   log?: Logger;
 }
@@ -131,7 +134,8 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
   async function run(): Promise<SyncResult> {
     // Rows first, then the scan: `known` lets unchanged notebooks keep their kernel without being
     // reopened. (Overlapping the two was tried: no faster, the walk is CPU work on the same thread.)
-    const rows = await store.listScripts();
+    const cached = deps.cacheKey && !dryRun ? readRowsCache(config.dataDir, config.host, deps.cacheKey) : null;
+    let rows: DbScriptRow[] = cached ?? (await store.listScripts());
     const t1 = performance.now();
     const collector = folderCollector(log);
     const scan = await scanScripts({
@@ -145,7 +149,11 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
       logger: collector.logger,
     });
     const t2 = performance.now();
-    const diff = diffInventory(scan.files, rows, { truncated: scan.truncated });
+    let diff = diffInventory(scan.files, rows, { truncated: scan.truncated });
+    if (cached && diff.insert.length + diff.update.length + diff.delete.length > 0) {
+      rows = await store.listScripts(); // something changed here: the difference is taken from the database's rows
+      diff = diffInventory(scan.files, rows, { truncated: scan.truncated });
+    }
     // Home itself unreadable (ENOENT, a mount that is down): nothing seen means nothing known.
     const homeUnreadable = collector.folders.some((f) => f.replace(/\/+$/, '') === config.home.replace(/\/+$/, ''));
     const deletes = homeUnreadable ? [] : diff.delete.filter((p) => !underAny(p, collector.folders)).sort(byCodeUnit);
@@ -170,6 +178,15 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
       result.inserted = applied.inserted;
       result.updated = applied.updated;
       result.deleted = applied.deleted;
+    }
+    // Kept from the last read of the database's rows, as this sync left them (a cache-only sync changes nothing).
+    if (!dryRun && deps.cacheKey && (rows !== cached || upserts.length + deletes.length > 0)) {
+      try {
+        writeRowsCache(config.dataDir, config.host, deps.cacheKey, rows, { upserts, deletes });
+      } catch (err) {
+        // A stale cache only costs a read: the next sync finds a difference and reads the rows.
+        log?.warn({ err: (err as Error).message }, 'could not keep the inventory rows cache');
+      }
     }
     const t3 = performance.now();
     result.timings = { readMs: round(t1 - t0), scanMs: round(t2 - t1), applyMs: round(t3 - t2), totalMs: round(t3 - t0) };

@@ -15,6 +15,7 @@ export type Database = {
         Row: {
           agent_id: string
           heartbeat_at: string
+          heartbeat_every_s: number | null
           host: string
           mode: string | null
           pid: number | null
@@ -26,6 +27,7 @@ export type Database = {
         Insert: {
           agent_id: string
           heartbeat_at?: string
+          heartbeat_every_s?: number | null
           host: string
           mode?: string | null
           pid?: number | null
@@ -37,6 +39,7 @@ export type Database = {
         Update: {
           agent_id?: string
           heartbeat_at?: string
+          heartbeat_every_s?: number | null
           host?: string
           mode?: string | null
           pid?: number | null
@@ -892,6 +895,21 @@ export type Database = {
     Functions: {
       agent_heartbeat: {
         Args: { p_agent_id: string; p_stopped?: boolean; p_user_id?: string }
+        Returns: Json
+      }
+      agent_poll: {
+        Args: {
+          p_agent_id: string
+          p_email?: string
+          p_heartbeat_every_s?: number
+          p_host: string
+          p_linux_user?: string
+          p_mode: string
+          p_pid?: number
+          p_resources?: Json
+          p_user_id?: string
+          p_version: string
+        }
         Returns: Json
       }
       agent_register: {

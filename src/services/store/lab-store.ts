@@ -1,8 +1,8 @@
 // The store's operations, each one SQL function call through whichever transport is configured.
 import type { Identity } from './identity.js';
 import type {
-  AgentRow, AgentWork, ClaimJobs, ClaimSessions, HostRow, JobEnd, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
-  StartJob, SubmitJob, Tails, Transport, WakeEvent,
+  AgentPoll, AgentRow, AgentWork, ClaimJobs, ClaimSessions, HostRow, JobEnd, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
+  PollAgent, StartJob, SubmitJob, Tails, Transport, WakeEvent,
 } from './types.js';
 import type { Database } from './database.types.js';
 import type { GpuRequest } from '../gpu/request.js';
@@ -135,6 +135,17 @@ export class LabStore {
   }
   agentWork(host: string): Promise<AgentWork> {
     return this.call('jobs_for_agent', { p_host: host });
+  }
+  /**
+   * An agent's whole "anything for me?" as one request: its heartbeat (registering it), the users
+   * row and the host's resources when given, and the work (jobs_for_agent's, plus Jupyter sessions).
+   */
+  pollAgent(p: PollAgent): Promise<AgentPoll> {
+    return this.call('agent_poll', {
+      p_agent_id: p.agentId, p_host: p.host, p_version: p.version, p_mode: p.mode, p_pid: p.pid,
+      p_heartbeat_every_s: p.heartbeatEveryS ?? null, p_linux_user: p.user?.linuxUser ?? null, p_email: p.user?.email ?? null,
+      p_resources: p.resources ?? null,
+    });
   }
   history(subjectId: string): Promise<LifecycleEvent[]> {
     return this.call('lifecycle_history', { p_subject_id: subjectId });
@@ -311,6 +322,10 @@ export class LabStore {
 
   listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>> {
     return this.transport.listen(onWake);
+  }
+  /** Whether wake-ups arrive now (false while Realtime is not subscribed): a cancel then waits for a poll. */
+  get wakeUpsLive(): boolean {
+    return this.transport.wakeUpsLive?.() ?? true;
   }
   close(): Promise<void> {
     return this.transport.close();

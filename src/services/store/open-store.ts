@@ -58,7 +58,12 @@ async function firstConnection(pool: pg.Pool, config: Config, log: Logger): Prom
   return first ?? pool.connect(); // null: the server was started just now
 }
 
-async function openPg(config: Config, log: Logger): Promise<LabStore> {
+/** ensureRow false: the caller's first call keeps the users row itself (agent_poll). */
+interface OpenOptions {
+  ensureRow?: boolean;
+}
+
+async function openPg(config: Config, log: Logger, opts: OpenOptions): Promise<LabStore> {
   const connection = config.databaseUrl ? { connectionString: config.databaseUrl } : localConnection(config.dataDir);
   const pool = agentPool(connection);
   let identity: Identity;
@@ -79,7 +84,7 @@ async function openPg(config: Config, log: Logger): Promise<LabStore> {
   // The agent owns the local database: it starts it again when it finds it gone.
   const revive = config.databaseUrl ? undefined : async () => (await ensureLocalPostgres({ dataDir: config.dataDir, log, allowRoot: config.allowRoot })).startedNow;
   const store = new LabStore(new PgTransport({ connection, pool, userId: identity.userId, kind, log, revive }), identity.userId, identity);
-  await ensureOwnRow(store, config);
+  if (opts.ensureRow !== false) await ensureOwnRow(store, config);
   return store;
 }
 
@@ -93,26 +98,26 @@ async function ensureOwnRow(store: LabStore, config: Config): Promise<void> {
   }
 }
 
-async function openSupabase(config: Config, log: Logger): Promise<LabStore> {
+async function openSupabase(config: Config, log: Logger, opts: OpenOptions): Promise<LabStore> {
   // Loaded only in Supabase mode: supabase-js is the heaviest import, and a cron tick pays for it.
   const { createSupabaseClient, SupabaseTransport } = await import('./supabase-transport.js');
   const { url, serviceKey, anonKey } = config.supabase;
   if (anonKey) {
     // The recommended identity: a member's own signed-in session (RLS applies as on the web).
-    const opts = { url, key: anonKey, sessionFile: sessionFile(config), log };
-    const client = createSupabaseClient(opts);
+    const session = { url, key: anonKey, sessionFile: sessionFile(config), log };
+    const client = createSupabaseClient(session);
     let { data } = await client.auth.getSession();
     if (!data.session) {
       // Removed by a refused refresh in some process: restored when the refusal was passing.
       const { restoreSession, sessionEndedError } = await import('./session-recovery.js');
-      const r = await restoreSession(client, opts.sessionFile);
+      const r = await restoreSession(client, session.sessionFile);
       if (r.restored) ({ data } = await client.auth.getSession());
-      else if (r.hadSession || !serviceKey) throw sessionEndedError(opts.sessionFile, r);
+      else if (r.hadSession || !serviceKey) throw sessionEndedError(session.sessionFile, r);
     }
     if (data.session) {
       const identity: Identity = { userId: data.session.user.id, proof: 'session', detail: `signed in as ${data.session.user.email ?? data.session.user.id} (session in ${sessionFile(config)})`, shared: false };
-      const store = new LabStore(new SupabaseTransport(opts, client), identity.userId, identity);
-      await ensureOwnRow(store, config);
+      const store = new LabStore(new SupabaseTransport(session, client), identity.userId, identity);
+      if (opts.ensureRow !== false) await ensureOwnRow(store, config);
       return store;
     }
   }
@@ -122,13 +127,13 @@ async function openSupabase(config: Config, log: Logger): Promise<LabStore> {
   const identity: Identity = { userId: config.userId, proof: 'user-id', detail: 'LAB_USER_ID in .env, with the service key', shared: true };
   const probe = createSupabaseClient({ url, key: serviceKey, log });
   const store = new LabStore(new SupabaseTransport({ url, key: serviceKey, serviceUserId: identity.userId, log }, probe), identity.userId, identity);
-  await ensureOwnRow(store, config);
+  if (opts.ensureRow !== false) await ensureOwnRow(store, config);
   return store;
 }
 
-export async function openStore(config: Config, log: Logger = silentLogger): Promise<LabStore> {
+export async function openStore(config: Config, log: Logger = silentLogger, opts: OpenOptions = {}): Promise<LabStore> {
   try {
-    return await (config.mode === 'supabase' ? openSupabase(config, log) : openPg(config, log));
+    return await (config.mode === 'supabase' ? openSupabase(config, log, opts) : openPg(config, log, opts));
   } catch (err) {
     throw openError(config, serverRoot(config.dataDir), err); // one line naming the database, when it cannot be reached
   }

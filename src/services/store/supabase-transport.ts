@@ -45,6 +45,8 @@ export class SupabaseTransport implements Transport {
   private readonly log: Logger;
 
   private lastRestore = 0;
+  /** Realtime's channel is subscribed: wake-ups arrive. */
+  private subscribed = false;
 
   constructor(private readonly opts: SupabaseTransportOptions, client?: SupabaseClient) {
     this.client = client ?? createSupabaseClient(opts);
@@ -106,9 +108,11 @@ export class SupabaseTransport implements Transport {
       }
       ch.subscribe((status) => {
         if (status === 'SUBSCRIBED') {
+          this.subscribed = true;
           onWake({ subject: 'resync' });
         } else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT' || status === 'CLOSED') {
           if (stopped || channel !== ch) return;
+          this.subscribed = false;
           this.log.warn({ status }, 'Realtime channel lost; resubscribing');
           channel = null;
           void this.client.removeChannel(ch);
@@ -120,9 +124,14 @@ export class SupabaseTransport implements Transport {
     subscribe();
     return async () => {
       stopped = true;
+      this.subscribed = false;
       if (channel) await this.client.removeChannel(channel);
       channel = null;
     };
+  }
+
+  wakeUpsLive(): boolean {
+    return this.subscribed;
   }
 
   async close(): Promise<void> {

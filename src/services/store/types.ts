@@ -130,12 +130,36 @@ export interface AgentRow {
   started_at: string;
   heartbeat_at: string;
   stopped_at: string | null;
+  /** The poll interval the agent promised (agent_poll): its liveness waits for 2.5 of them. */
+  heartbeat_every_s?: number | null;
 }
 
 export interface AgentWork extends Partial<QueueWork> {
   active: JobRow[];
   notify_due: JobRow[];
   pending: number;
+}
+
+/** What one agent_poll answers: the job work, and this host's active Jupyter sessions (pending ones of any host included). */
+export interface AgentPoll extends AgentWork {
+  sessions: SessionRow[];
+  /** Why the host's resources sent with the poll were not published (the rest of the poll went through). */
+  publish_error?: string | null;
+}
+
+/** What one agent_poll sends: who polls (its heartbeat), and the rows it keeps up to date on the way. */
+export interface PollAgent {
+  agentId: string;
+  host: string;
+  version: string;
+  mode: string;
+  pid: number;
+  /** The poll interval (s): the heartbeat the agent promises. */
+  heartbeatEveryS?: number | null;
+  /** The member's users row and host binding (user_ensure), when given. */
+  user?: { linuxUser: string; email: string | null } | null;
+  /** The host's resources (host_publish), when due. */
+  resources?: object | null;
 }
 
 export interface ScriptUpsert {
@@ -169,6 +193,8 @@ export interface Transport {
   rpcCommittedAfter?<T>(fn: string, args: Record<string, unknown>, action: (result: T) => Promise<void>): Promise<T>;
   /** Starts wake-ups; the returned function stops them. */
   listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>>;
+  /** Optional: false while wake-ups are known not to arrive (Realtime not subscribed); absent: they do. */
+  wakeUpsLive?(): boolean;
   close(): Promise<void>;
 }
 
