@@ -14,7 +14,7 @@ create or replace function public.agent_poll(p_agent_id uuid, p_host text, p_ver
   p_pid int default null, p_heartbeat_every_s int default null, p_linux_user text default null,
   p_email text default null, p_resources jsonb default null, p_user_id uuid default null) returns jsonb
   language plpgsql security definer set search_path = '' as $$
-declare v_uid uuid := lab_private.acting_user(p_user_id); a public.agents; v_publish_error text;
+declare v_uid uuid := lab_private.acting_user(p_user_id); v_publish_error text;
 begin
   if p_linux_user is not null then
     perform public.user_ensure(p_linux_user, p_email, p_host, p_user_id);
@@ -25,9 +25,8 @@ begin
     pid = excluded.pid, heartbeat_every_s = excluded.heartbeat_every_s, heartbeat_at = now(), stopped_at = null,
     -- a new process of this agent (a supervisor restarted, each cron tick) starts again
     started_at = case when g.pid is distinct from excluded.pid or g.stopped_at is not null then now() else g.started_at end
-    where g.user_id = v_uid
-  returning * into a;
-  if not found then
+    where g.user_id = v_uid;
+  if not found then -- the row is another member's: the update's where refused it
     raise exception 'lab: agent % belongs to another user', p_agent_id using errcode = '42501';
   end if;
   -- Resources the host cannot publish (too many GPUs ...) are said in the answer; the work still comes.
