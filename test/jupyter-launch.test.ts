@@ -103,13 +103,22 @@ function get(port: number, path: string, headers: Record<string, string> = {}, m
   });
 }
 
+function commOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 /** Starts the 'sleepy' kernel through the REST API; resolves with the pid of its `sleep` child. */
 async function startSleepyKernel(s: Started): Promise<number> {
   const res = await get(s.port, '/api/kernels', { Authorization: `token ${s.token}`, 'Content-Type': 'application/json' }, 'POST', JSON.stringify({ name: 'sleepy' }));
   assert.equal(res.status, 201, res.body);
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const sleeper = descendants(s.pid).find((p) => readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim() === 'sleep');
+    // A descendant may end between the listing and the read (the kernel's start-up helpers): not the sleeper.
+    const sleeper = descendants(s.pid).find((p) => commOf(p.pid) === 'sleep');
     if (sleeper) return sleeper.pid;
     assert.ok(Date.now() < deadline, 'kernel child never appeared');
     await new Promise((r) => setTimeout(r, 100));
