@@ -71,11 +71,14 @@ describe('the Slurm executor (LAB_EXECUTOR=slurm)', { skip, timeout: 10 * 60_000
     return JSON.parse(r.stdout) as Row;
   }
 
-  /** One cron tick; returns how many squeue calls it made. */
+  /**
+   * One cron tick; returns how many squeue calls it made. Its limit is generous: under CI's load
+   * slurmctld answers slowly, and each Slurm command of a tick may take up to its own 30 s limit.
+   */
   async function tick(): Promise<number> {
     const before = calls('squeue');
-    const r = await cli(['tick']);
-    assert.equal(r.code, 0, r.stderr);
+    const r = await cli(['tick'], {}, 180_000);
+    assert.equal(r.code, 0, `tick exited ${r.code}: ${r.stderr}`);
     return calls('squeue') - before;
   }
 
