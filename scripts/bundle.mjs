@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // The CLI as users run it: `tsc` has written dist/ (type-checked, one file per module); this
 // bundles src/index.ts over dist/index.js, so a cron tick reads a few files instead of hundreds
-// (module loading was most of an idle tick's CPU). Code a command imports lazily stays in its own
-// chunk (dist/chunks/), loaded only by the commands that use it. Source maps point at src/*.ts;
-// the wrapper and `npm start` run node with --enable-source-maps so stack traces name them.
+// (module loading was most of an idle tick's CPU), and src/tick-entry.ts into dist/tick.js, the
+// `tick` command alone, which the installer's wrapper runs for cron's `lab-agent tick` (no other
+// command's code or option specs to load). Code a command imports lazily stays in its own chunk
+// (dist/chunks/, shared by both entry points), loaded only by the commands that use it. Source
+// maps point at src/*.ts; both entry points map stack frames through them when a stack is
+// formatted (src/source-mapped-stacks.ts), so node runs without --enable-source-maps.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -13,7 +16,7 @@ rmSync(`${root}dist/chunks`, { recursive: true, force: true }); // chunk names c
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { index: 'src/index.ts' },
+  entryPoints: { index: 'src/index.ts', tick: 'src/tick-entry.ts' },
   outdir: 'dist',
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
@@ -33,9 +36,9 @@ const result = await build({
   logLevel: 'warning',
 });
 
-// A chunk made only of packages' code (pg) loses its source map: Node reads and indexes the map of
-// every module it loads under --enable-source-maps, a cost on every tick, and a trace inside pg
-// names the package's functions anyway. Chunks with any of our code keep theirs.
+// A chunk made only of packages' code (pg) loses its source map: a trace inside pg names the
+// package's functions anyway (and `node --enable-source-maps`, for whoever runs it so, would read
+// and index it at start-up). Chunks with any of our code keep theirs.
 for (const [file, out] of Object.entries(result.metafile.outputs)) {
   if (!file.endsWith('.js') || !out.inputs || Object.keys(out.inputs).length === 0) continue;
   if (!Object.keys(out.inputs).every((i) => i.startsWith('node_modules/'))) continue;

@@ -2,8 +2,8 @@
 import { defineCommand, type Command } from './command.js';
 import { CliFailure } from './output.js';
 
-export const agentCommands: Command[] = [
-  defineCommand({
+/** `lab-agent tick`; also the whole command table of the cron entry point (src/tick-entry.ts). */
+export const tickCommand: Command = defineCommand({
     name: 'tick',
     summary: 'one pass: recover, drive every job one step, send due email, then exit (for cron)',
     usage: 'lab-agent tick [--trace] [--json]',
@@ -32,8 +32,9 @@ export const agentCommands: Command[] = [
         release();
       }
     },
-  }),
-  defineCommand({
+  });
+
+const superviseCommand: Command = defineCommand({
     name: 'supervise',
     summary: 'run continuously: wake on new requests, poll as the fallback (npm start)',
     usage: 'lab-agent supervise [--trace]',
@@ -57,5 +58,6 @@ export const agentCommands: Command[] = [
         release();
       }
     },
-  }),
-];
+  });
+
+export const agentCommands: Command[] = [tickCommand, superviseCommand];

@@ -10,6 +10,8 @@ import type { TestDb } from './db.js';
 import { repoRoot } from './required.js';
 
 export const cliPath = join(repoRoot, 'dist', 'index.js');
+/** The tick's own entry point, which the installer's wrapper runs for `lab-agent tick` (cron). */
+const tickPath = join(repoRoot, 'dist', 'tick.js');
 
 export interface CliResult {
   code: number;
@@ -61,8 +63,17 @@ export class AgentEnv {
 
   /** Runs the CLI to its end; never throws on a non-zero exit. `input`: what it reads on stdin. */
   cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000, input?: string): Promise<CliResult> {
+    return this.node(cliPath, args, env, timeoutMs, input);
+  }
+
+  /** Runs dist/tick.js (`lab-agent tick` as cron runs it) to its end; never throws on a non-zero exit. */
+  tick(args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
+    return this.node(tickPath, args, env, timeoutMs);
+  }
+
+  private node(script: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, input?: string): Promise<CliResult> {
     return new Promise((resolve) => {
-      const child = execFile(process.execPath, [cliPath, ...args], { env: { ...this.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const child = execFile(process.execPath, [script, ...args], { env: { ...this.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
         const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
         resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal ?? null, stdout, stderr });
       });
