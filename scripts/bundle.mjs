@@ -14,9 +14,9 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 rmSync(`${root}dist/chunks`, { recursive: true, force: true }); // chunk names carry hashes: no stale ones
 
-const result = await build({
+const bundle = (entryPoints) => build({
   absWorkingDir: root,
-  entryPoints: { index: 'src/index.ts', tick: 'src/tick-entry.ts' },
+  entryPoints,
   outdir: 'dist',
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
@@ -35,11 +35,12 @@ const result = await build({
   banner: { js: "import { createRequire as __labCreateRequire } from 'node:module'; const require = __labCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+const results = [await bundle({ index: 'src/index.ts' }), await bundle({ tick: 'src/tick-entry.ts' })];
 
 // A chunk made only of packages' code (pg) loses its source map: a trace inside pg names the
 // package's functions anyway (and `node --enable-source-maps`, for whoever runs it so, would read
 // and index it at start-up). Chunks with any of our code keep theirs.
-for (const [file, out] of Object.entries(result.metafile.outputs)) {
+for (const [file, out] of results.flatMap((r) => Object.entries(r.metafile.outputs))) {
   if (!file.endsWith('.js') || !out.inputs || Object.keys(out.inputs).length === 0) continue;
   if (!Object.keys(out.inputs).every((i) => i.startsWith('node_modules/'))) continue;
   const path = `${root}${file}`;
