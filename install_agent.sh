@@ -265,7 +265,7 @@ cat > "$WRAPPER.tmp" <<EOF
 LAB_AGENT_DIR="\${LAB_AGENT_DIR:-$DIR}"
 export LAB_AGENT_DIR
 # tick (cron, every minute) has an entry point of its own that loads only what a tick uses
-if [ "\${1:-}" = tick ]; then shift; exec '$NODE' '$DIR/dist/tick.js' "\$@"; fi
+if [ "\${1:-}" = tick ]; then shift; exec '$NODE' '$DIR/dist/tick.cjs' "\$@"; fi
 exec '$NODE' '$DIR/dist/index.js' "\$@"
 EOF
 chmod 755 "$WRAPPER.tmp" && mv "$WRAPPER.tmp" "$WRAPPER"

@@ -1,12 +1,12 @@
 // Stack traces that name src/*.ts, paid for only when a stack is formatted. `node
 // --enable-source-maps` reads and parses the map of every module it loads, at start-up: ~10 ms of
 // CPU and ~1 MiB in every cron tick, which almost never formats a stack (BENCHMARKS.md, issue 12).
-// Here the bundle's frames (dist/*.js, dist/chunks/*.js) are mapped when an error's `stack` is
-// first read: the map of a file is read then, once per process. Enabling Node's own source maps
+// Here the bundle's frames (dist/index.js, dist/chunks/*.js, dist/tick.cjs) are mapped when an
+// error's `stack` is first read: the map of a file is read then, once per process. Enabling Node's own source maps
 // late (process.setSourceMapsEnabled) would not do: it maps only modules loaded after it.
 import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // Frames of files under dist/ are mapped (this module sits in dist/ or dist/chunks/ once built;
 // run from src/ by tsx, whose own maps are in place, there is nothing to map).
@@ -14,7 +14,7 @@ const here = import.meta.url;
 const dist = here.includes('/dist/') ? here.slice(0, here.lastIndexOf('/dist/') + '/dist/'.length) : null;
 const maps = new Map<string, SourceMap | null>();
 
-/** The parsed source map next to a bundle file, or null (none: its frames stay as they are). */
+/** The parsed source map next to a bundle file (its file: URL), or null (none: its frames stay as they are). */
 function mapOf(fileUrl: string): SourceMap | null {
   let map = maps.get(fileUrl);
   if (map === undefined) {
@@ -31,14 +31,15 @@ function mapOf(fileUrl: string): SourceMap | null {
 /** A frame's `file:line:column` as src/…ts:line:column where the bundle's map says so. */
 function mapFrame(frame: NodeJS.CallSite): string {
   const text = frame.toString();
-  const file = frame.getFileName();
+  const file = frame.getFileName(); // a file: URL in an ES module, a path in dist/tick.cjs
   const line = frame.getLineNumber();
   const column = frame.getColumnNumber();
-  if (!dist || !file?.startsWith(dist) || !line || !column) return text;
-  const entry = mapOf(file)?.findEntry(line - 1, column - 1);
+  const url = file?.startsWith('/') ? pathToFileURL(file).href : file;
+  if (!dist || !file || !url?.startsWith(dist) || !line || !column) return text;
+  const entry = mapOf(url)?.findEntry(line - 1, column - 1);
   if (!entry || !('originalSource' in entry) || !entry.originalSource) return text;
   // the map names sources relative to itself (../src/… from dist/, ../../src/… from dist/chunks/)
-  const source = fileURLToPath(new URL(entry.originalSource, file));
+  const source = fileURLToPath(new URL(entry.originalSource, url));
   return text.replace(`${file}:${line}:${column}`, `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`);
 }
 

@@ -155,8 +155,8 @@ describe('doctor', () => {
       const { by } = await doctor(env);
       assert.equal(by.scheduler!.status, 'warn');
       assert.match(by.scheduler!.detail, new RegExp(`an agent is running now \\(pid ${sup.pid}\\)`));
-      // a clone the installer has not set up: its node and its tick entry point (dist/tick.js)
-      assert.match(by.scheduler!.fix!, new RegExp(`crontab -e\`: \\* \\* \\* \\* \\* ${process.execPath} \\S+/dist/tick\\.js >/dev/null 2>&1 # lab-job-agent`));
+      // a clone the installer has not set up: its node and its tick entry point (dist/tick.cjs)
+      assert.match(by.scheduler!.fix!, new RegExp(`crontab -e\`: \\* \\* \\* \\* \\* ${process.execPath} \\S+/dist/tick\\.cjs >/dev/null 2>&1 # lab-job-agent`));
     } finally {
       sup.kill('SIGTERM');
       await exited(sup);

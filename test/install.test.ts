@@ -92,7 +92,7 @@ describe('install_agent.sh', { skip, timeout: 15 * 60_000 }, () => {
     assert.equal(mode(wrapper()), '755');
     // `tick` (the cron line's command) runs the tick's own entry point; every other command the CLI.
     const script = readFileSync(wrapper(), 'utf8');
-    assert.match(script, new RegExp(`if \\[ "\\$\\{1:-\\}" = tick \\]; then shift; exec '${nodeDir}/node' '${dir()}/dist/tick.js' "\\$@"; fi`));
+    assert.match(script, new RegExp(`if \\[ "\\$\\{1:-\\}" = tick \\]; then shift; exec '${nodeDir}/node' '${dir()}/dist/tick.cjs' "\\$@"; fi`));
     assert.match(script, new RegExp(`\nexec '${nodeDir}/node' '${dir()}/dist/index.js' "\\$@"\n`));
     assert.equal(readlinkSync(join(a.home, '.local', 'bin', 'lab-agent')), wrapper());
 

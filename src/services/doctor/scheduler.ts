@@ -105,6 +105,6 @@ export async function checkScheduler(config: Config, env: NodeJS.ProcessEnv): Pr
 /** The cron line install_agent.sh writes, or, for a clone it has not set up, one that runs this clone's tick entry point. */
 function suggestedCronLine(config: Config): string {
   const wrapper = join(config.agentDir, 'bin', 'lab-agent');
-  const command = isExecutableFile(wrapper) ? `${wrapper} tick` : `${process.execPath} ${join(packageRoot, 'dist', 'tick.js')}`;
+  const command = isExecutableFile(wrapper) ? `${wrapper} tick` : `${process.execPath} ${join(packageRoot, 'dist', 'tick.cjs')}`;
   return `* * * * * ${command} >/dev/null 2>&1 ${CRON_MARKER}`;
 }
