@@ -47,6 +47,10 @@ const tick = await build({
   entryPoints: { tick: 'src/tick-entry.ts' },
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
+  // Less to parse on every tick (-30 %; ~4 % of an idle tick's CPU, 1.4 MiB); names are kept,
+  // and stack frames map to src/ through the source map anyway.
+  minifyWhitespace: true,
+  minifySyntax: true,
   external: [...external, ...lazyPackages],
   define: { 'import.meta.url': '__labImportMetaUrl' },
   banner: { js: "const __labImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
