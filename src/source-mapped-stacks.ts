@@ -51,7 +51,14 @@ function formatStack(error: Error, frames: NodeJS.CallSite[]): string {
   } catch {
     header = '<error>';
   }
-  return [header, ...frames.map((f) => `    at ${mapFrame(f)}`)].join('\n');
+  const line = (f: NodeJS.CallSite): string => {
+    try {
+      return mapFrame(f);
+    } catch {
+      return String(f); // a map that does not parse as expected: the frame as V8 wrote it
+    }
+  };
+  return [header, ...frames.map((f) => `    at ${line(f)}`)].join('\n');
 }
 
 /** Maps stacks from now on, unless node runs with --enable-source-maps (its own mapping is then in place). */
