@@ -60,8 +60,9 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const release = tryLock(lockPath(config));
   if (!release) return { busy: true, holder: agentLockHolder(config) };
+  let store: Awaited<ReturnType<typeof openStore>> | undefined;
   try {
-    const store = await openStore(config, log);
+    store = await openStore(config, log);
     const ctx = createAgentContext(config, store, log, { trace: opts.trace });
     await store.registerAgent({ agentId: ctx.agentId, host: ctx.host, version: ctx.version, mode, pid: process.pid });
     const who = store.identity;
@@ -71,6 +72,8 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
     // Also in the agent log: under cron, stderr goes nowhere anyone reads. (An unreachable
     // database is logged by the CLI with the one line it prints.)
     if (!(err instanceof DatabaseUnreachableError)) log.error({ err }, 'the agent could not start');
+    // An open pool would keep the process alive until its idle timeout (a failed cron tick lingered 10 s).
+    await store?.close().catch(() => undefined);
     release();
     throw err;
   }
