@@ -264,7 +264,9 @@ cat > "$WRAPPER.tmp" <<EOF
 # has no node). Run install_agent.sh again after moving Node or the agent folder.
 LAB_AGENT_DIR="\${LAB_AGENT_DIR:-$DIR}"
 export LAB_AGENT_DIR
-exec '$NODE' --enable-source-maps '$DIR/dist/index.js' "\$@"
+# tick (cron, every minute) has an entry point of its own that loads only what a tick uses
+if [ "\${1:-}" = tick ]; then shift; exec '$NODE' '$DIR/dist/tick.cjs' "\$@"; fi
+exec '$NODE' '$DIR/dist/index.js' "\$@"
 EOF
 chmod 755 "$WRAPPER.tmp" && mv "$WRAPPER.tmp" "$WRAPPER"
 did "command $WRAPPER"

@@ -1,7 +1,7 @@
 // The agent's cost when there is nothing to do:
 //  - an idle `lab-agent tick` (what cron runs every minute) and `lab-agent --help`: CPU and peak
-//    RSS of the whole process, run as the installer's wrapper runs them (the bundle, with
-//    --enable-source-maps), next to `node -e 0` in the same run as the floor any Node.js command
+//    RSS of the whole process, run as the installer's wrapper runs them (`node dist/tick.cjs` for
+//    the tick, `node dist/index.js --help`), next to `node -e 0` in the same run as the floor any Node.js command
 //    pays (goals: tick ≤ 2× its CPU and ≤ 50 MiB, --help ≤ 2× its CPU); the tick in local mode
 //    (the embedded server the agent starts itself, already up: what a member without a lab
 //    database runs) and in postgres mode (LAB_DATABASE_URL);
@@ -31,20 +31,22 @@ const localEnv = { ...a.env, LAB_DATABASE_URL: '', LAB_DATA_DIR: localData };
 const first = await a.cli(['tick'], localEnv);
 if (first.code !== 0) throw new Error(`local tick failed: ${first.stderr}`);
 
-const wrapperArgs = ['--enable-source-maps', cliPath]; // as bin/lab-agent runs it
+// as bin/lab-agent runs them: `tick` through the tick's own entry point, the rest through the CLI
+const tickArgs = [join(cliPath, '..', 'tick.cjs')];
+const helpArgs = [cliPath, '--help'];
 const tick: { cpuS: number; maxRssMiB: number; wallS: number }[] = [];
 const localTick: { cpuS: number; maxRssMiB: number; wallS: number }[] = [];
 const help: { cpuS: number; maxRssMiB: number }[] = [];
 const floor: { cpuS: number; maxRssMiB: number }[] = [];
 for (let i = 0; i < runs; i++) {
   floor.push(await timed(process.execPath, ['-e', '0'], a.env));
-  const r = await timed(process.execPath, [...wrapperArgs, 'tick'], a.env);
+  const r = await timed(process.execPath, tickArgs, a.env);
   if (r.code !== 0) throw new Error(`tick exited ${r.code}`);
   tick.push(r);
-  const l = await timed(process.execPath, [...wrapperArgs, 'tick'], localEnv);
+  const l = await timed(process.execPath, tickArgs, localEnv);
   if (l.code !== 0) throw new Error(`local tick exited ${l.code}`);
   localTick.push(l);
-  help.push(await timed(process.execPath, [...wrapperArgs, '--help'], a.env));
+  help.push(await timed(process.execPath, helpArgs, a.env));
 }
 
 const sup = a.spawn(['supervise']);

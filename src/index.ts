@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // lab-agent: the command line. Each command lives in src/cli/; this file only dispatches.
 import './node20-pg-shim.js'; // first: before pg is loaded
+import { mapStacksOnDemand } from './source-mapped-stacks.js';
 import { main } from './cli/main.js';
 import { commands } from './cli/registry.js';
 
+mapStacksOnDemand();
 main(process.argv.slice(2), commands).then(
   (code) => {
     process.exitCode = code;

@@ -155,7 +155,8 @@ describe('doctor', () => {
       const { by } = await doctor(env);
       assert.equal(by.scheduler!.status, 'warn');
       assert.match(by.scheduler!.detail, new RegExp(`an agent is running now \\(pid ${sup.pid}\\)`));
-      assert.match(by.scheduler!.fix!, /crontab -e`: \* \* \* \* \* \S.* tick >\/dev\/null 2>&1 # lab-job-agent/);
+      // a clone the installer has not set up: its node and its tick entry point (dist/tick.cjs)
+      assert.match(by.scheduler!.fix!, new RegExp(`crontab -e\`: \\* \\* \\* \\* \\* ${process.execPath} \\S+/dist/tick\\.cjs >/dev/null 2>&1 # lab-job-agent`));
     } finally {
       sup.kill('SIGTERM');
       await exited(sup);

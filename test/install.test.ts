@@ -90,7 +90,10 @@ describe('install_agent.sh', { skip, timeout: 15 * 60_000 }, () => {
     assert.equal(statSync(dir()).uid, a.uid);
     // The command cron runs names node by its absolute path: cron's PATH has no node.
     assert.equal(mode(wrapper()), '755');
-    assert.match(readFileSync(wrapper(), 'utf8'), new RegExp(`exec '${nodeDir}/node' --enable-source-maps '${dir()}/dist/index.js' "\\$@"`));
+    // `tick` (the cron line's command) runs the tick's own entry point; every other command the CLI.
+    const script = readFileSync(wrapper(), 'utf8');
+    assert.match(script, new RegExp(`if \\[ "\\$\\{1:-\\}" = tick \\]; then shift; exec '${nodeDir}/node' '${dir()}/dist/tick.cjs' "\\$@"; fi`));
+    assert.match(script, new RegExp(`\nexec '${nodeDir}/node' '${dir()}/dist/index.js' "\\$@"\n`));
     assert.equal(readlinkSync(join(a.home, '.local', 'bin', 'lab-agent')), wrapper());
 
     const envFile = join(dir(), '.env');

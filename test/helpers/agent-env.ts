@@ -10,6 +10,8 @@ import type { TestDb } from './db.js';
 import { repoRoot } from './required.js';
 
 export const cliPath = join(repoRoot, 'dist', 'index.js');
+/** The tick's own entry point, which the installer's wrapper runs for `lab-agent tick` (cron). */
+const tickPath = join(repoRoot, 'dist', 'tick.cjs');
 
 export interface CliResult {
   code: number;
@@ -59,10 +61,19 @@ export class AgentEnv {
     return agentLogFile(loadConfig({ env: this.env }));
   }
 
-  /** Runs the CLI to its end; never throws on a non-zero exit. `input`: what it reads on stdin. */
+  /**
+   * Runs the CLI to its end, as the installer's wrapper runs it (`tick` through the tick's own
+   * entry point, dist/tick.cjs; every other command through dist/index.js); never throws on a
+   * non-zero exit. `input`: what it reads on stdin.
+   */
   cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000, input?: string): Promise<CliResult> {
+    return args[0] === 'tick' ? this.node(tickPath, args.slice(1), env, timeoutMs, input) : this.node(cliPath, args, env, timeoutMs, input);
+  }
+
+  /** Runs a script (dist/index.js for `tick` too, say) to its end; never throws on a non-zero exit. */
+  node(script: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000, input?: string): Promise<CliResult> {
     return new Promise((resolve) => {
-      const child = execFile(process.execPath, [cliPath, ...args], { env: { ...this.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const child = execFile(process.execPath, [script, ...args], { env: { ...this.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
         const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
         resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal ?? null, stdout, stderr });
       });

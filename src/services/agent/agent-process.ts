@@ -60,10 +60,11 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const release = tryLock(lockPath(config));
   if (!release) return { busy: true, holder: agentLockHolder(config) };
+  let store: Awaited<ReturnType<typeof openStore>> | undefined;
   try {
     // A cron tick's poll registers it and keeps the users row (one request for an idle tick); a
     // supervisor registers at once, so that an agent id of another member stops it at the start.
-    const store = await openStore(config, log, { ensureRow: mode === 'supervise' });
+    store = await openStore(config, log, { ensureRow: mode === 'supervise' });
     const ctx = createAgentContext(config, store, log, { trace: opts.trace, mode });
     if (mode === 'supervise') await store.registerAgent({ agentId: ctx.agentId, host: ctx.host, version: ctx.version, mode, pid: process.pid });
     const who = store.identity;
@@ -73,6 +74,8 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, mode: 'tick' | '
     // Also in the agent log: under cron, stderr goes nowhere anyone reads. (An unreachable
     // database is logged by the CLI with the one line it prints.)
     if (!(err instanceof DatabaseUnreachableError)) log.error({ err }, 'the agent could not start');
+    // An open pool would keep the process alive until its idle timeout (a failed cron tick lingered 10 s).
+    await store?.close().catch(() => undefined);
     release();
     throw err;
   }

@@ -102,9 +102,9 @@ export async function checkScheduler(config: Config, env: NodeJS.ProcessEnv): Pr
   return result('scheduler', 'cron / systemd', 'fail', detail, 'run install_agent.sh (adds the cron line), or `install_agent.sh --systemd` for a user unit', data);
 }
 
-/** The cron line install_agent.sh writes, or, for a clone it has not set up, one that runs this clone's build. */
+/** The cron line install_agent.sh writes, or, for a clone it has not set up, one that runs this clone's tick entry point. */
 function suggestedCronLine(config: Config): string {
   const wrapper = join(config.agentDir, 'bin', 'lab-agent');
-  const command = isExecutableFile(wrapper) ? wrapper : `${process.execPath} ${join(packageRoot, 'dist', 'index.js')}`;
-  return `* * * * * ${command} tick >/dev/null 2>&1 ${CRON_MARKER}`;
+  const command = isExecutableFile(wrapper) ? `${wrapper} tick` : `${process.execPath} ${join(packageRoot, 'dist', 'tick.cjs')}`;
+  return `* * * * * ${command} >/dev/null 2>&1 ${CRON_MARKER}`;
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// `lab-agent tick` as cron runs it every minute (bundled into dist/tick.cjs, which install_agent.sh's
+// wrapper runs for `tick`): the same command as `dist/index.js tick`, through the same parsing and
+// error handling, with a command table of one, so the process does not read, compile and evaluate
+// every other command's code and option specs (BENCHMARKS.md, issue 12).
+import './node20-pg-shim.js'; // first: before pg is loaded
+import { mapStacksOnDemand } from './source-mapped-stacks.js';
+import { main } from './cli/main.js';
+import { tickCommand } from './cli/agent-commands.js';
+
+mapStacksOnDemand();
+main(['tick', ...process.argv.slice(2)], [tickCommand]).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`lab-agent: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
