@@ -94,10 +94,12 @@ test('the job has its own session and group, apart from the agent and from the w
   try {
     const jobIds = groupAndSession(job.pid);
     assert.deepEqual(jobIds, { pgrp: job.pid, session: job.pid });
+    // The wrapper: in a session apart from the agent's (its launcher's, or its own where spawned) and from the job's.
     const wrapperIds = groupAndSession(job.wrapperPid);
-    assert.equal(wrapperIds.session, job.wrapperPid);
     const mine = groupAndSession(process.pid);
     assert.notEqual(jobIds.session, mine.session);
+    assert.notEqual(wrapperIds.session, mine.session);
+    assert.notEqual(wrapperIds.session, jobIds.session);
     assert.notEqual(wrapperIds.pgrp, mine.pgrp);
   } finally {
     killJobGroup(job.pgid, 'SIGKILL');
@@ -149,7 +151,8 @@ test('a child that left the job group survives the group kill; killJobStragglers
   const code = 'import os, subprocess, time\np = subprocess.Popen(["sleep", "300"], start_new_session=True)\nprint("child", p.pid, flush=True)\ntime.sleep(300)';
   const { job, logDir } = await launchPy(code, { LAB_JOB_ID: jobId });
   const childPid = Number((await waitFor('child pid', () => /child (\d+)/.exec(out(logDir))))[1]);
-  assert.deepEqual(findProcessesWithEnv('LAB_JOB_ID', jobId).sort((a, b) => a - b), [job.wrapperPid, job.pid, childPid].sort((a, b) => a - b));
+  // The wrapper is among them only where it was spawned with the job's environment (not forked by the launcher).
+  assert.deepEqual(findProcessesWithEnv('LAB_JOB_ID', jobId).filter((p) => p !== job.wrapperPid).sort((a, b) => a - b), [job.pid, childPid].sort((a, b) => a - b));
   killJobGroup(job.pgid, 'SIGKILL');
   assert.equal((await exitOf(logDir)).signal, 'SIGKILL');
   assert.ok(isAlive(childPid), 'outside the group, so still alive');

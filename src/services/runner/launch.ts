@@ -7,8 +7,8 @@ import type { Readable } from 'node:stream';
 import { wrapperArgv, EXIT_FILE, EXIT_RESERVE, EXIT_RESERVE_BYTES, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
 import { readTail } from '../host/tail.js';
 import { JobInputError } from './errors.js';
-import { findProcessesInSession, findProcessesWithEnv } from '../host/process-identity.js';
-import { launcherAvailable, startThroughLauncher, type LauncherJob } from './launcher.js';
+import { findProcessesInSession, findProcessesWithEnv, isSameProcess, leadsOwnSession } from '../host/process-identity.js';
+import { launcherAvailable, launcherCanRun, startThroughLauncher, type LauncherJob } from './launcher.js';
 
 export interface LaunchOptions {
   jobId: string;
@@ -25,7 +25,7 @@ export interface LaunchOptions {
   onEnded?: () => void;
   /** The umask the job runs under (octal digits), when not this process's own. */
   umask?: string | null;
-  /** How the wrapper is started: through the resident launcher (the default where `setsid -f` works), or spawned from here. */
+  /** How the wrapper is started: through the resident launcher (the default where env(1) can reset signals), or spawned from here. */
   via?: 'launcher' | 'spawn';
 }
 
@@ -83,7 +83,7 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
 
   const { stdoutPath, stderrPath } = createLogFiles(logDir);
   const job = { ...opts, umask: opts.umask ?? null, stdoutPath, stderrPath };
-  const useLauncher = opts.via === 'launcher' || (opts.via !== 'spawn' && launcherAvailable());
+  const useLauncher = launcherCanRun(argv) && (opts.via === 'launcher' || (opts.via !== 'spawn' && launcherAvailable()));
   const report = await (useLauncher ? startThroughLauncher(job, opts.onEnded, HANDSHAKE_TIMEOUT_MS) : spawnWrapper(job)).catch(async (e: Error) => {
     const tail = await readTail(stderrPath, { maxLines: 10 }).catch(() => '');
     throw new Error(`${e.message}${tail ? `: ${tail.trim()}` : ''}`, { cause: e });
@@ -92,7 +92,23 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
   const [pidText, startTime, wrapperPidText, wrapperStartTime] = report.trim().split(' ');
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 1 || !startTime) throw new Error(`job ${opts.jobId}: bad start report "${report}"`);
+  await ownSession(pid, startTime);
   return { pid, pgid: pid, startTime, wrapperPid: Number(wrapperPidText) || 0, wrapperStartTime: wrapperStartTime ?? '', stdoutPath, stderrPath };
+}
+
+const SESSION_WAIT_MS = 10_000;
+
+/**
+ * The job reports its start just before it execs setsid (wrapper.ts): waits until its session
+ * exists (a few milliseconds at most, usually none), so that once the start is known a signal to
+ * the job's group reaches it. A job already gone, or one that never gets there, is waited for no
+ * longer.
+ */
+async function ownSession(pid: number, startTime: string): Promise<void> {
+  const until = Date.now() + SESSION_WAIT_MS;
+  while (!leadsOwnSession(pid) && isSameProcess(pid, startTime) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }
 
 /**
