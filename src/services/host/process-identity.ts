@@ -91,11 +91,6 @@ function sessionOf(pid: number): number | null {
   }
 }
 
-/** True when `pid` leads a session of its own (setsid has run in it). */
-export function leadsOwnSession(pid: number): boolean {
-  return sessionOf(pid) === pid;
-}
-
 /**
  * Pids of the live processes in session `sid` (a job is the leader of its own session): finds
  * what moved to another process group and dropped its environment, which no LAB_JOB_ID finds.

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { wrapperArgv, EXIT_FILE, EXIT_RESERVE, EXIT_RESERVE_BYTES, PID_FILE, STDOUT_FILE, STDERR_FILE } from './wrapper.js';
 import { readTail } from '../host/tail.js';
 import { JobInputError } from './errors.js';
-import { findProcessesInSession, findProcessesWithEnv, isSameProcess, leadsOwnSession } from '../host/process-identity.js';
+import { findProcessesInSession, findProcessesWithEnv } from '../host/process-identity.js';
 import { launcherAvailable, launcherCanRun, startThroughLauncher, type LauncherJob } from './launcher.js';
 
 export interface LaunchOptions {
@@ -92,23 +92,7 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
   const [pidText, startTime, wrapperPidText, wrapperStartTime] = report.trim().split(' ');
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 1 || !startTime) throw new Error(`job ${opts.jobId}: bad start report "${report}"`);
-  await ownSession(pid, startTime);
   return { pid, pgid: pid, startTime, wrapperPid: Number(wrapperPidText) || 0, wrapperStartTime: wrapperStartTime ?? '', stdoutPath, stderrPath };
-}
-
-const SESSION_WAIT_MS = 10_000;
-
-/**
- * The job reports its start just before it execs setsid (wrapper.ts): waits until its session
- * exists (a few milliseconds at most, usually none), so that once the start is known a signal to
- * the job's group reaches it. A job already gone, or one that never gets there, is waited for no
- * longer.
- */
-async function ownSession(pid: number, startTime: string): Promise<void> {
-  const until = Date.now() + SESSION_WAIT_MS;
-  while (!leadsOwnSession(pid) && isSameProcess(pid, startTime) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 1));
-  }
 }
 
 /**
@@ -236,6 +220,20 @@ export function killJobGroup(pgid: number, signal: NodeJS.Signals | number = 'SI
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw e;
+  }
+}
+
+/**
+ * Signals a job whose process is alive (its pid and start time checked): its group, or the process
+ * itself while the group does not exist yet. That is the moment between the job's start report and
+ * its setsid (wrapper.ts): an agent that waited for the session instead would poll for every job.
+ */
+export function signalJobProcess(pid: number, signal: NodeJS.Signals): void {
+  if (killJobGroup(pid, signal)) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone meanwhile
   }
 }
 

@@ -57,7 +57,7 @@ export const launcherCanRun = (argv: string[]): boolean => !(argv[0] ?? '').incl
 function envArgv(env: Record<string, string>, base: Record<string, string>): string[] {
   const removed = Object.keys(base).some((k) => !(k in env));
   const pairs = Object.entries(env).filter(([k, v]) => removed || base[k] !== v).map(([k, v]) => `${k}=${v}`);
-  return [envPath(), ...(removed ? ['-i'] : []), DEFAULT_SIGNALS, ...pairs];
+  return [envPath(), ...(removed ? ['-i'] : []), DEFAULT_SIGNALS, '--', ...pairs]; // `--`: a name may start with '-'
 }
 
 /** The one line that starts a job: in the background, cd, then the wrapper function with its fds. */

@@ -22,7 +22,7 @@ import { isExecutableFile, whichIn } from '../host/executables.js';
 // The job is a *foreground* child of the wrapper, so its pid cannot come from `$!`: the first
 // thing the child does, before exec'ing, is report `<id> started <pid> <start> <wrapper pid>
 // <wrapper start>` on fd 3 (a pipe the agent reads) and write <logDir>/pid. Its session exists
-// only once setsid has run, a moment later: launchDetached waits for that. When the exit record is
+// only once setsid has run, a moment later (signalJobProcess covers it). When the exit record is
 // written the wrapper reports `<id> ended` on fd 3: the agent that started the job hears the end
 // at once, without polling.
 //
