@@ -157,7 +157,7 @@ export function wrapperArgv(jobId: string, logDir: string, argv: string[], umask
 }
 
 /** The wrapper's whole script: $1 job id, $2 log dir, $3 the job's umask or empty, then the job's argv. */
-export function wrapperScript(ownSession = true): string {
+function wrapperScript(ownSession = true): string {
   return `${wrapperFunction(ownSession)}
 lab_job "$@"
 `;
