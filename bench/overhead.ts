@@ -4,10 +4,10 @@
 // this process). Measured from /proc, before and after:
 //   agent    utime+stime of the supervisor process itself (claim, start, probes, heartbeats,
 //            conclude, email, the machine steps): the figure the goal is about
-//   chain    the CPU of everything the agent started (the launcher shell, setsid, the /bin/sh
-//            recorder, the inner sh, and python itself: a cgroup holds them all, root only; else
-//            the supervisor's reaped children) minus python's own share, measured as a bare
-//            `python3 noop.py` in the same run (the reference)
+//   chain    the CPU of everything the agent started (the launcher shell, its fork that records
+//            the exit, the job's fork that execs setsid, env and python: a cgroup holds them all,
+//            root only; else the supervisor's reaped children) minus python's own share, measured
+//            as a bare `python3 noop.py` in the same run (the reference)
 //   database the embedded PostgreSQL's processes (postmaster, reaped and live backends)
 // Run: npm run build && node --import tsx bench/overhead.ts [--jobs 400] [--profile] [--no-email]
 // --profile writes a CPU profile of the supervisor (node --cpu-prof) and prints where its time went.

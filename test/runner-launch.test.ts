@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
-import { launchDetached, readExitRecord, readPidRecord, killJobGroup, killJobStragglers, AlreadyLaunchedError, type ExitRecord, type LaunchedJob } from '../src/services/runner/launch.js';
+import { launchDetached, readExitRecord, readPidRecord, killJobGroup, killJobStragglers, signalJobProcess, AlreadyLaunchedError, type ExitRecord, type LaunchedJob } from '../src/services/runner/launch.js';
 import { isAlive, isSameProcess, findProcessesWithEnv } from '../src/services/host/process-identity.js';
 import { JobInputError } from '../src/services/runner/errors.js';
 import { requirePart, hasTestPython, testPython, repoRoot } from './helpers/required.js';
@@ -92,12 +92,16 @@ test('starting does not wait for the job; the exit record appears later on its o
 test('the job has its own session and group, apart from the agent and from the wrapper', { skip }, async () => {
   const { job, logDir } = await launchPy('import time; time.sleep(60)');
   try {
+    // The start is reported just before the job's setsid: its session follows a moment later.
+    await waitFor('the job\'s own session', () => groupAndSession(job.pid).session === job.pid);
     const jobIds = groupAndSession(job.pid);
     assert.deepEqual(jobIds, { pgrp: job.pid, session: job.pid });
+    // The wrapper: in a session apart from the agent's (its launcher's, or its own where spawned) and from the job's.
     const wrapperIds = groupAndSession(job.wrapperPid);
-    assert.equal(wrapperIds.session, job.wrapperPid);
     const mine = groupAndSession(process.pid);
     assert.notEqual(jobIds.session, mine.session);
+    assert.notEqual(wrapperIds.session, mine.session);
+    assert.notEqual(wrapperIds.session, jobIds.session);
     assert.notEqual(wrapperIds.pgrp, mine.pgrp);
   } finally {
     killJobGroup(job.pgid, 'SIGKILL');
@@ -149,7 +153,8 @@ test('a child that left the job group survives the group kill; killJobStragglers
   const code = 'import os, subprocess, time\np = subprocess.Popen(["sleep", "300"], start_new_session=True)\nprint("child", p.pid, flush=True)\ntime.sleep(300)';
   const { job, logDir } = await launchPy(code, { LAB_JOB_ID: jobId });
   const childPid = Number((await waitFor('child pid', () => /child (\d+)/.exec(out(logDir))))[1]);
-  assert.deepEqual(findProcessesWithEnv('LAB_JOB_ID', jobId).sort((a, b) => a - b), [job.wrapperPid, job.pid, childPid].sort((a, b) => a - b));
+  // The wrapper is among them only where it was spawned with the job's environment (not forked by the launcher).
+  assert.deepEqual(findProcessesWithEnv('LAB_JOB_ID', jobId).filter((p) => p !== job.wrapperPid).sort((a, b) => a - b), [job.pid, childPid].sort((a, b) => a - b));
   killJobGroup(job.pgid, 'SIGKILL');
   assert.equal((await exitOf(logDir)).signal, 'SIGKILL');
   assert.ok(isAlive(childPid), 'outside the group, so still alive');
@@ -185,6 +190,16 @@ test('a missing working folder fails the launch with a clear error', async () =>
   const logDir = join(root, 'logs', 'bad-cwd');
   await assert.rejects(launchDetached({ jobId: 'bad-cwd', logDir, argv: ['/bin/true'], cwd: join(root, 'no-such-dir'), env }), (e: unknown) => e instanceof JobInputError && /working folder .*no-such-dir does not exist/.test(e.message));
   assert.ok(!existsSync(join(logDir, 'pid')));
+});
+
+test('signalJobProcess reaches a job whose group does not exist yet (started, setsid not yet run): the process itself', async () => {
+  // A process that leads no group stands for the job in that moment: killJobGroup finds no group (ESRCH).
+  const child = spawn('/bin/sh', ['-c', 'exec sleep 60'], { stdio: 'ignore' });
+  await waitFor('the child up', () => existsSync(`/proc/${child.pid}/stat`) && readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').startsWith('sleep'));
+  assert.equal(killJobGroup(child.pid!, 0), false, 'no group of that id');
+  signalJobProcess(child.pid!, 'SIGTERM');
+  const [, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  assert.equal(signal, 'SIGTERM');
 });
 
 test('killJobGroup refuses pgid 0, 1 and negative', () => {

@@ -12,7 +12,7 @@ import { renderJobEmail } from '../job-email.js';
 import { nextNotifyAttempt } from '../notify-backoff.js';
 import { JobInputError } from '../runner/errors.js';
 import { checkLogFolder, isNoSpace, noSpaceError } from '../runner/log-folder.js';
-import { AlreadyLaunchedError, killJobGroup, killJobStragglers, launchDetached, readExitRecord, readPidRecord, type PidRecord } from '../runner/launch.js';
+import { AlreadyLaunchedError, killJobStragglers, launchDetached, readExitRecord, readPidRecord, signalJobProcess, type PidRecord } from '../runner/launch.js';
 import { prepareJob, type PreparedJob } from '../runner/prepare.js';
 import { withStopNote } from '../runner/stop-note.js';
 import { isAlive, isSameProcess } from '../host/process-identity.js';
@@ -139,7 +139,7 @@ async function probeJob(ctx: AgentContext, job: JobRow): Promise<JobProbe> {
 /** Signals the job's process group, unless its pid now belongs to another process. */
 function signalJob(ctx: AgentContext, job: JobRow, signal: NodeJS.Signals): void {
   if (job.pid === null || !isSameProcess(job.pid, job.pid_start)) return;
-  killJobGroup(job.pid, signal);
+  signalJobProcess(job.pid, signal);
   ctx.log.info({ job: job.job_id, jobPid: job.pid, signal }, 'job signalled');
 }
 

@@ -71,7 +71,8 @@ export function processIds(): number[] {
  * Finds what a job started outside its process group (a Jupyter kernel runs in its own
  * session, for one), so a cancel can check that nothing of the job is left.
  * The environment is the one the process started with; other users' processes are unreadable.
- * For a job this includes its wrapper (the exit recorder) until exit.json is written: leave it be.
+ * For a job this can include its wrapper (the exit recorder: where it was spawned rather than
+ * forked by the launcher) until exit.json is written: leave it be.
  */
 export function findProcessesWithEnv(name: string, value: string): number[] {
   const entry0 = Buffer.from(`${name}=${value}\0`);

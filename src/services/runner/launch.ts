@@ -8,7 +8,7 @@ import { wrapperArgv, EXIT_FILE, EXIT_RESERVE, EXIT_RESERVE_BYTES, PID_FILE, STD
 import { readTail } from '../host/tail.js';
 import { JobInputError } from './errors.js';
 import { findProcessesInSession, findProcessesWithEnv } from '../host/process-identity.js';
-import { launcherAvailable, startThroughLauncher, type LauncherJob } from './launcher.js';
+import { launcherAvailable, launcherCanRun, startThroughLauncher, type LauncherJob } from './launcher.js';
 
 export interface LaunchOptions {
   jobId: string;
@@ -25,7 +25,7 @@ export interface LaunchOptions {
   onEnded?: () => void;
   /** The umask the job runs under (octal digits), when not this process's own. */
   umask?: string | null;
-  /** How the wrapper is started: through the resident launcher (the default where `setsid -f` works), or spawned from here. */
+  /** How the wrapper is started: through the resident launcher (the default where env(1) can reset signals), or spawned from here. */
   via?: 'launcher' | 'spawn';
 }
 
@@ -83,7 +83,7 @@ export async function launchDetached(opts: LaunchOptions): Promise<LaunchedJob> 
 
   const { stdoutPath, stderrPath } = createLogFiles(logDir);
   const job = { ...opts, umask: opts.umask ?? null, stdoutPath, stderrPath };
-  const useLauncher = opts.via === 'launcher' || (opts.via !== 'spawn' && launcherAvailable());
+  const useLauncher = launcherCanRun(argv) && (opts.via === 'launcher' || (opts.via !== 'spawn' && launcherAvailable()));
   const report = await (useLauncher ? startThroughLauncher(job, opts.onEnded, HANDSHAKE_TIMEOUT_MS) : spawnWrapper(job)).catch(async (e: Error) => {
     const tail = await readTail(stderrPath, { maxLines: 10 }).catch(() => '');
     throw new Error(`${e.message}${tail ? `: ${tail.trim()}` : ''}`, { cause: e });
@@ -220,6 +220,20 @@ export function killJobGroup(pgid: number, signal: NodeJS.Signals | number = 'SI
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw e;
+  }
+}
+
+/**
+ * Signals a job whose process is alive (its pid and start time checked): its group, or the process
+ * itself while the group does not exist yet. That is the moment between the job's start report and
+ * its setsid (wrapper.ts): an agent that waited for the session instead would poll for every job.
+ */
+export function signalJobProcess(pid: number, signal: NodeJS.Signals): void {
+  if (killJobGroup(pid, signal)) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone meanwhile
   }
 }
 

@@ -1,14 +1,17 @@
 // A resident /bin/sh that starts jobs for this agent process. Spawning from Node forks the whole
 // agent, and that fork costs in proportion to the agent's memory: about 7 ms of the agent's CPU
 // and more in the forked copy before its exec, per job, at the ~115 MiB of a busy supervisor
-// (BENCHMARKS.md, "Agent CPU per job"). The launcher is a small shell: each job costs one fork of
-// it. It reads one command per line (every word quoted with shqLine), runs `setsid -f` on the
-// wrapper, which returns at once, and passes the wrappers' reports back on its stdout: the
-// wrapper writes `<id> started …` and `<id> ended` on its fd 3, the launcher's stdout.
-// `setsid -f` (util-linux ≥ 2.31) is needed: without it launch.ts spawns each wrapper itself.
+// (BENCHMARKS.md, "Agent CPU per job"). The launcher is a small shell in a session of its own
+// (so a signal to the agent's process group does not reach it or the jobs it started). It reads
+// one command per line (every word quoted with shqLine) and runs the wrapper function (wrapper.ts)
+// in the background: a fork of the launcher, no exec. The wrappers' reports come back on its
+// stdout: `<id> started …` and `<id> ended` on their fd 3, the launcher's stdout.
+// A shell starts a background job with SIGINT and SIGQUIT ignored, for good: `env
+// --default-signal` (coreutils ≥ 8.31) gives them back to the job. Without it launch.ts spawns
+// each wrapper itself.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import type { Writable } from 'node:stream';
-import { envPath, launcherScript, setsidPath, shqLine, wrapperScript } from './wrapper.js';
+import { envPath, launcherScript, shqLine } from './wrapper.js';
 
 export interface LauncherJob {
   jobId: string;
@@ -21,41 +24,47 @@ export interface LauncherJob {
   stderrPath: string;
 }
 
-let forkable: boolean | undefined;
+/** What a background job of the launcher ignores, given back to the job's program by env(1). */
+const DEFAULT_SIGNALS = '--default-signal=INT,QUIT';
 
-/** setsid can fork by itself (`-f`): the launcher can start wrappers without waiting for them. */
+let usable: boolean | undefined;
+
+/** env(1) can reset signal dispositions: the launcher can start jobs as a spawn would. */
 export function launcherAvailable(): boolean {
-  if (forkable === undefined) {
+  if (usable === undefined) {
     try {
-      forkable = execFileSync(setsidPath(), ['--help'], { encoding: 'utf8', timeout: 5000 }).includes('--fork');
+      execFileSync(envPath(), [DEFAULT_SIGNALS, '--version'], { stdio: 'ignore', timeout: 5000 });
+      usable = true;
     } catch {
-      forkable = false;
+      usable = false;
     }
   }
-  return forkable;
+  return usable;
 }
-
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * The job's environment relative to the launcher's: its additions as `NAME=value` before the
- * command (the usual case: LAB_JOB_ID and friends), or, when a variable must go or cannot be
- * named in the shell, the whole environment through `env -i`.
+ * The launcher runs the job's program through env(1), which cannot run a program whose path holds
+ * a '=' (it would take the path for a variable): such a job is spawned the other way.
  */
-function environment(env: Record<string, string>, base: Record<string, string>): string {
-  const changed = Object.entries(env).filter(([k, v]) => base[k] !== v);
+export const launcherCanRun = (argv: string[]): boolean => !(argv[0] ?? '').includes('=');
+
+/**
+ * env(1) before the job's program: the signals reset, and the job's environment relative to the
+ * launcher's: its additions (the usual case: LAB_JOB_ID and friends), or, when a variable must go,
+ * the whole environment after `-i`. As env's arguments, not shell variables: the wrapper's shell
+ * never holds them, whatever their names.
+ */
+function envArgv(env: Record<string, string>, base: Record<string, string>): string[] {
   const removed = Object.keys(base).some((k) => !(k in env));
-  if (!removed && changed.every(([k]) => NAME.test(k))) return changed.map(([k, v]) => `${k}=${shqLine(v)} `).join('');
-  return `${shqLine(envPath())} -i ${Object.entries(env).map(([k, v]) => shqLine(`${k}=${v}`)).join(' ')} `;
+  const pairs = Object.entries(env).filter(([k, v]) => removed || base[k] !== v).map(([k, v]) => `${k}=${v}`);
+  return [envPath(), ...(removed ? ['-i'] : []), DEFAULT_SIGNALS, '--', ...pairs]; // `--`: a name may start with '-'
 }
 
-/** The one line that starts a job: cd, environment, `setsid -f` of the wrapper with its fds. */
+/** The one line that starts a job: in the background, cd, then the wrapper function with its fds. */
 function commandLine(job: LauncherJob, base: Record<string, string>): string {
-  const wrapper = ['lab-job-wrapper', job.jobId, job.logDir, job.umask ?? '', ...job.argv].map(shqLine).join(' ');
+  const words = [job.jobId, job.logDir, job.umask ?? '', ...envArgv(job.env, base), ...job.argv].map(shqLine).join(' ');
   const fds = `3>&1 </dev/null >>${shqLine(job.stdoutPath)} 2>>${shqLine(job.stderrPath)}`;
-  const id = shqLine(job.jobId);
-  // Back to / after each: the launcher must not keep a job's folder (or its file system) busy.
-  return `cd -- ${shqLine(job.cwd)} && ${environment(job.env, base)}${shqLine(setsidPath())} -f /bin/sh -c "$W" ${wrapper} ${fds} || printf '%s failed\\n' ${id}; cd /\n`;
+  return `{ cd -- ${shqLine(job.cwd)} && lab_job ${words} ${fds} || printf '%s failed\\n' ${shqLine(job.jobId)}; } &\n`;
 }
 
 /** A child's pipe is a net.Socket at run time (typed as a plain stream): it can be unref'd too. */
@@ -72,7 +81,7 @@ class Launcher {
   gone = false;
 
   constructor(readonly base: Record<string, string>) {
-    this.child = spawn('/bin/sh', ['-c', launcherScript(), 'lab-job-launcher', wrapperScript()], {
+    this.child = spawn('/bin/sh', ['-c', launcherScript(), 'lab-job-launcher'], {
       env: base, cwd: '/', detached: true, stdio: ['pipe', 'pipe', 'ignore'],
     });
     this.input = this.child.stdin!;
