@@ -49,14 +49,14 @@ describe('dist/tick.cjs', () => {
   });
 
   test('a failing tick\'s stack in the agent log names src/*.ts, from dist/tick.cjs and from dist/index.js tick', async () => {
-    // The agent cannot register: a function missing from the database (a store error thrown in
-    // pg-transport.ts), which startAgentProcess logs with its stack as "the agent could not start".
-    const fn = 'public.agent_register(uuid, text, text, text, int, uuid)';
-    await db.admin.query(`alter function ${fn} rename to agent_register_gone`);
+    // The tick's poll fails: a function missing from the database (a store error thrown in
+    // pg-transport.ts), which the tick command logs with its stack as "the tick failed".
+    const fn = 'public.agent_poll(uuid, text, text, text, int, int, text, text, jsonb, uuid)';
+    await db.admin.query(`alter function ${fn} rename to agent_poll_gone`);
     try {
       const failures = () => readFileSync(a.agentLog, 'utf8').trim().split('\n')
         .map((l) => JSON.parse(l) as { msg: string; err?: { stack: string } })
-        .filter((l) => l.msg === 'the agent could not start');
+        .filter((l) => l.msg === 'the tick failed');
       for (const [what, run] of [['dist/tick.cjs', () => a.cli(['tick'])], ['dist/index.js tick', () => a.node(cliPath, ['tick'])]] as const) {
         const before = failures().length;
         const r = await run();
@@ -65,13 +65,13 @@ describe('dist/tick.cjs', () => {
         assert.equal(logged.length, before + 1, `${what}: one failure logged`);
         const { err } = logged.at(-1)!;
         assert.ok(err, what);
-        assert.match(err.stack, /^StoreError: function public\.agent_register\(.*\) does not exist\n/, what);
+        assert.match(err.stack, /^StoreError: function public\.agent_poll\(.*\) does not exist\n/, what);
         assert.match(err.stack, /\n {4}at toStoreError \(\/\S+\/src\/services\/store\/pg-transport\.ts:\d+:\d+\)\n/, `${what}: ${err.stack}`);
-        assert.match(err.stack, /\n {4}at async startAgentProcess \(\/\S+\/src\/services\/agent\/agent-process\.ts:\d+:\d+\)/, what);
+        assert.match(err.stack, /\n {4}at async pollWork \(\/\S+\/src\/services\/agent\/poll\.ts:\d+:\d+\)/, `${what}: ${err.stack}`);
         assert.doesNotMatch(err.stack, /dist\//, `${what}: no frame left in the bundle`);
       }
     } finally {
-      await db.admin.query('alter function public.agent_register_gone(uuid, text, text, text, int, uuid) rename to agent_register');
+      await db.admin.query('alter function public.agent_poll_gone(uuid, text, text, text, int, int, text, text, jsonb, uuid) rename to agent_poll');
     }
   });
 });

@@ -26,6 +26,10 @@ export const tickCommand: Command = defineCommand({
       for (let round = 1; result.more && round < 5; round++) result = await agentTick(ctx, { claim: true });
       // No closing heartbeat: a cron agent's liveness is its last poll (agents_list).
       out.data(result, (r) => `claimed ${r.jobs.claimed}, stepped ${r.jobs.stepped}, running ${r.jobs.active}, waiting ${r.jobs.pendingLeft}`);
+    } catch (err) {
+      // Under cron, stderr goes nowhere anyone reads: the agent log gets the failure with its stack.
+      ctx.log.error({ err }, 'the tick failed');
+      throw err;
     } finally {
       await ctx.close();
       await ctx.store.close();
