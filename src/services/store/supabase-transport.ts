@@ -47,6 +47,8 @@ export class SupabaseTransport implements Transport {
   private lastRestore = 0;
   /** Realtime's channel is subscribed: wake-ups arrive. */
   private subscribed = false;
+  /** A Realtime channel was opened by this process: its socket may be retrying, so close() ends it. */
+  private listened = false;
 
   constructor(private readonly opts: SupabaseTransportOptions, client?: SupabaseClient) {
     this.client = client ?? createSupabaseClient(opts);
@@ -84,6 +86,7 @@ export class SupabaseTransport implements Transport {
 
   /** Realtime drops events across reconnects and has no replay: resubscribe, then catch up. */
   async listen(onWake: (event: WakeEvent) => void): Promise<() => Promise<void>> {
+    this.listened = true;
     // From the session file, not from GoTrue (getUser): wake-ups start even while auth is unreachable.
     const userId = this.opts.serviceUserId ?? (await this.client.auth.getSession()).data.session?.user.id;
     if (!userId) throw new StoreError('not signed in: run `lab-agent login`');
@@ -138,7 +141,9 @@ export class SupabaseTransport implements Transport {
     // realtime-js's disconnect leaves a 10 s timer that is never cleared, holding a CLI process
     // open for 10 s after its work: only a socket that was used is disconnected.
     const rt = this.client.realtime;
-    if (rt.getChannels().length === 0 && !rt.isConnected() && !rt.isConnecting()) return;
+    // A socket that was used may be between reconnect attempts (Realtime refused or down): it is
+    // neither connected nor connecting then, but its retry timer would keep the process alive.
+    if (!this.listened && rt.getChannels().length === 0 && !rt.isConnected() && !rt.isConnecting()) return;
     await this.client.removeAllChannels();
     this.client.realtime.disconnect();
   }
