@@ -4,7 +4,7 @@
 //  - src/index.ts over dist/index.js (ESM), so a command reads a few files instead of hundreds.
 //    Code a command imports lazily stays in its own chunk (dist/chunks/), loaded only by the
 //    commands that use it;
-//  - src/tick-entry.ts into dist/tick.cjs, the `tick` command alone, which the installer's wrapper
+//  - src/tick-entry.ts into dist/tick-main.cjs, the `tick` command alone, run by dist/tick.cjs, which the installer's wrapper
 //    runs for cron's `lab-agent tick` (1,440 times a day). One CommonJS file: an idle tick opens
 //    that file and nothing else, with none of the ESM loader's per-module cost (resolving, reading,
 //    linking each chunk and each `node:` import was a quarter of an idle tick's CPU, BENCHMARKS.md,
@@ -44,7 +44,7 @@ const cli = await build({
 const lazyPackages = ['xstate', 'tinyglobby', 'croner', 'nodemailer', '@supabase/supabase-js', 'ws', 'execa'];
 const tick = await build({
   ...common,
-  entryPoints: { tick: 'src/tick-entry.ts' },
+  entryPoints: { 'tick-main': 'src/tick-entry.ts' },
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
   // Less to parse on every tick (-30 %; ~4 % of an idle tick's CPU, 1.4 MiB); names are kept,
@@ -56,7 +56,20 @@ const tick = await build({
   banner: { js: "const __labImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 
-// A package left out of dist/tick.cjs and require()d by it must be loadable by require() on Node
+// dist/tick.cjs, the launcher the wrapper runs: it runs dist/tick-main.cjs from the member's V8
+// code cache (src/code-cache.ts). Node's own modules only; not minified, it is a few lines.
+const launcher = await build({
+  ...common,
+  entryPoints: { tick: 'src/tick-launcher.ts' },
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  sourcemap: false,
+  external: ['node:*'],
+});
+rmSync(`${root}dist/tick.cjs.map`, { force: true }); // from builds before the launcher: it would map its frames wrongly
+if (Object.keys(launcher.metafile.inputs).some((i) => i.startsWith('node_modules/'))) throw new Error('dist/tick.cjs must use Node\'s own modules only');
+
+// A package left out of dist/tick-main.cjs and require()d by it must be loadable by require() on Node
 // 20: an ESM-only one (as execa) would fail only when a tick reached it. Fail the build instead.
 /** A .js file's module type, as Node decides it: the nearest package.json's "type". */
 function packageType(file) {
@@ -65,8 +78,14 @@ function packageType(file) {
   }
   return 'commonjs';
 }
-const tickCode = readFileSync(`${root}dist/tick.cjs`, 'utf8');
-const fromDist = createRequire(`${root}dist/tick.cjs`);
+const tickCode = readFileSync(`${root}dist/tick-main.cjs`, 'utf8');
+// Node 20 loses import() in a script compiled from a V8 code cache, as dist/tick-main.cjs is: every
+// import() in it must be importPackage's fallback (src/services/import-package.ts), which the
+// launcher's own import() replaces.
+for (const [call] of tickCode.matchAll(/\bimport\([^)]*\)/g)) {
+  if (call !== 'import(specifier)') throw new Error(`dist/tick-main.cjs has ${call}: use importPackage() (src/services/import-package.ts) there`);
+}
+const fromDist = createRequire(`${root}dist/tick-main.cjs`);
 for (const [, name] of tickCode.matchAll(/\brequire\("([^"]+)"\)/g)) {
   if (name.startsWith('node:') || builtinModules.includes(name)) continue;
   let file;
@@ -76,7 +95,7 @@ for (const [, name] of tickCode.matchAll(/\brequire\("([^"]+)"\)/g)) {
     continue; // an optional package that is not installed (pg-native): its require() sits in a try
   }
   if (file.endsWith('.mjs') || (packageType(file) === 'module' && !file.endsWith('.cjs'))) {
-    throw new Error(`dist/tick.cjs require()s ${name}, which is ESM only (${file}): import() it where it is used, or bundle it`);
+    throw new Error(`dist/tick-main.cjs require()s ${name}, which is ESM only (${file}): import() it where it is used, or bundle it`);
   }
 }
 

