@@ -5,7 +5,7 @@
 // node:child_process rather than execa here: the probe runs in every cron tick, a fresh process,
 // and importing execa costs that process about 0.2 s on the lab's 2-CPU VM (see BENCHMARKS.md,
 // "GPU probe"), four times the probe's whole budget; execFile does the same job for two fixed argvs.
-import { execFile } from 'node:child_process';
+import { childProcess } from '../host/child-process.js';
 import { whichIn } from '../host/executables.js';
 import { buildHostView, type SmiRun } from './host-view.js';
 import { APPS_QUERY_ARGS, GPU_QUERY_ARGS, parseGpuList, type ListedGpu } from './nvidia-smi-output.js';
@@ -31,7 +31,7 @@ export function runNvidiaSmi(args: string[], opts: GpuProbeOptions = {}): Promis
   // fork costs an idle cron tick more than the rest of its work (BENCHMARKS.md, issue 12).
   if (!command.includes('/') && !whichIn(command, env.PATH)) return Promise.resolve({ stdout: '', stderr: '', exitCode: null, spawnError: 'not-found' });
   return new Promise((resolve) => {
-    execFile(command, args, { timeout, killSignal: 'SIGKILL', encoding: 'utf8', env, maxBuffer: 4 << 20 },
+    childProcess().execFile(command, args, { timeout, killSignal: 'SIGKILL', encoding: 'utf8', env, maxBuffer: 4 << 20 },
       (err, stdout, stderr) => {
         const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
         if (!e) return resolve({ stdout, stderr, exitCode: 0 });

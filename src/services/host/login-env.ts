@@ -1,6 +1,6 @@
 // The member's login environment (PATH with conda, modules, ~/.local/bin ...), which cron does not
 // give: jobs, Jupyter servers and doctor's checks all look programs up in it.
-import { spawn, execFileSync } from 'node:child_process';
+import { childProcess } from './child-process.js';
 import { delimiter, join } from 'node:path';
 import { userInfo } from 'node:os';
 import { isExecutableFile } from './executables.js';
@@ -13,7 +13,7 @@ const cache = new Map<string, Promise<Record<string, string>>>();
 /** The login shell in the passwd entry (cron sets SHELL=/bin/sh, so $SHELL comes second). */
 function userLoginShell(): string {
   try {
-    const line = execFileSync('getent', ['passwd', userInfo().username], { encoding: 'utf8', timeout: 2000 }).trim();
+    const line = childProcess().execFileSync('getent', ['passwd', userInfo().username], { encoding: 'utf8', timeout: 2000 }).trim();
     const shell = line.split(':')[6];
     if (shell && isExecutableFile(shell) && !/nologin|false$/.test(shell)) return shell;
   } catch {
@@ -62,7 +62,7 @@ function readLoginEnv(home: string, shell: string): Promise<Record<string, strin
     let child;
     try {
       // The marker skips anything the profile itself prints on stdout.
-      child = spawn(shell, ['-lc', `printf '\\000__LAB_AGENT_ENV__\\000'; exec env -0`], {
+      child = childProcess().spawn(shell, ['-lc', `printf '\\000__LAB_AGENT_ENV__\\000'; exec env -0`], {
         cwd: home,
         env: base,
         stdio: ['ignore', 'pipe', 'ignore'],

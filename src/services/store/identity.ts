@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { Config } from '../config.js';
 import { withFileLock } from '../file-lock.js';
 import { isUuid } from '../names.js';
-import { isSupabaseDatabase } from './migrate.js';
+import { IS_SUPABASE_SQL } from './migrate.js';
 import { StoreError } from './types.js';
 
 /**
@@ -68,7 +68,9 @@ export const SERVICE_ID_HELP =
 
 /** Identity on a pg connection (local, a lab's own PostgreSQL, Supabase's direct connection). */
 export async function resolvePgIdentity(client: pg.ClientBase, config: Config): Promise<Identity> {
-  const conn = (await client.query('select public.db_connection_identity() as r')).rows[0].r as { role: string; member_user_id: string | null };
+  // with whether it is Supabase's, which the shared case below needs: one round trip for both
+  const row = (await client.query(`select public.db_connection_identity() as r, ${IS_SUPABASE_SQL} as supabase`)).rows[0];
+  const conn = row.r as { role: string; member_user_id: string | null };
   if (conn.member_user_id) {
     if (config.userId && config.userId !== conn.member_user_id) {
       throw new StoreError(`LAB_DATABASE_URL logs in as member role ${conn.role}, which acts for user ${conn.member_user_id}, not LAB_USER_ID=${config.userId}: remove LAB_USER_ID from .env (the role is the proof)`);
@@ -78,7 +80,7 @@ export async function resolvePgIdentity(client: pg.ClientBase, config: Config): 
   // Local: one database per Linux user, reachable by that user alone (a 0700 socket folder).
   const shared = config.mode !== 'local';
   if (config.userId) return { userId: config.userId, proof: 'user-id', detail: `LAB_USER_ID in .env${shared ? `, over role ${conn.role}` : ''}`, shared };
-  if (shared && (await isSupabaseDatabase(client))) {
+  if (shared && (row.supabase as boolean)) {
     throw new StoreError(`LAB_DATABASE_URL reaches a Supabase database as ${conn.role}, which can act as any member: set LAB_USER_ID to your Supabase Auth user id; ${SERVICE_ID_HELP}`);
   }
   const userId = await dataFolderId(config, client);

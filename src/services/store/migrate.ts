@@ -23,21 +23,18 @@ export function listMigrations(dir = migrationsDir): Migration[] {
 
 export const expectedVersion = (): string => listMigrations().at(-1)?.version ?? '';
 
-/**
- * Whether this connection may read a history table. A member's own login role (issue 10) may read
- * ours (granted) but not the Supabase CLI's, which the CLI's schema keeps to its owner.
- */
-async function readable(client: pg.ClientBase, table: string): Promise<boolean> {
-  const r = await client.query(
-    // In this order: naming a table in a schema the role may not use is itself refused.
-    `select case when not exists (select 1 from pg_namespace n
-                                   where n.nspname = split_part($1, '.', 1) and has_schema_privilege(n.oid, 'usage')) then false
-                 when to_regclass($1) is null then false
-                 else has_table_privilege($1, 'select') end as ok`,
-    [table],
-  );
-  return r.rows[0].ok as boolean;
-}
+// The two history tables: ours, and the Supabase CLI's (`supabase db push`). A member's own login
+// role (issue 10) may read ours (granted) but not the CLI's, which the CLI's schema keeps to its owner.
+const HISTORY = {
+  ours: 'select version, true as ours from lab_private.schema_migrations',
+  cli: "select version, coalesce(name, '') like 'lab\\_%' as ours from supabase_migrations.schema_migrations",
+};
+
+/** Whether this connection may read a table; in this order, as naming a table in a schema the role may not use is itself refused. */
+const readableSql = (param: string) => `case when not exists (select 1 from pg_namespace n
+                                   where n.nspname = split_part(${param}, '.', 1) and has_schema_privilege(n.oid, 'usage')) then false
+                 when to_regclass(${param}) is null then false
+                 else has_table_privilege(${param}, 'select') end`;
 
 /** Versions already applied: ours, and those `supabase db push` recorded (where this role may read them). */
 async function appliedVersions(client: pg.ClientBase): Promise<Set<string>> {
@@ -47,25 +44,23 @@ async function appliedVersions(client: pg.ClientBase): Promise<Set<string>> {
 /**
  * Every applied version with whether it is one of this agent's (ours are all named `lab_…`): a
  * project's own migrations in the Supabase CLI's history never make the schema "newer" than us.
+ * Two round trips (which tables this role may read, then those tables), as every tick opens with it.
  */
 async function appliedHistory(client: pg.ClientBase): Promise<{ version: string; ours: boolean }[]> {
-  const out: { version: string; ours: boolean }[] = [];
-  if (await readable(client, 'lab_private.schema_migrations')) {
-    for (const r of (await client.query('select version from lab_private.schema_migrations')).rows) out.push({ version: r.version, ours: true });
-  }
-  if (await readable(client, 'supabase_migrations.schema_migrations')) {
-    const rows = (await client.query("select version, coalesce(name, '') like 'lab\\_%' as ours from supabase_migrations.schema_migrations")).rows;
-    for (const r of rows) out.push({ version: r.version, ours: r.ours });
-  }
-  return out;
+  const can = (await client.query(`select ${readableSql('$1::text')} as ours, ${readableSql('$2::text')} as cli`,
+    ['lab_private.schema_migrations', 'supabase_migrations.schema_migrations'])).rows[0] as { ours: boolean; cli: boolean };
+  const reads = [can.ours && HISTORY.ours, can.cli && HISTORY.cli].filter((q): q is string => Boolean(q));
+  if (reads.length === 0) return [];
+  // one simple-protocol query of constant statements: node-pg answers an array when there are two
+  const result = (await client.query(reads.join(';\n'))) as unknown as pg.QueryResult | pg.QueryResult[];
+  return (Array.isArray(result) ? result : [result]).flatMap((r) => r.rows.map((row) => ({ version: row.version as string, ours: row.ours as boolean })));
 }
 
-/** Plain PostgreSQL lacks Supabase's auth schema; a Supabase database has it (with auth.users). */
-export async function isSupabaseDatabase(client: pg.ClientBase): Promise<boolean> {
-  const r = await client.query(
-    "select exists (select 1 from pg_namespace where nspname = 'supabase_functions' or nspname = 'realtime' or nspname = 'storage') as s",
-  );
-  return r.rows[0].s as boolean;
+/** Plain PostgreSQL lacks the schemas of Supabase's services; a Supabase database has them (an SQL expression). */
+export const IS_SUPABASE_SQL = "exists (select 1 from pg_namespace where nspname = 'supabase_functions' or nspname = 'realtime' or nspname = 'storage')";
+
+async function isSupabaseDatabase(client: pg.ClientBase): Promise<boolean> {
+  return (await client.query(`select ${IS_SUPABASE_SQL} as s`)).rows[0].s as boolean;
 }
 
 export interface MigrateResult {

@@ -3,7 +3,7 @@
 // shared account such as `postgres`: whoever can act as the server's account can connect to it,
 // and a connection to this database queues work that runs as root. Its folder is 0700 and owned by
 // that account, so only the account (which nobody logs in as) and root get through to the socket.
-import { execFileSync } from 'node:child_process';
+import { childProcess } from '../host/child-process.js';
 import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -27,7 +27,7 @@ export function rootDbAccount(): Account {
   if (found) return found;
   const shell = existsSync('/usr/sbin/nologin') ? '/usr/sbin/nologin' : '/bin/false';
   try {
-    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', shell,
+    childProcess().execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', shell,
       '--comment', 'lab-job-agent local database of a root agent', ROOT_DB_ACCOUNT], { stdio: 'pipe' });
   } catch (err) {
     // Another process may have made it in the meantime.
