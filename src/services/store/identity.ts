@@ -66,10 +66,12 @@ export const SERVICE_ID_HELP =
   'run `lab-agent login`: with the service key it finds your account by your verified email and, once you confirm, writes LAB_USER_ID to .env ' +
   '(or copy your id from Supabase: Authentication > Users). Better still: set SUPABASE_ANON_KEY and sign in with `lab-agent login`';
 
+const CONNECTION_IDENTITY = `select public.db_connection_identity() as r, ${IS_SUPABASE_SQL} as supabase`;
+
 /** Identity on a pg connection (local, a lab's own PostgreSQL, Supabase's direct connection). */
 export async function resolvePgIdentity(client: pg.ClientBase, config: Config): Promise<Identity> {
   // with whether it is Supabase's, which the shared case below needs: one round trip for both
-  const row = (await client.query(`select public.db_connection_identity() as r, ${IS_SUPABASE_SQL} as supabase`)).rows[0];
+  const row = (await client.query(CONNECTION_IDENTITY)).rows[0];
   const conn = row.r as { role: string; member_user_id: string | null };
   if (conn.member_user_id) {
     if (config.userId && config.userId !== conn.member_user_id) {

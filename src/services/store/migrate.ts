@@ -35,6 +35,7 @@ const readableSql = (param: string) => `case when not exists (select 1 from pg_n
                                    where n.nspname = split_part(${param}, '.', 1) and has_schema_privilege(n.oid, 'usage')) then false
                  when to_regclass(${param}) is null then false
                  else has_table_privilege(${param}, 'select') end`;
+const READABLE_HISTORIES = `select ${readableSql('$1::text')} as ours, ${readableSql('$2::text')} as cli`;
 
 /** Versions already applied: ours, and those `supabase db push` recorded (where this role may read them). */
 async function appliedVersions(client: pg.ClientBase): Promise<Set<string>> {
@@ -47,20 +48,21 @@ async function appliedVersions(client: pg.ClientBase): Promise<Set<string>> {
  * Two round trips (which tables this role may read, then those tables), as every tick opens with it.
  */
 async function appliedHistory(client: pg.ClientBase): Promise<{ version: string; ours: boolean }[]> {
-  const can = (await client.query(`select ${readableSql('$1::text')} as ours, ${readableSql('$2::text')} as cli`,
-    ['lab_private.schema_migrations', 'supabase_migrations.schema_migrations'])).rows[0] as { ours: boolean; cli: boolean };
+  const can = (await client.query(READABLE_HISTORIES, ['lab_private.schema_migrations', 'supabase_migrations.schema_migrations'])).rows[0] as { ours: boolean; cli: boolean };
   const reads = [can.ours && HISTORY.ours, can.cli && HISTORY.cli].filter((q): q is string => Boolean(q));
   if (reads.length === 0) return [];
   // one simple-protocol query of constant statements: node-pg answers an array when there are two
-  const result = (await client.query(reads.join(';\n'))) as unknown as pg.QueryResult | pg.QueryResult[];
-  return (Array.isArray(result) ? result : [result]).flatMap((r) => r.rows.map((row) => ({ version: row.version as string, ours: row.ours as boolean })));
+  const result: pg.QueryResult | pg.QueryResult[] = await client.query(reads.join(';\n'));
+  return (Array.isArray(result) ? result : [result]).flatMap((r) => r.rows.map((row: { version: string; ours: boolean }) => ({ version: row.version, ours: row.ours })));
 }
 
 /** Plain PostgreSQL lacks the schemas of Supabase's services; a Supabase database has them (an SQL expression). */
 export const IS_SUPABASE_SQL = "exists (select 1 from pg_namespace where nspname = 'supabase_functions' or nspname = 'realtime' or nspname = 'storage')";
 
+const IS_SUPABASE = `select ${IS_SUPABASE_SQL} as s`;
+
 async function isSupabaseDatabase(client: pg.ClientBase): Promise<boolean> {
-  return (await client.query(`select ${IS_SUPABASE_SQL} as s`)).rows[0].s as boolean;
+  return (await client.query(IS_SUPABASE)).rows[0].s as boolean;
 }
 
 export interface MigrateResult {
