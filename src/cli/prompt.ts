@@ -3,8 +3,9 @@
 // node:readline is loaded by the commands that ask, not by every CLI start (a cron tick included).
 import type { Interface } from 'node:readline';
 import { UsageError } from './output.js';
+import { importPackage } from '../services/import-package.js';
 
-const readline = () => import('node:readline');
+const readline = () => importPackage<typeof import('node:readline')>('node:readline');
 
 let piped: { rl: Interface; lines: AsyncIterator<string> } | null = null;
 

@@ -1,5 +1,5 @@
 // Where the package is installed and which version it is. Found from this module's own location,
-// so it holds for the sources (src/), the compiled files (dist/) and the bundle (dist/index.js).
+// so it holds for the sources (src/), the compiled files (dist/) and the bundles (dist/*.cjs).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,7 +1,7 @@
 // Doctor checks of this machine: Python and Jupyter as a job would find them (the login PATH, not
 // cron's), the mail server, the Jupyter port window, the log folders, and the JUPYTER_IP warning.
 import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { execa } from 'execa';
+import { importPackage } from '../import-package.js';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { agentLogFile } from '../agent/agent-process.js';
@@ -16,6 +16,7 @@ import { result, tildify, withTimeout, type CheckResult } from './types.js';
 
 /** The first line a `--version` prints (some print it on stderr); '' when it does not run. */
 async function version(exe: string, args: string[]): Promise<string> {
+  const { execa } = await importPackage<typeof import('execa')>('execa');
   const r = await execa(exe, args, { timeout: 10_000, reject: false, stdin: 'ignore', all: true });
   return r.failed ? '' : (r.all.trim().split('\n')[0] ?? '');
 }

@@ -2,7 +2,7 @@
 // and, with --systemd, a user unit; these names must stay the same as in install_agent.sh.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { importPackage } from '../import-package.js';
 import type { Config } from '../config.js';
 import { agentLockHolder } from '../agent/agent-process.js';
 import { isExecutableFile } from '../host/executables.js';
@@ -24,6 +24,7 @@ interface Run {
 
 /** Exit code 127 when the command is missing or timed out, as a shell would say. */
 async function run(cmd: string, args: string[], timeoutMs = 5000): Promise<Run> {
+  const { execa } = await importPackage<typeof import('execa')>('execa');
   const r = await execa(cmd, args, { timeout: timeoutMs, reject: false, stdin: 'ignore' });
   return { code: r.exitCode ?? 127, stdout: r.stdout, stderr: r.stderr };
 }
