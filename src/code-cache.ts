@@ -18,11 +18,16 @@ import { LENT_IMPORT } from './services/import-package.js';
 
 const SUFFIX = '.v8cache';
 
-/** The member's cache folder for the agent: $XDG_CACHE_HOME/lab-job-agent, else ~/.cache/lab-job-agent. */
-function codeCacheDir(env: NodeJS.ProcessEnv): string | null {
+/**
+ * The member's cache folder for the agent, $XDG_CACHE_HOME/lab-job-agent, else
+ * ~/.cache/lab-job-agent, with the folders to make on the way: never home or XDG_CACHE_HOME
+ * themselves (a home that is missing, a mount that is down, must stay missing: the script
+ * inventory reads an empty home as "every script deleted").
+ */
+function codeCacheFolders(env: NodeJS.ProcessEnv): string[] | null {
   const xdg = env.XDG_CACHE_HOME;
-  if (xdg && isAbsolute(xdg)) return join(xdg, 'lab-job-agent');
-  return env.HOME && isAbsolute(env.HOME) ? join(env.HOME, '.cache', 'lab-job-agent') : null;
+  if (xdg && isAbsolute(xdg)) return [join(xdg, 'lab-job-agent')];
+  return env.HOME && isAbsolute(env.HOME) ? [join(env.HOME, '.cache'), join(env.HOME, '.cache', 'lab-job-agent')] : null;
 }
 
 /**
@@ -39,14 +44,21 @@ function trusted(st: { uid: number; mode: number }): boolean {
   return st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
 }
 
-/** The folder, made if missing, when it is ours alone; else null. */
-function ownFolder(dir: string): string | null {
+/** The cache folder (the last of `folders`), made if missing, when it is ours alone; else null. */
+function ownFolder(folders: string[]): string | null {
+  const dir = folders.at(-1)!;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const f of folders) {
+      try {
+        mkdirSync(f, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
     const st = lstatSync(dir);
     return st.isDirectory() && trusted(st) ? dir : null;
   } catch {
-    return null; // a read-only home, no HOME: run without a cache
+    return null; // no home, a read-only one: run without a cache
   }
 }
 
@@ -95,8 +107,8 @@ export function runWithCodeCache(bundle: string, env: NodeJS.ProcessEnv = proces
   } finally {
     closeSync(fd);
   }
-  const home = codeCacheDir(env);
-  const dir = home && ownFolder(home);
+  const folders = codeCacheFolders(env);
+  const dir = folders && ownFolder(folders);
   const cachedData = dir ? readTrusted(join(dir, name)) : undefined;
   (globalThis as { [LENT_IMPORT]?: (specifier: string) => Promise<unknown> })[LENT_IMPORT] = (specifier) => import(specifier);
   const script = new Script(Module.wrap(source), { filename: bundle, cachedData });

@@ -128,6 +128,14 @@ describe('the tick\'s code cache', () => {
     }
   });
 
+  test('a home that does not exist (a mount that is down) is not made by the cache: it stays missing', async () => {
+    const home = join(mkdtempSync(join(tmpdir(), 'lab-code-cache-nohome-')), 'home');
+    assert.match(await tick({ HOME: home, LAB_DATA_DIR: join(home, '..', 'data') }), SUMMARY);
+    const help = await a.cli(['--help'], { HOME: home });
+    assert.equal(help.code, 0, help.stderr);
+    assert.equal(existsSync(home), false);
+  });
+
   test('no usable cache folder (XDG_CACHE_HOME is a file): the tick runs without one', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'lab-code-cache-file-')), 'not-a-folder');
     writeFileSync(file, '');
