@@ -303,7 +303,7 @@ test('a notebook unchanged since the last sync keeps its stored kernel without b
 // ---- diff ----
 
 const file = (path: string, size: number, mtime: string, kernel?: string): ScannedFile =>
-  ({ path, type: path.endsWith('.ipynb') ? 'ipynb' : 'py', size, mtime, ...(kernel ? { kernel } : {}) });
+  ({ path, type: path.endsWith('.ipynb') ? 'ipynb' : 'py', size, mtime, mtimeMs: Date.parse(mtime), ...(kernel ? { kernel } : {}) });
 
 test('diff: insert, update, delete, unchanged', () => {
   const t = '2024-05-01T12:34:56.123Z';
