@@ -4,7 +4,7 @@
 // of the asynchronous ones (BENCHMARKS.md, `sync --dry-run`). So the scan reads
 // /proc/self/mountinfo and walks the local part of home synchronously, the rest asynchronously
 // under its time budget and hang guard.
-import { readFile, realpath } from 'node:fs';
+import { readFileSync, realpath } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /** File systems that live on this machine's own memory or disks: a read there cannot wait on a
@@ -85,19 +85,26 @@ export function planScan(home: string, realHome: string | null, mounts: readonly
   return { homeMayHang: false, asyncRoots: topmost.map((point) => join(home, relative(realHome, point))) };
 }
 
-/** The plan for this process's view of `home`. Resolving home's symlinks is itself a stat that
- * may hang, so it runs off the main thread and gives up after `timeoutMs` (then: all async). */
+/** The plan for this process's view of `home`. The mount table is read synchronously: the
+ * kernel writes it from memory and never asks a file system. Resolving home's symlinks is a stat
+ * that may hang, so it runs off the main thread and gives up after `timeoutMs` (then: all async). */
 export function planScanHere(home: string, opts: { mountinfo?: string | null; timeoutMs: number }): Promise<ScanPlan> {
-  const mountinfo = opts.mountinfo !== undefined ? Promise.resolve(opts.mountinfo) : new Promise<string | null>((resolve) => {
-    readFile('/proc/self/mountinfo', 'utf8', (err, text) => resolve(err ? null : text));
-  });
-  const realHome = new Promise<string | null>((resolve) => {
-    const timer = setTimeout(() => resolve(null), opts.timeoutMs);
+  let text = opts.mountinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/mountinfo', 'utf8');
+    } catch {
+      text = null;
+    }
+  }
+  const mounts = text === null ? null : parseMountinfo(text);
+  if (!mounts) return Promise.resolve(planScan(home, null, null));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(planScan(home, null, null)), opts.timeoutMs);
     timer.unref();
     realpath.native(home, (err, real) => {
       clearTimeout(timer);
-      resolve(err ? null : real);
+      resolve(planScan(home, err ? null : real, mounts));
     });
   });
-  return Promise.all([mountinfo, realHome]).then(([text, real]) => planScan(home, real, text === null ? null : parseMountinfo(text)));
 }
