@@ -55,9 +55,8 @@ export function describeFiles(paths: readonly string[], opts: DescribeOptions = 
         return done(); // ENOENT, ENOTDIR: gone since the listing
       }
       if (!st.isFile()) return done(); // replaced by a folder, a symlink, a FIFO ... since the listing
-      // Rounded to whole ms as Node's own st.mtime is (mtimeMs carries the sub-ms part).
-      const mtimeMs = Math.round(st.mtimeMs);
-      const file: ScannedFile = { path, type, size: st.size, mtime: new Date(mtimeMs).toISOString(), mtimeMs };
+      const mtimeMs = st.mtime.getTime(); // whole ms (Node rounds mtimeMs into the Date it makes anyway)
+      const file: ScannedFile = { path, type, size: st.size, mtime: st.mtime.toISOString(), mtimeMs };
       files.push(file);
       if (type !== 'ipynb') return done();
       const prev = opts.known?.get(path);
