@@ -62,16 +62,20 @@ test('excluded folders are pruned, never walked', async () => {
     files[`proj/${d}/lib/z.py`] = '';
   }
   put(home, files);
-  const r = await scanScripts({
-    home,
-    logDir: join(home, 'lab_job_logs'),
-    agentDir: join(home, '.lab-agent'),
-    exclude: ['scratch', 'old/**', '*.tmp.py', '/elsewhere/**', ''],
-  });
-  assert.deepEqual(rels(home, r), ['keep/a.py', 'keep/deep/b.py', 'keep/envs_backup/c.py']);
-  assert.deepEqual(r.warnings, []);
-  // Folders read: home, keep, keep/deep, keep/envs_backup, proj. Nothing inside a pruned folder.
-  assert.equal(r.dirsScanned, 5);
+  // This machine's mounts (a local disk: read synchronously), and none known (all asynchronously).
+  for (const mountinfo of [undefined, null]) {
+    const r = await scanScripts({
+      home,
+      logDir: join(home, 'lab_job_logs'),
+      agentDir: join(home, '.lab-agent'),
+      exclude: ['scratch', 'old/**', '*.tmp.py', '/elsewhere/**', ''],
+      mountinfo,
+    });
+    assert.deepEqual(rels(home, r), ['keep/a.py', 'keep/deep/b.py', 'keep/envs_backup/c.py']);
+    assert.deepEqual(r.warnings, []);
+    // Folders read: home, keep, keep/deep, keep/envs_backup, proj. Nothing inside a pruned folder.
+    assert.equal(r.dirsScanned, 5);
+  }
 });
 
 test('symlinks are not followed: loops end, nothing outside home is reached', async () => {

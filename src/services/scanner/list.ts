@@ -1,10 +1,11 @@
 // Script inventory, scan phase 1: list the candidate script paths under home.
 //
-// Walk: tinyglobby (fdir underneath). Excluded folders are pruned: tinyglobby turns `ignore`
-// into fdir's `exclude(dirName, dirPath)` predicate, and fdir skips a directory for which it
-// returns true without ever calling readdir on it (fdir 6.5 `Walker.walk`: `if (exclude(...))
-// continue`). A pattern `**/name/**` also matches the folder `.../name` itself (picomatch), so
-// that one pattern both prunes the folder and drops anything under it.
+// Walk: tinyglobby (fdir underneath), reading folders through a small wrapper (the documented `fs`
+// option). Excluded folders are pruned: the wrapper leaves the default names and the agent's own
+// folders out of each folder's entries, and tinyglobby turns the user's `ignore` globs into
+// fdir's `exclude(dirName, dirPath)` predicate; either way fdir never calls readdir on them
+// (fdir 6.5 `Walker.walk`: `if (exclude(...)) continue`). A glob `name/**` also matches the folder
+// `name` itself (picomatch), so `name` plus `name/**` prunes the folder and drops what is under it.
 //
 // Symlink policy: symlinks are never followed, neither to folders nor to files
 // (`followSymbolicLinks: false` makes fdir skip every symlink entry). So nothing outside home is
@@ -18,11 +19,10 @@
 // without touching it and notes it, so only the mounts the walk reaches (not pruned) are walked
 // asynchronously afterwards, with the same patterns.
 //
-// Errors: fdir swallows readdir errors silently, so readdir goes through a small wrapper (the
-// documented `fs` option) that records one warning per unreadable folder, counts folders, and
-// enforces the file and time limits by aborting the walk.
+// Errors: fdir swallows readdir errors silently, so the wrapper records one warning per
+// unreadable folder, counts folders, and enforces the file and time limits by aborting the walk.
 import * as fs from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { glob, globSync, escapePath } from 'tinyglobby';
 import { planScanHere } from './mounts.js';
 import { scriptType, type ScanOptions, type ScanTruncation } from './types.js';
@@ -40,7 +40,11 @@ export const DEFAULT_TIME_BUDGET_MS = 20_000;
 const HANG_GRACE_MS = 2_000;
 // Resolving home's symlinks for the mount plan: a stat that may itself hang.
 const PLAN_TIMEOUT_MS = 2_000;
-const SCRIPTS = '**/*.{py,ipynb}';
+/** Every file the walk is handed is a script candidate already (see `read` below). `**` alone
+ * would not do: tinyglobby walks from a pattern's static prefix, but for `a/**` from a's parent
+ * (the glob also matches `a` itself). */
+const EVERYTHING = '**/*';
+const PRUNED_NAMES: ReadonlySet<string> = new Set(DEFAULT_EXCLUDED_DIRS);
 
 /** A path relative to home when it lies strictly inside home, else undefined. */
 function insideHome(home: string, p: string): string | undefined {
@@ -57,16 +61,20 @@ function insideHome(home: string, p: string): string | undefined {
   }
 }
 
-/** The ignore globs (relative to home) for tinyglobby. */
-function buildIgnorePatterns(opts: Pick<ScanOptions, 'home' | 'logDir' | 'agentDir' | 'exclude'>): string[] {
-  // One brace pattern, not one per name: picomatch tests an array of patterns one by one, and this
-  // runs for every folder and every candidate file.
-  const patterns = [`**/{${DEFAULT_EXCLUDED_DIRS.map(escapePath).join(',')}}/**`];
+/** The folders pruned by path: the job log folder and the agent's own, when inside home (absolute,
+ * under home as the walk names it). */
+function prunedFolders(opts: Pick<ScanOptions, 'home' | 'logDir' | 'agentDir'>): Set<string> {
+  const folders = new Set<string>();
   for (const dir of [opts.logDir, opts.agentDir]) {
-    if (!dir) continue;
-    const rel = insideHome(opts.home, dir);
-    if (rel !== undefined) patterns.push(`${escapePath(rel)}/**`);
+    const rel = dir ? insideHome(opts.home, dir) : undefined;
+    if (rel !== undefined) folders.add(join(opts.home, rel));
   }
+  return folders;
+}
+
+/** The user's LAB_SYNC_EXCLUDE as tinyglobby ignore globs (relative to home). */
+function userIgnorePatterns(opts: Pick<ScanOptions, 'home' | 'exclude'>): string[] {
+  const patterns: string[] = [];
   for (const raw of opts.exclude ?? []) {
     let g = raw.trim();
     if (!g) continue;
@@ -125,7 +133,14 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
   };
   let candidates = 0;
   let dirsScanned = 0;
-  /** One folder read: counted, its candidates counted; an error is one warning. */
+  /**
+   * One folder read: counted, its candidates counted; an error is one warning. Only what the scan
+   * wants goes on to the walk: folders not pruned by name (DEFAULT_EXCLUDED_DIRS, at any depth)
+   * or path (the log and agent folders), and `*.py` / `*.ipynb` regular files. So a pruned
+   * folder is never read, and tinyglobby's matcher (picomatch, a regular expression per path,
+   * most of a fresh process's walk time) sees only the user's LAB_SYNC_EXCLUDE globs. Symlinks,
+   * FIFOs ... were never taken by the walk.
+   */
   const read = (path: string, isRoot: boolean, err: NodeJS.ErrnoException | null, entries: fs.Dirent[] | undefined): fs.Dirent[] => {
     dirsScanned++;
     if (err || !entries) {
@@ -135,16 +150,25 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
       if (!vanished) warn({ folder, code: err?.code }, `cannot read folder ${folder} (${err?.code ?? err?.message}): skipped`);
       return [];
     }
-    // Candidates, not results: a file a user glob drops still counts, so with file-level
-    // LAB_SYNC_EXCLUDE globs the walk may stop a little early (and says so).
-    for (const e of entries) if (scriptType(e.name) && e.isFile()) candidates++;
-    return entries;
+    const base = path.endsWith('/') ? path : `${path}/`; // fdir names folders with a trailing slash
+    const kept: fs.Dirent[] = [];
+    for (const e of entries) {
+      if (e.isDirectory()) {
+        if (!PRUNED_NAMES.has(e.name) && !(pruned.size && pruned.has(base + e.name))) kept.push(e);
+      } else if (scriptType(e.name) && e.isFile()) {
+        // Candidates, not results: a file a user glob drops still counts, so with file-level
+        // LAB_SYNC_EXCLUDE globs the walk may stop a little early (and says so).
+        candidates++;
+        kept.push(e);
+      }
+    }
+    return kept;
   };
 
-  const ignore = buildIgnorePatterns(opts);
+  const pruned = prunedFolders(opts);
   const globOptions = {
     cwd: opts.home, absolute: true, dot: true, onlyFiles: true, followSymbolicLinks: false, expandDirectories: false,
-    ignore, signal: controller.signal,
+    ignore: userIgnorePatterns(opts), signal: controller.signal,
   };
   const plan = await planScanHere(opts.home, { mountinfo: opts.mountinfo, timeoutMs: PLAN_TIMEOUT_MS });
   const paths: string[] = [];
@@ -169,7 +193,7 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
       }
     };
     // fs.readdirSync is overloaded; fdir only ever calls the (path, { withFileTypes: true }) form.
-    paths.push(...globSync(SCRIPTS, { ...globOptions, fs: { readdirSync: readdirSync as typeof fs.readdirSync } }));
+    paths.push(...globSync(EVERYTHING, { ...globOptions, fs: { readdirSync: readdirSync as typeof fs.readdirSync } }));
     if (candidates > maxFiles) stop('max-files');
   }
 
@@ -214,7 +238,7 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
     };
     const rel = relative(opts.home, root);
     // A mount inside home: the same patterns, rooted there (tinyglobby walks from a pattern's static prefix).
-    return glob(rel ? `${escapePath(rel)}/${SCRIPTS}` : SCRIPTS, {
+    return glob(rel ? `${escapePath(rel)}/${EVERYTHING}` : EVERYTHING, {
       ...globOptions,
       // fs.readdir is overloaded; fdir only ever calls the (path, { withFileTypes: true }, cb) form.
       fs: { readdir: readdir as typeof fs.readdir },
