@@ -313,7 +313,9 @@ export class LabStore {
    * [path, size, mtime ms, kernel] of scripts_for_sync: a quarter of scripts_list's server time). */
   async scriptsForSync(): Promise<ScriptState[]> {
     const rows = await this.call<'scripts_for_sync', [string, number | null, number | null, string | null][]>('scripts_for_sync', {});
-    return rows.map(([path, size, mtime, kernel]) => ({ path, size, mtime, kernel }));
+    // Indexes, not a destructuring pattern: this runs once per script in a fresh process, where
+    // V8 still interprets it and array destructuring goes through the iterator protocol.
+    return rows.map((r) => ({ path: r[0], size: r[1], mtime: r[2], kernel: r[3] }));
   }
   syncScripts(s: { upserts: ScriptUpsert[]; deletes: string[] }): Promise<{ inserted: number; updated: number; deleted: number }> {
     return this.call('scripts_sync', { p_upserts: s.upserts, p_deletes: s.deletes });
