@@ -16,7 +16,7 @@ import { runSyncPass } from '../src/services/inventory/sync-pass.js';
 import { readSyncState, syncDue, syncLockPath, syncStatePath } from '../src/services/inventory/sync-state.js';
 import { tryLock } from '../src/services/file-lock.js';
 import type { AgentContext } from '../src/services/agent/context.js';
-import type { ScriptRow } from '../src/services/store/types.js';
+import type { ScriptRow, ScriptState } from '../src/services/store/types.js';
 
 let db: TestDb;
 const homes: string[] = [];
@@ -308,7 +308,7 @@ describe('sync schedule and the agent pass', () => {
     assert.equal(syncDue({ lastSyncAt: 'garbage' }, 10, t).due, true);
   });
 
-  function fakeAgent(listScripts: () => Promise<ScriptRow[]>) {
+  function fakeAgent(scriptsForSync: () => Promise<ScriptState[]>) {
     const dir = mkdtempSync(join(tmpdir(), 'sync-pass-'));
     homes.push(dir);
     mkdirSync(join(dir, 'home'));
@@ -317,7 +317,7 @@ describe('sync schedule and the agent pass', () => {
     let calls = 0;
     const ctx = {
       config: { home: join(dir, 'home'), logDir: join(dir, 'logs'), agentDir: join(dir, 'agent'), dataDir: join(dir, 'data'), host: 'h1', syncExclude: [], syncMaxFiles: 50_000, syncIntervalMin: 10 },
-      store: { listScripts: () => (calls++, listScripts()), syncScripts: async () => ({ inserted: 0, updated: 0, deleted: 0 }) },
+      store: { scriptsForSync: () => (calls++, scriptsForSync()), syncScripts: async () => ({ inserted: 0, updated: 0, deleted: 0 }) },
       log,
     } as unknown as AgentContext;
     return { ctx, logged, dataDir: join(dir, 'data'), calls: () => calls };

@@ -1,46 +1,11 @@
 // Script scanner and inventory diff, on a real file system (temporary homes under os.tmpdir()).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, chmodSync, rmSync, statSync, unlinkSync, closeSync, openSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
-import { scanScripts, listScripts, describeFiles, findKernel, readNotebookKernel, DEFAULT_EXCLUDED_DIRS, type ScanResult, type ScannedFile } from '../src/services/scanner/scan.js';
+import { mkdirSync, symlinkSync, chmodSync, statSync, unlinkSync, closeSync, openSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { scanScripts, listScripts, describeFiles, findKernel, readNotebookKernel, DEFAULT_EXCLUDED_DIRS, type ScannedFile } from '../src/services/scanner/scan.js';
 import { diffInventory, instantMs, knownFromRows, type DbScriptRow } from '../src/services/scanner/diff.js';
-import { repoRoot, requirePart } from './helpers/required.js';
-
-const made: string[] = [];
-after(() => {
-  for (const dir of made) {
-    restorePerms(dir);
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-/** A fresh temp folder, world-traversable so a child running as another uid can read it. */
-function tempDir(tag: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `scan-${tag}-`));
-  chmodSync(dir, 0o755);
-  made.push(dir);
-  return dir;
-}
-
-const locked: string[] = [];
-function restorePerms(root: string): void {
-  for (const p of locked) if (p.startsWith(root) && existsSync(p)) chmodSync(p, 0o755);
-}
-
-/** Create files (relative paths) with optional content; folders are made as needed. */
-function put(home: string, files: Record<string, string>): void {
-  for (const [rel, content] of Object.entries(files)) {
-    const p = join(home, rel);
-    mkdirSync(dirname(p), { recursive: true });
-    writeFileSync(p, content);
-  }
-}
-
-const rels = (home: string, r: { files: ScannedFile[] }): string[] => r.files.map((f) => relative(home, f.path)).sort();
+import { tempDir, locked, put, rels, scanAsUnprivileged, setprivSkip } from './helpers/scan-home.js';
 
 const nb = (kernel: string, cells = '[]'): string =>
   JSON.stringify({ cells: JSON.parse(cells), metadata: { kernelspec: { display_name: 'X', language: 'python', name: kernel } }, nbformat: 4, nbformat_minor: 5 });
@@ -97,16 +62,20 @@ test('excluded folders are pruned, never walked', async () => {
     files[`proj/${d}/lib/z.py`] = '';
   }
   put(home, files);
-  const r = await scanScripts({
-    home,
-    logDir: join(home, 'lab_job_logs'),
-    agentDir: join(home, '.lab-agent'),
-    exclude: ['scratch', 'old/**', '*.tmp.py', '/elsewhere/**', ''],
-  });
-  assert.deepEqual(rels(home, r), ['keep/a.py', 'keep/deep/b.py', 'keep/envs_backup/c.py']);
-  assert.deepEqual(r.warnings, []);
-  // Folders read: home, keep, keep/deep, keep/envs_backup, proj. Nothing inside a pruned folder.
-  assert.equal(r.dirsScanned, 5);
+  // This machine's mounts (a local disk: read synchronously), and none known (all asynchronously).
+  for (const mountinfo of [undefined, null]) {
+    const r = await scanScripts({
+      home,
+      logDir: join(home, 'lab_job_logs'),
+      agentDir: join(home, '.lab-agent'),
+      exclude: ['scratch', 'old/**', '*.tmp.py', '/elsewhere/**', ''],
+      mountinfo,
+    });
+    assert.deepEqual(rels(home, r), ['keep/a.py', 'keep/deep/b.py', 'keep/envs_backup/c.py']);
+    assert.deepEqual(r.warnings, []);
+    // Folders read: home, keep, keep/deep, keep/envs_backup, proj. Nothing inside a pruned folder.
+    assert.equal(r.dirsScanned, 5);
+  }
 });
 
 test('symlinks are not followed: loops end, nothing outside home is reached', async () => {
@@ -132,30 +101,6 @@ test('symlinks are not followed: loops end, nothing outside home is reached', as
   assert.deepEqual(r.warnings, []);
   assert.equal(r.dirsScanned, 4); // home, proj, a, b
 });
-
-// Permission checks only bite for a non-root user: as root, run the scan in a child process with
-// a throwaway uid (setpriv from util-linux); as any other user, chmod is enough in-process.
-async function scanAsUnprivileged(home: string): Promise<ScanResult> {
-  if (process.getuid?.() !== 0) return scanScripts({ home });
-  const dir = tempDir('child');
-  const script = join(dir, 'child.mts');
-  const scanUrl = pathToFileURL(join(repoRoot, 'src/services/scanner/scan.ts')).href;
-  writeFileSync(script, [
-    `import { scanScripts } from ${JSON.stringify(scanUrl)};`,
-    'const r = await scanScripts({ home: process.argv[2] });',
-    'process.stdout.write(JSON.stringify(r));',
-  ].join('\n'));
-  const child = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '--import', 'tsx', script, home], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    env: { ...process.env, HOME: dir },
-  });
-  assert.equal(child.status, 0, `child scan failed: ${child.error?.message ?? ''} ${child.stderr}`);
-  return JSON.parse(child.stdout) as ScanResult;
-}
-
-const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
-const setprivSkip = process.getuid?.() === 0 ? requirePart('setpriv', hasSetpriv, 'install util-linux (needed to test permissions when running as root)') : false;
 
 test('an unreadable folder is skipped with one warning; inside a pruned folder it costs nothing', { skip: setprivSkip }, async () => {
   const home = tempDir('perm');
@@ -303,7 +248,7 @@ test('a notebook unchanged since the last sync keeps its stored kernel without b
 // ---- diff ----
 
 const file = (path: string, size: number, mtime: string, kernel?: string): ScannedFile =>
-  ({ path, type: path.endsWith('.ipynb') ? 'ipynb' : 'py', size, mtime, ...(kernel ? { kernel } : {}) });
+  ({ path, type: path.endsWith('.ipynb') ? 'ipynb' : 'py', size, mtime, mtimeMs: Date.parse(mtime), ...(kernel ? { kernel } : {}) });
 
 test('diff: insert, update, delete, unchanged', () => {
   const t = '2024-05-01T12:34:56.123Z';

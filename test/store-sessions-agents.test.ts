@@ -152,6 +152,24 @@ describe('agents, users and scripts', () => {
     assert.deepEqual(await other.listScripts(), []);
   });
 
+  test('the sync\'s compact rows: scripts_list\'s scripts, mtime as whole epoch ms, only one\'s own', async () => {
+    await store.syncScripts({
+      upserts: [
+        { path: '/home/alice/sync/a.py', type: 'py', size: 7, mtime: '2026-01-01T00:00:00.123456Z' }, // µs: floored to the ms
+        { path: '/home/alice/sync/b.ipynb', type: 'ipynb', size: 2 ** 40, mtime: '1999-12-31T23:59:59Z', kernel: 'ir' },
+      ],
+      deletes: [],
+    });
+    const compact = (await store.scriptsForSync()).filter((s) => s.path.startsWith('/home/alice/sync/'));
+    assert.deepEqual(compact.sort((x, y) => (x.path < y.path ? -1 : 1)), [
+      { path: '/home/alice/sync/a.py', size: 7, mtime: Date.UTC(2026, 0, 1, 0, 0, 0, 123), kernel: null },
+      { path: '/home/alice/sync/b.ipynb', size: 2 ** 40, mtime: Date.UTC(1999, 11, 31, 23, 59, 59), kernel: 'ir' },
+    ]);
+    const listed = (await store.listScripts()).map((s) => s.path).sort();
+    assert.deepEqual((await store.scriptsForSync()).map((s) => s.path).sort(), listed, 'the same scripts as scripts_list');
+    assert.deepEqual(await other.scriptsForSync(), [], 'none of alice\'s for bob');
+  });
+
   test('a job cannot reference another user\'s script', async () => {
     await store.syncScripts({ upserts: [{ path: '/home/alice/mine.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' }], deletes: [] });
     const [mine] = (await store.listScripts()).filter((s) => s.path === '/home/alice/mine.py');

@@ -35,9 +35,9 @@ export function readRowsCache(dataDir: string, host: string, key: string, now = 
 
 /** The rows as they are after applying a sync's upserts and deletes; written atomically. */
 export function writeRowsCache(dataDir: string, host: string, key: string, before: readonly DbScriptRow[], applied: { upserts: ScriptUpsert[]; deletes: string[] }, now = Date.now()): void {
-  const byPath = new Map(before.map((r) => [r.path, { script_id: r.script_id, path: r.path, size: sizeText(r.size), mtime: r.mtime, kernel: r.kernel ?? null }]));
+  const byPath = new Map<string, DbScriptRow>(before.map((r) => [r.path, { path: r.path, size: sizeText(r.size), mtime: r.mtime, kernel: r.kernel ?? null }]));
   for (const p of applied.deletes) byPath.delete(p);
-  for (const u of applied.upserts) byPath.set(u.path, { script_id: byPath.get(u.path)?.script_id ?? 0, path: u.path, size: u.size, mtime: u.mtime, kernel: u.kernel ?? null });
+  for (const u of applied.upserts) byPath.set(u.path, { path: u.path, size: u.size, mtime: u.mtime, kernel: u.kernel ?? null });
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = cachePath(dataDir, host);
   const tmp = `${file}.${process.pid}.tmp`;

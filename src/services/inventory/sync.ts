@@ -13,7 +13,7 @@ import { readRowsCache, writeRowsCache } from './rows-cache.js';
 import { readSyncState, syncDue, syncLockPath, writeSyncState, type SyncState } from './sync-state.js';
 
 export interface SyncDeps {
-  store: Pick<LabStore, 'listScripts' | 'syncScripts'>;
+  store: Pick<LabStore, 'scriptsForSync' | 'syncScripts'>;
   /** The agent's scheduled sync: which database and member the cached rows must be of (rows-cache.ts); absent, the rows are read. */
   cacheKey?: string;
   config: Pick<Config, 'home' | 'logDir' | 'agentDir' | 'dataDir' | 'host' | 'syncExclude' | 'syncMaxFiles' | 'syncIntervalMin'>;
@@ -135,7 +135,7 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
     // Rows first, then the scan: `known` lets unchanged notebooks keep their kernel without being
     // reopened. (Overlapping the two was tried: no faster, the walk is CPU work on the same thread.)
     const cached = deps.cacheKey && !dryRun ? readRowsCache(config.dataDir, config.host, deps.cacheKey) : null;
-    let rows: DbScriptRow[] = cached ?? (await store.listScripts());
+    let rows: DbScriptRow[] = cached ?? (await store.scriptsForSync());
     const t1 = performance.now();
     const collector = folderCollector(log);
     const scan = await scanScripts({
@@ -151,7 +151,7 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
     const t2 = performance.now();
     let diff = diffInventory(scan.files, rows, { truncated: scan.truncated });
     if (cached && diff.insert.length + diff.update.length + diff.delete.length > 0) {
-      rows = await store.listScripts(); // something changed here: the difference is taken from the database's rows
+      rows = await store.scriptsForSync(); // something changed here: the difference is taken from the database's rows
       diff = diffInventory(scan.files, rows, { truncated: scan.truncated });
     }
     // Home itself unreadable (ENOENT, a mount that is down): nothing seen means nothing known.

@@ -1,15 +1,17 @@
 // Script inventory, diff part (pure): what the database must do to match a scan. Rows are kept
 // by path and changed in place, never deleted and re-inserted, so script_ids stay stable.
-import type { ScannedFile, KnownFile } from './scan.js';
+import type { ScannedFile, KnownFile } from './types.js';
 
 /** A `scripts` row as read back from the database. */
 export interface DbScriptRow {
-  script_id: number | string;
+  /** Absent in the sync's compact rows (scripts_for_sync): the diff goes by path. */
+  script_id?: number | string;
   path: string;
   /** bigint may arrive as a string (pg int8). null: not known yet (a row from the original agent). */
   size: number | string | bigint | null;
-  /** timestamptz as a Date (pg) or as text in any precision (PostgREST: µs, `...+00:00`). */
-  mtime: string | Date | null;
+  /** Whole epoch milliseconds (scripts_for_sync), or timestamptz as a Date (pg) or as text in any
+   * precision (scripts_list over PostgREST: µs, `...+00:00`). */
+  mtime: number | string | Date | null;
   /** Compared only when the row carries the field; null means "no kernel". */
   kernel?: string | null;
 }
@@ -31,8 +33,9 @@ export interface DiffOptions {
 const TS_RE = /^(\d{4,})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
 /** Epoch milliseconds, truncated to whole ms (a µs timestamp compares equal to its ms form). */
-export function instantMs(value: string | Date | null | undefined): number | undefined {
+export function instantMs(value: number | string | Date | null | undefined): number | undefined {
   if (value == null) return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? Math.floor(value) : undefined;
   if (value instanceof Date) {
     const t = value.getTime();
     return Number.isNaN(t) ? undefined : Math.floor(t);
@@ -62,9 +65,7 @@ function sizeOf(v: DbScriptRow['size']): number | undefined {
 
 function changed(file: ScannedFile, row: DbScriptRow): boolean {
   if (sizeOf(row.size) !== file.size) return true;
-  const a = instantMs(file.mtime);
-  const b = instantMs(row.mtime);
-  if (a === undefined || b === undefined || a !== b) return true;
+  if (file.mtimeMs !== instantMs(row.mtime)) return true; // an unknown mtime is a change too
   if (row.kernel !== undefined && (row.kernel ?? undefined) !== file.kernel) return true;
   return false;
 }

@@ -1,7 +1,7 @@
 // The store's operations, each one SQL function call through whichever transport is configured.
 import type { Identity } from './identity.js';
 import type {
-  AgentPoll, AgentRow, AgentWork, ClaimJobs, ClaimSessions, HostRow, JobEnd, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptUpsert, SessionRow,
+  AgentPoll, AgentRow, AgentWork, ClaimJobs, ClaimSessions, HostRow, JobEnd, JobRow, LifecycleEvent, MarkSessionRunning, ScriptRow, ScriptState, ScriptUpsert, SessionRow,
   PollAgent, StartJob, SubmitJob, Tails, Transport, WakeEvent,
 } from './types.js';
 import type { Database } from './database.types.js';
@@ -308,6 +308,14 @@ export class LabStore {
   }
   listScripts(): Promise<ScriptRow[]> {
     return this.call('scripts_list', {});
+  }
+  /** The member's scripts as the inventory sync compares them, in no order (the compact rows
+   * [path, size, mtime ms, kernel] of scripts_for_sync: a quarter of scripts_list's server time). */
+  async scriptsForSync(): Promise<ScriptState[]> {
+    const rows = await this.call<'scripts_for_sync', [string, number | null, number | null, string | null][]>('scripts_for_sync', {});
+    // Indexes, not a destructuring pattern: this runs once per script in a fresh process, where
+    // V8 still interprets it and array destructuring goes through the iterator protocol.
+    return rows.map((r) => ({ path: r[0], size: r[1], mtime: r[2], kernel: r[3] }));
   }
   syncScripts(s: { upserts: ScriptUpsert[]; deletes: string[] }): Promise<{ inserted: number; updated: number; deleted: number }> {
     return this.call('scripts_sync', { p_upserts: s.upserts, p_deletes: s.deletes });

@@ -162,6 +162,14 @@ export interface PollAgent {
   resources?: object | null;
 }
 
+/** A stored script as the inventory sync compares it (scripts_for_sync): the mtime as whole epoch ms. */
+export interface ScriptState {
+  path: string;
+  size: number | null;
+  mtime: number | null;
+  kernel: string | null;
+}
+
 export interface ScriptUpsert {
   path: string;
   type: 'py' | 'ipynb';

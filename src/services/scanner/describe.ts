@@ -1,0 +1,105 @@
+// Script inventory, scan phase 2: stat the listed paths and read notebook kernels.
+import * as fs from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../logger.js';
+import { readNotebookKernel } from './kernel.js';
+import { scriptType, type KnownFile, type ScannedFile, type ScriptType } from './types.js';
+
+const STAT_CONCURRENCY = 64;
+
+export interface DescribeOptions {
+  readKernels?: boolean;
+  known?: ReadonlyMap<string, KnownFile>;
+  deadline?: number;
+  /** Folders on file systems that may hang (list.ts, mounts.ts): their files are stat'ed
+   * asynchronously, every other one with lstatSync. Absent: every file asynchronously. */
+  asyncRoots?: readonly string[];
+  logger?: Logger;
+  warnings?: string[];
+}
+
+/** Phase 2: stat the listed paths (lstat: a path swapped for a symlink is not followed). Paths that
+ * are gone or no longer regular files are skipped silently. Stops at the deadline.
+ * On a local file system a stat cannot hang, and lstatSync costs a third of the asynchronous
+ * call; under a folder that may hang (a stat on a stuck network mount must not freeze the agent)
+ * it is asynchronous: plain callbacks with a window of STAT_CONCURRENCY in flight, since
+ * fs/promises was measurably slower here (bench/scan.ts). */
+export function describeFiles(paths: readonly string[], opts: DescribeOptions = {}): Promise<{ files: ScannedFile[]; timedOut: boolean }> {
+  const files: ScannedFile[] = [];
+  const readKernels = opts.readKernels ?? true;
+  const deadline = opts.deadline ?? Infinity;
+  const asyncRoots = opts.asyncRoots?.map((r) => (r.endsWith('/') ? r : `${r}/`));
+  const mayHang = (path: string): boolean => !asyncRoots || asyncRoots.some((r) => path.startsWith(r));
+  const deniedDirs = new Set<string>();
+  let next = 0;
+  let active = 0;
+  let pumping = false;
+  let timedOut = false;
+  return new Promise((resolve) => {
+    const denied = (path: string, code: string): void => {
+      // A folder listable but not searchable (r without x): one warning for the folder.
+      const dir = dirname(path);
+      if (deniedDirs.has(dir)) return;
+      deniedDirs.add(dir);
+      const msg = `cannot read files in folder ${dir} (${code}): skipped`;
+      opts.warnings?.push(msg);
+      opts.logger?.warn({ folder: dir, code }, msg);
+    };
+    const done = (): void => {
+      active--;
+      if (!pumping) pump(); // a synchronous stat finishes inside pump's own loop
+    };
+    const describe = (path: string, type: ScriptType, err: NodeJS.ErrnoException | null, st: fs.Stats | undefined): void => {
+      if (err || !st) {
+        if (err?.code === 'EACCES' || err?.code === 'EPERM') denied(path, err.code);
+        return done(); // ENOENT, ENOTDIR: gone since the listing
+      }
+      if (!st.isFile()) return done(); // replaced by a folder, a symlink, a FIFO ... since the listing
+      const mtimeMs = st.mtime.getTime(); // whole ms (Node rounds mtimeMs into the Date it makes anyway)
+      const file: ScannedFile = { path, type, size: st.size, mtime: st.mtime.toISOString(), mtimeMs };
+      files.push(file);
+      if (type !== 'ipynb') return done();
+      const prev = opts.known?.get(path);
+      if (prev && prev.kernel !== undefined && prev.size === st.size && prev.mtimeMs === mtimeMs) {
+        if (prev.kernel) file.kernel = prev.kernel; // unchanged since the last sync: not opened
+        return done();
+      }
+      if (!readKernels) return done();
+      readNotebookKernel(path, st.size).then(
+        (kernel) => {
+          if (kernel) file.kernel = kernel;
+          done();
+        },
+        done, // unreadable notebook: still listed, just without a kernel
+      );
+    };
+    const statSync = (path: string, type: ScriptType): void => {
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(path, { throwIfNoEntry: false });
+      } catch (err) {
+        return describe(path, type, err as NodeJS.ErrnoException, undefined);
+      }
+      describe(path, type, null, st);
+    };
+    const pump = (): void => {
+      pumping = true;
+      while (active < STAT_CONCURRENCY && next < paths.length) {
+        if (performance.now() >= deadline) {
+          timedOut = true;
+          next = paths.length;
+          break;
+        }
+        const path = paths[next++]!;
+        const type = scriptType(path);
+        if (!type) continue;
+        active++;
+        if (mayHang(path)) fs.lstat(path, (err, st) => describe(path, type, err, st));
+        else statSync(path, type);
+      }
+      pumping = false;
+      if (active === 0 && next >= paths.length) resolve({ files, timedOut });
+    };
+    pump();
+  });
+}
