@@ -172,7 +172,7 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
   };
   const plan = await planScanHere(opts.home, { mountinfo: opts.mountinfo, timeoutMs: PLAN_TIMEOUT_MS });
   const paths: string[] = [];
-  let asyncRoots = plan.homeMayHang ? [opts.home] : [];
+  const asyncRoots = plan.homeMayHang ? [opts.home] : [];
 
   if (!plan.homeMayHang) {
     const deferred = new Set(plan.asyncRoots);
