@@ -1,13 +1,13 @@
 // The agent's cost when there is nothing to do:
 //  - an idle `lab-agent tick` (what cron runs every minute) and `lab-agent --help`: CPU and peak
 //    RSS of the whole process, run as the installer's wrapper runs them (`node dist/tick.cjs` for
-//    the tick, `node dist/index.js --help`), next to `node -e 0` in the same run as the floor any Node.js command
+//    the tick, `node dist/index.js --help`; both from the code cache their first run writes), next to `node -e 0` in the same run as the floor any Node.js command
 //    pays (goals: tick ≤ 2× its CPU and ≤ 50 MiB, --help ≤ 2× its CPU); the tick in local mode
 //    (the embedded server the agent starts itself, already up: what a member without a lab
 //    database runs) and in postgres mode (LAB_DATABASE_URL);
 //  - an idle `lab-agent supervise` over 60 s: CPU share and RSS from /proc.
 // Run: npm run build && node --import tsx bench/idle.ts [--runs 10] [--seconds 60]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freshDatabase } from '../test/helpers/db.js';
@@ -27,7 +27,12 @@ const a = new AgentEnv(db, 'idle', { LAB_LOG_LEVEL: 'error' });
 await a.cli(['tick']); // first tick creates the user row and agent id; not measured
 // Local mode: its own data folder; the first tick starts the server and creates the schema.
 const localData = mkdtempSync(join(tmpdir(), 'lab-bench-idle-local-'));
-const localEnv = { ...a.env, LAB_DATABASE_URL: '', LAB_DATA_DIR: localData };
+// A member uses one mode: each mode has its own code cache (src/code-cache.ts), as each member has
+// (one written by a postgres-mode tick lacks the local mode's functions, which every local tick
+// would then compile).
+const localCache = join(localData, 'cache');
+mkdirSync(localCache);
+const localEnv = { ...a.env, LAB_DATABASE_URL: '', LAB_DATA_DIR: localData, XDG_CACHE_HOME: localCache };
 const first = await a.cli(['tick'], localEnv);
 if (first.code !== 0) throw new Error(`local tick failed: ${first.stderr}`);
 

@@ -1,6 +1,7 @@
-// CPU and memory of a process from /proc, and of a whole command from GNU time.
+// CPU and memory of a process from /proc, and of a whole command from wait4 (bench/lib/rusage.py).
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -24,13 +25,14 @@ export interface TimedRun {
   code: number;
 }
 
-/** Runs a command under GNU time: CPU (user+sys), wall clock and peak RSS of the whole process. */
+/** Runs a command under bench/lib/rusage.py: CPU (user+sys, µs resolution), wall clock and peak RSS of the whole process. */
 export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<TimedRun> {
+  const rusage = fileURLToPath(new URL('rusage.py', import.meta.url));
   return new Promise((resolve, reject) => {
-    execFile('/usr/bin/time', ['-f', 'LABTIME %U %S %e %M %x', cmd, ...args], { env, maxBuffer: 16 << 20 }, (err, _out, stderr) => {
-      const m = /LABTIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)/.exec(stderr);
+    execFile('python3', [rusage, cmd, ...args], { env, maxBuffer: 16 << 20 }, (err, _out, stderr) => {
+      const m = /LABRUSAGE (\{.*\})/.exec(stderr);
       if (!m) return reject(new Error(`no timing from ${cmd}: ${err?.message ?? ''} ${stderr}`));
-      resolve({ cpuS: Number(m[1]) + Number(m[2]), wallS: Number(m[3]), maxRssMiB: Number(m[4]) / 1024, code: Number(m[5]) });
+      resolve(JSON.parse(m[1]!) as TimedRun);
     });
   });
 }
