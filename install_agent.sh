@@ -27,7 +27,7 @@ options:
   --systemd          also install a systemd user unit running `lab-agent supervise`
   --no-login         do not offer `lab-agent login`
   --uninstall        remove the cron line, the unit and the lab-agent link; keep code, .env and logs
-  --purge            with --uninstall: also delete the agent folder, its local database and job logs
+  --purge            with --uninstall: also delete the agent folder, its local database, job logs and code cache
 EOF
 }
 
@@ -147,6 +147,10 @@ uninstall() {
     safe_rm "$DIR"
     safe_rm "$data"
     safe_rm "$logs"
+    # the compiled code the commands kept (src/code-cache.ts: XDG_CACHE_HOME when it is absolute)
+    local cache="${XDG_CACHE_HOME:-}"
+    case "$cache" in /*) ;; *) cache="$HOME/.cache" ;; esac
+    safe_rm "$cache/lab-job-agent"
     say "Jobs or Jupyter servers still running were left running."
   else
     say "Kept: $DIR (code, .env, agent.log), your job logs and the local database."

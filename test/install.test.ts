@@ -197,11 +197,12 @@ describe('install_agent.sh', { skip, timeout: 15 * 60_000 }, () => {
     assert.match(r.out, /--uninstall --purge/);
   });
 
-  test('--purge also stops the local database and deletes the agent folder, its data and the job logs', async () => {
+  test('--purge also stops the local database and deletes the agent folder, its data, the job logs and the code cache', async () => {
+    assert.ok(existsSync(join(a.home, '.cache', 'lab-job-agent')), 'the commands run so far kept their compiled code');
     const r = await install(a, ['--uninstall', '--purge']);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /stopped the local database/);
-    for (const gone of [dir(), join(a.home, 'lab_job_logs'), join(a.home, '.local', 'share', 'lab-job-agent')]) assert.ok(!existsSync(gone), `${gone} deleted`);
+    for (const gone of [dir(), join(a.home, 'lab_job_logs'), join(a.home, '.local', 'share', 'lab-job-agent'), join(a.home, '.cache', 'lab-job-agent')]) assert.ok(!existsSync(gone), `${gone} deleted`);
     // A zombie (stat Z) has already exited; only its reaping by init may lag behind in a container.
     const ps = await world.runAs(a, ['ps', '-u', a.name, '-o', 'stat=,args='], world.env(a));
     const alive = ps.out.split('\n').filter((l) => /postgres/.test(l) && !/^\s*Z/.test(l));
