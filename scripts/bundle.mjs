@@ -42,9 +42,8 @@ const bundle = (name, entry) => build({
   define: { 'import.meta.url': '__labImportMetaUrl' },
   banner: { js: "const __labImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-const bundles = ['cli-main', 'tick-main'];
-await bundle('cli-main', 'src/cli-entry.ts');
-await bundle('tick-main', 'src/tick-entry.ts');
+const bundles = { 'cli-main': 'src/cli-entry.ts', 'tick-main': 'src/tick-entry.ts' };
+for (const [name, entry] of Object.entries(bundles)) await bundle(name, entry);
 
 // The launchers: Node's own modules and src/code-cache.ts only, not minified, a few lines each.
 const launcher = (name, entry, format) => build({
@@ -62,7 +61,7 @@ function packageType(file) {
   }
   return 'commonjs';
 }
-for (const name of bundles) {
+for (const name of Object.keys(bundles)) {
   const file = `${root}dist/${name}.cjs`;
   const code = readFileSync(file, 'utf8');
   // Node 20 loses import() in a script compiled from a V8 code cache, as the bundles are: every

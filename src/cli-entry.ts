@@ -3,16 +3,8 @@
 // member's code cache). Each command lives in src/cli/; this file only dispatches.
 import './node20-pg-shim.js'; // first: before pg is loaded
 import { mapStacksOnDemand } from './source-mapped-stacks.js';
-import { main } from './cli/main.js';
+import { runAsProcess } from './cli/main.js';
 import { commands } from './cli/registry.js';
 
 mapStacksOnDemand();
-main(process.argv.slice(2), commands).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`lab-agent: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runAsProcess(process.argv.slice(2), commands);

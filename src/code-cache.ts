@@ -14,7 +14,7 @@ import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFi
 import Module, { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Script } from 'node:vm';
-import { LENT_IMPORT } from './services/import-package.js';
+import { lendImport } from './services/import-package.js';
 
 const SUFFIX = '.v8cache';
 
@@ -36,8 +36,11 @@ function codeCacheFolders(env: NodeJS.ProcessEnv): string[] | null {
  * text, which cost ~5 ms of a tick's CPU here.
  */
 export function codeCacheName(bundle: string, st: { dev: number; ino: number; size: number; ctimeMs: number }): string {
-  return `${basename(bundle, '.cjs')}-${st.dev}-${st.ino}-${st.size}-${st.ctimeMs}-node${process.versions.node}-${process.arch}${SUFFIX}`;
+  return `${cachePrefix(bundle)}${st.dev}-${st.ino}-${st.size}-${st.ctimeMs}-node${process.versions.node}-${process.arch}${SUFFIX}`;
 }
+
+/** What every cache of this bundle's name starts with, whatever its build. */
+const cachePrefix = (bundle: string): string => `${basename(bundle, '.cjs')}-`;
 
 /** Ours, and nobody else can write it. */
 function trusted(st: { uid: number; mode: number }): boolean {
@@ -110,11 +113,11 @@ export function runWithCodeCache(bundle: string, env: NodeJS.ProcessEnv = proces
   const folders = codeCacheFolders(env);
   const dir = folders && ownFolder(folders);
   const cachedData = dir ? readTrusted(join(dir, name)) : undefined;
-  (globalThis as { [LENT_IMPORT]?: (specifier: string) => Promise<unknown> })[LENT_IMPORT] = (specifier) => import(specifier);
+  lendImport((specifier) => import(specifier));
   const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
   if (dir && (!cachedData || script.cachedDataRejected)) {
     process.once('exit', (code) => {
-      if (code === 0) keep(dir, name, `${basename(bundle, '.cjs')}-`, script.createCachedData());
+      if (code === 0) keep(dir, name, cachePrefix(bundle), script.createCachedData());
     });
   }
   const mod = new Module(bundle);

@@ -5,16 +5,8 @@
 // every other command's code and option specs (BENCHMARKS.md, issue 12).
 import './node20-pg-shim.js'; // first: before pg is loaded
 import { mapStacksOnDemand } from './source-mapped-stacks.js';
-import { main } from './cli/main.js';
+import { runAsProcess } from './cli/main.js';
 import { tickCommand } from './cli/agent-commands.js';
 
 mapStacksOnDemand();
-main(['tick', ...process.argv.slice(2)], [tickCommand]).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`lab-agent: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runAsProcess(['tick', ...process.argv.slice(2)], [tickCommand]);

@@ -83,7 +83,7 @@ async function logDetail(env: NodeJS.ProcessEnv, command: string, err: DatabaseU
   }
 }
 
-export async function main(argv: string[], commands: Command[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+async function main(argv: string[], commands: Command[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const dashdash = argv.indexOf('--');
   const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
   const rest = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
@@ -136,4 +136,17 @@ export async function main(argv: string[], commands: Command[], env: NodeJS.Proc
     if (err instanceof DatabaseUnreachableError) await logDetail(env, command.name, err);
     return code;
   }
+}
+
+/** An entry point's whole run: `main`'s answer as the exit code; a crash that escaped it on stderr, with its stack. */
+export function runAsProcess(argv: string[], commands: Command[]): void {
+  main(argv, commands).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`lab-agent: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -53,7 +53,7 @@ async function appliedHistory(client: pg.ClientBase): Promise<{ version: string;
   if (reads.length === 0) return [];
   // one simple-protocol query of constant statements: node-pg answers an array when there are two
   const result: pg.QueryResult | pg.QueryResult[] = await client.query(reads.join(';\n'));
-  return (Array.isArray(result) ? result : [result]).flatMap((r) => r.rows.map((row: { version: string; ours: boolean }) => ({ version: row.version, ours: row.ours })));
+  return (Array.isArray(result) ? result : [result]).flatMap((r) => r.rows as { version: string; ours: boolean }[]);
 }
 
 /** Plain PostgreSQL lacks the schemas of Supabase's services; a Supabase database has them (an SQL expression). */
