@@ -335,6 +335,17 @@ describe('sync schedule and the agent pass', () => {
     assert.equal(f.calls(), 1, 'the next tick does not retry at once');
   });
 
+  test('the rows read while the scan runs: a read that fails mid-scan fails the sync with its own error', async () => {
+    // A notebook makes the scan wait for the rows (its kernel may come from them); a slow failure
+    // arrives while the scan is under way.
+    const f = fakeAgent(() => new Promise((_, reject) => setTimeout(() => reject(new Error('connection lost mid-read')), 50)));
+    writeFileSync(join(f.ctx.config.home, 'a.ipynb'), '{"cells": [], "metadata": {}}');
+    writeFileSync(join(f.ctx.config.home, 'b.py'), 'print(1)\n');
+    assert.equal(await runSyncPass(f.ctx), null);
+    assert.equal(readSyncState(f.dataDir, 'h1').lastError, 'connection lost mid-read');
+    assert.ok(f.logged.some((l) => l.level === 'error' && /inventory sync failed/.test(l.msg)));
+  });
+
   test('while another sync holds the lock, the pass leaves it to that one', async () => {
     const f = fakeAgent(async () => []);
     mkdirSync(f.dataDir, { recursive: true });

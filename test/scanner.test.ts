@@ -243,6 +243,26 @@ test('a notebook unchanged since the last sync keeps its stored kernel without b
   // A row without the kernel field says nothing about the kernel: the file is read.
   const noKernel = knownFromRows(rows.map(({ kernel: _k, ...rest }) => rest));
   assert.equal(noKernel.size, 0);
+
+  // The rows still on their way (the sync reads them while the scan runs): the same result, the
+  // rows awaited once the files are stat'ed; only that wait is counted in knownWaitMs.
+  let resolveRows!: (m: ReturnType<typeof knownFromRows>) => void;
+  const arriving = new Promise<ReturnType<typeof knownFromRows>>((res) => (resolveRows = res));
+  setTimeout(() => resolveRows(knownFromRows(rows)), 150);
+  const late = await scanScripts({ home, known: arriving });
+  assert.deepEqual(late.files, r.files);
+  assert.ok(late.knownWaitMs > 50 && late.knownWaitMs <= late.elapsedMs, `waited ${late.knownWaitMs} of ${late.elapsedMs} ms`);
+  assert.ok(r.knownWaitMs < 1, `nothing to wait for when known is given as is (${r.knownWaitMs} ms)`);
+});
+
+test('rows that fail to arrive fail the scan only if it needs them (a notebook), and are never left unhandled', async () => {
+  const home = tempDir('known-fails');
+  put(home, { 'a.py': 'x = 1\n' });
+  const failed = Promise.reject(new Error('database is down'));
+  failed.catch(() => undefined); // handled by whoever awaits it: the sync does
+  assert.equal((await scanScripts({ home, known: failed })).files.length, 1, 'no notebook: the rows are not needed');
+  put(home, { 'b.ipynb': nb('python3') });
+  await assert.rejects(scanScripts({ home, known: failed }), /database is down/);
 });
 
 // ---- diff ----

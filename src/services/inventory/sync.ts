@@ -48,8 +48,13 @@ export interface SyncResult {
   /** Rows not seen but kept, because a folder above them could not be read this time. */
   kept: number;
   warnings: string[];
-  /** readMs: the stored rows; scanMs: the scan; applyMs: the comparison and the one SQL call. */
-  timings: { readMs: number; scanMs: number; applyMs: number; totalMs: number };
+  /**
+   * readMs: from asking for the stored rows to having them, while the scan runs (so it overlaps
+   * scanMs); scanMs: the scan, not counting its wait for the rows; rowsWaitMs: how long the sync
+   * waited for the rows, the part of their read the scan did not hide; applyMs: the comparison and
+   * the one SQL call.
+   */
+  timings: { readMs: number; scanMs: number; rowsWaitMs: number; applyMs: number; totalMs: number };
 }
 
 const DEFAULT_LOCK_WAIT_MS = 60_000;
@@ -57,7 +62,7 @@ const DEFAULT_LOCK_WAIT_MS = 60_000;
 function emptyResult(dryRun: boolean): SyncResult {
   return {
     dryRun, inserted: 0, updated: 0, deleted: 0, unchanged: 0, paths: { insert: [], update: [], delete: [] },
-    truncated: null, kept: 0, warnings: [], timings: { readMs: 0, scanMs: 0, applyMs: 0, totalMs: 0 },
+    truncated: null, kept: 0, warnings: [], timings: { readMs: 0, scanMs: 0, rowsWaitMs: 0, applyMs: 0, totalMs: 0 },
   };
 }
 
@@ -132,11 +137,20 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
   }
 
   async function run(): Promise<SyncResult> {
-    // Rows first, then the scan: `known` lets unchanged notebooks keep their kernel without being
-    // reopened. (Overlapping the two was tried: no faster, the walk is CPU work on the same thread.)
+    // The rows are asked for before the scan starts and read once it is done: the query is on the
+    // wire before the walk (which waits a turn of the event loop for the mount table), so the
+    // server builds the answer on another core while this one walks. The scan needs the rows only
+    // for the notebooks, once every file is stat'ed (`known` lets an unchanged one keep its kernel
+    // without being reopened).
     const cached = deps.cacheKey && !dryRun ? readRowsCache(config.dataDir, config.host, deps.cacheKey) : null;
-    let rows: DbScriptRow[] = cached ?? (await store.scriptsForSync());
     const t1 = performance.now();
+    let readMs = 0;
+    const reading = cached ? Promise.resolve(cached) : store.scriptsForSync().then((r) => {
+      readMs = performance.now() - t1;
+      return r;
+    });
+    const known = reading.then(knownFromRows);
+    known.catch(() => undefined); // a failed read is thrown by `await reading` below, not left unhandled
     const collector = folderCollector(log);
     const scan = await scanScripts({
       home: config.home,
@@ -145,10 +159,12 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
       exclude: config.syncExclude,
       maxFiles: config.syncMaxFiles,
       timeBudgetMs: opts.timeBudgetMs,
-      known: knownFromRows(rows),
+      known,
       logger: collector.logger,
     });
     const t2 = performance.now();
+    let rows: DbScriptRow[] = await reading;
+    const t2rows = performance.now(); // t2 unless the scan had no notebook to wait for them with
     let diff = diffInventory(scan.files, rows, { truncated: scan.truncated });
     if (cached && diff.insert.length + diff.update.length + diff.delete.length > 0) {
       rows = await store.scriptsForSync(); // something changed here: the difference is taken from the database's rows
@@ -189,7 +205,10 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
       }
     }
     const t3 = performance.now();
-    result.timings = { readMs: round(t1 - t0), scanMs: round(t2 - t1), applyMs: round(t3 - t2), totalMs: round(t3 - t0) };
+    result.timings = {
+      readMs: round(readMs), scanMs: round(t2 - t1 - scan.knownWaitMs), rowsWaitMs: round(scan.knownWaitMs + t2rows - t2),
+      applyMs: round(t3 - t2rows), totalMs: round(t3 - t0),
+    };
     const changed = result.inserted + result.updated + result.deleted;
     log?.[changed ? 'info' : 'debug']({
       inserted: result.inserted, updated: result.updated, deleted: result.deleted, unchanged: result.unchanged,

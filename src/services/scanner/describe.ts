@@ -1,4 +1,5 @@
-// Script inventory, scan phase 2: stat the listed paths and read notebook kernels.
+// Script inventory, scan phase 2: stat the listed paths, then read the kernels of the notebooks
+// that changed since the last sync.
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
@@ -9,7 +10,9 @@ const STAT_CONCURRENCY = 64;
 
 export interface DescribeOptions {
   readKernels?: boolean;
-  known?: ReadonlyMap<string, KnownFile>;
+  /** What the inventory holds; may still be on its way (the sync reads the rows while the scan
+   * runs): it is awaited only after every path is stat'ed, when the notebooks are looked at. */
+  known?: ReadonlyMap<string, KnownFile> | PromiseLike<ReadonlyMap<string, KnownFile> | undefined>;
   deadline?: number;
   /** Folders on file systems that may hang (list.ts, mounts.ts): their files are stat'ed
    * asynchronously, every other one with lstatSync. Absent: every file asynchronously. */
@@ -18,15 +21,48 @@ export interface DescribeOptions {
   warnings?: string[];
 }
 
-/** Phase 2: stat the listed paths (lstat: a path swapped for a symlink is not followed). Paths that
- * are gone or no longer regular files are skipped silently. Stops at the deadline.
+/** Phase 2: stat the listed paths, then read the kernels of notebooks not known unchanged. */
+export async function describeFiles(paths: readonly string[], opts: DescribeOptions = {}): Promise<{ files: ScannedFile[]; timedOut: boolean; knownWaitMs: number }> {
+  const { files, timedOut } = await statFiles(paths, opts);
+  const notebooks = files.filter((f) => f.type === 'ipynb');
+  if (notebooks.length === 0) return { files, timedOut, knownWaitMs: 0 };
+  const waitStart = performance.now();
+  const known = await opts.known;
+  const knownWaitMs = performance.now() - waitStart;
+  const toRead: ScannedFile[] = [];
+  for (const file of notebooks) {
+    const prev = known?.get(file.path);
+    if (prev && prev.kernel !== undefined && prev.size === file.size && prev.mtimeMs === file.mtimeMs) {
+      if (prev.kernel) file.kernel = prev.kernel; // unchanged since the last sync: not opened
+    } else if (opts.readKernels ?? true) {
+      toRead.push(file);
+    }
+  }
+  // Every notebook stat'ed is read, even past the deadline: a missing kernel would read as a change.
+  await forEachWindowed(toRead, STAT_CONCURRENCY, async (file) => {
+    const kernel = await readNotebookKernel(file.path, file.size).catch(() => undefined); // unreadable: listed without a kernel
+    if (kernel) file.kernel = kernel;
+  });
+  return { files, timedOut, knownWaitMs };
+}
+
+/** `fn` over `items`, at most `window` at a time. */
+async function forEachWindowed<T>(items: readonly T[], window: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(window, items.length) }, worker));
+}
+
+/** lstat each listed path (a path swapped for a symlink is not followed). Paths that are gone or
+ * no longer regular files are skipped silently. Stops at the deadline.
  * On a local file system a stat cannot hang, and lstatSync costs a third of the asynchronous
  * call; under a folder that may hang (a stat on a stuck network mount must not freeze the agent)
  * it is asynchronous: plain callbacks with a window of STAT_CONCURRENCY in flight, since
  * fs/promises was measurably slower here (bench/scan.ts). */
-export function describeFiles(paths: readonly string[], opts: DescribeOptions = {}): Promise<{ files: ScannedFile[]; timedOut: boolean }> {
+function statFiles(paths: readonly string[], opts: DescribeOptions): Promise<{ files: ScannedFile[]; timedOut: boolean }> {
   const files: ScannedFile[] = [];
-  const readKernels = opts.readKernels ?? true;
   const deadline = opts.deadline ?? Infinity;
   const asyncRoots = opts.asyncRoots?.map((r) => (r.endsWith('/') ? r : `${r}/`));
   const mayHang = (path: string): boolean => !asyncRoots || asyncRoots.some((r) => path.startsWith(r));
@@ -45,33 +81,16 @@ export function describeFiles(paths: readonly string[], opts: DescribeOptions = 
       opts.warnings?.push(msg);
       opts.logger?.warn({ folder: dir, code }, msg);
     };
-    const done = (): void => {
-      active--;
-      if (!pumping) pump(); // a synchronous stat finishes inside pump's own loop
-    };
     const describe = (path: string, type: ScriptType, err: NodeJS.ErrnoException | null, st: fs.Stats | undefined): void => {
+      active--;
       if (err || !st) {
         if (err?.code === 'EACCES' || err?.code === 'EPERM') denied(path, err.code);
-        return done(); // ENOENT, ENOTDIR: gone since the listing
+        // else ENOENT, ENOTDIR: gone since the listing
+      } else if (st.isFile()) { // else replaced by a folder, a symlink, a FIFO ... since the listing
+        const mtimeMs = st.mtime.getTime(); // whole ms (Node rounds mtimeMs into the Date it makes anyway)
+        files.push({ path, type, size: st.size, mtime: st.mtime.toISOString(), mtimeMs });
       }
-      if (!st.isFile()) return done(); // replaced by a folder, a symlink, a FIFO ... since the listing
-      const mtimeMs = st.mtime.getTime(); // whole ms (Node rounds mtimeMs into the Date it makes anyway)
-      const file: ScannedFile = { path, type, size: st.size, mtime: st.mtime.toISOString(), mtimeMs };
-      files.push(file);
-      if (type !== 'ipynb') return done();
-      const prev = opts.known?.get(path);
-      if (prev && prev.kernel !== undefined && prev.size === st.size && prev.mtimeMs === mtimeMs) {
-        if (prev.kernel) file.kernel = prev.kernel; // unchanged since the last sync: not opened
-        return done();
-      }
-      if (!readKernels) return done();
-      readNotebookKernel(path, st.size).then(
-        (kernel) => {
-          if (kernel) file.kernel = kernel;
-          done();
-        },
-        done, // unreadable notebook: still listed, just without a kernel
-      );
+      if (!pumping) pump(); // a synchronous stat finishes inside pump's own loop
     };
     const statSync = (path: string, type: ScriptType): void => {
       let st: fs.Stats | undefined;

@@ -47,5 +47,5 @@ export async function scanScripts(opts: ScanOptions): Promise<ScanResult> {
     warnings.push(msg);
     opts.logger?.warn({ home: opts.home, truncated, found: files.length }, msg);
   }
-  return { files, truncated, warnings, elapsedMs: Math.round(performance.now() - start), dirsScanned: listed.dirsScanned };
+  return { files, truncated, warnings, elapsedMs: Math.round(performance.now() - start), knownWaitMs: described.knownWaitMs, dirsScanned: listed.dirsScanned };
 }

@@ -41,8 +41,9 @@ export interface ScanOptions {
   /** Read notebook kernel names (default true). */
   readKernels?: boolean;
   /** What the inventory already holds (see knownFromRows in diff.ts): a notebook whose size and
-   * mtime are unchanged keeps its stored kernel and is not opened. */
-  known?: ReadonlyMap<string, KnownFile>;
+   * mtime are unchanged keeps its stored kernel and is not opened. A promise is awaited only once
+   * every file is stat'ed, so the rows can be read while the scan walks. */
+  known?: ReadonlyMap<string, KnownFile> | PromiseLike<ReadonlyMap<string, KnownFile> | undefined>;
   /** The mount table to plan the walk with (mounts.ts), as /proc/self/mountinfo's text; read from
    * /proc when absent; null: not known, so every folder is read asynchronously. For tests. */
   mountinfo?: string | null;
@@ -64,6 +65,8 @@ export interface ScanResult {
   truncated?: ScanTruncation;
   warnings: string[];
   elapsedMs: number;
+  /** Of elapsedMs, the time spent waiting for `known` when it was given as a promise. */
+  knownWaitMs: number;
   /** Folders read (pruned folders are never read): for diagnostics and the benchmark. */
   dirsScanned: number;
 }
