@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { freshDatabase, makeUser, storeAs, type TestDb } from './helpers/db.js';
-import type { LabStore } from '../src/services/store/lab-store.js';
+import { LabStore } from '../src/services/store/lab-store.js';
+import { PgTransport } from '../src/services/store/pg-transport.js';
 
 let db: TestDb;
 let store: LabStore;
@@ -174,6 +175,19 @@ describe('agents, users and scripts', () => {
     await store.syncScripts({ upserts: [{ path: '/home/alice/mine.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' }], deletes: [] });
     const [mine] = (await store.listScripts()).filter((s) => s.path === '/home/alice/mine.py');
     await assert.rejects(other.submitJob({ scriptId: mine!.script_id }), /is not one of your scripts/);
+  });
+
+  test('a closed store leaves no database socket keeping the process alive', async () => {
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'PipeWrap' || r === 'TCPSocketWrap').length;
+    const before = sockets();
+    const userId = await makeUser(db, 'carol');
+    const s = new LabStore(new PgTransport({ connection: db.connection, userId }), userId);
+    await s.scriptsForSync();
+    assert.ok(sockets() > before, 'its connection is open while in use');
+    await s.close();
+    // The goodbye is sent; the server closes its end a few ms later, which must not keep a command
+    // that is done waiting (PgTransport.close).
+    assert.equal(sockets(), before);
   });
 
   test('schema version is readable', async () => {

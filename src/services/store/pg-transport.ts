@@ -2,6 +2,7 @@
 // request.jwt.claims with the user's id, set once per pooled connection), so RLS and auth.uid()
 // behave as on Supabase. Over a member's own login role (db add-member) the database ignores those claims and
 // takes identity from the role. Wake-ups come from LISTEN on the member's secret channel.
+import { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -47,6 +48,9 @@ function rpcSql(fn: string, args: Record<string, unknown>): { text: string; valu
   return { text: `select public.${fn}(${named}) as r`, values: keys.map((k) => wireValue(args[k])) };
 }
 
+/** The sockets of each pool agentPool made. */
+const poolSockets = new WeakMap<pg.Pool, Set<Socket>>();
+
 /**
  * The pool an agent's calls share: few connections, closed when idle for 10 s. A server that dies
  * (its postmaster killed) makes every open connection emit 'error'; a connection with no listener
@@ -55,7 +59,17 @@ function rpcSql(fn: string, args: Record<string, unknown>): { text: string; valu
  * the call that uses a broken connection still sees the failure and revives the server.
  */
 export function agentPool(connection: pg.PoolConfig, max = 4): pg.Pool {
-  const pool = new pg.Pool({ ...connection, max, idleTimeoutMillis: 10_000 });
+  // The sockets are made here (pg's documented `stream` option, the same net.Socket it would make)
+  // so that closing the store can let go of them: see PgTransport.close.
+  const sockets = new Set<Socket>();
+  const stream = (): Socket => {
+    const socket = new Socket();
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    return socket;
+  };
+  const pool = new pg.Pool({ ...connection, max, idleTimeoutMillis: 10_000, stream });
+  poolSockets.set(pool, sockets);
   const ignore = () => undefined;
   pool.on('error', ignore);
   pool.on('connect', (client) => client.on('error', ignore));
@@ -228,5 +242,8 @@ export class PgTransport implements Transport {
   async close(): Promise<void> {
     this.closed = true;
     await this.pool.end().catch(() => undefined);
+    // Each connection's goodbye is on the wire now; the socket stays open until the server's
+    // backend has exited (~8 ms here), which must not keep a finished command's process alive.
+    for (const socket of poolSockets.get(this.pool) ?? []) socket.unref();
   }
 }
