@@ -270,7 +270,7 @@ LAB_AGENT_DIR="\${LAB_AGENT_DIR:-$DIR}"
 export LAB_AGENT_DIR
 # tick (cron, every minute) has an entry point of its own that loads only what a tick uses
 if [ "\${1:-}" = tick ]; then shift; exec '$NODE' '$DIR/dist/tick.cjs' "\$@"; fi
-exec '$NODE' '$DIR/dist/index.js' "\$@"
+exec '$NODE' '$DIR/dist/index.cjs' "\$@"
 EOF
 chmod 755 "$WRAPPER.tmp" && mv "$WRAPPER.tmp" "$WRAPPER"
 did "command $WRAPPER"
@@ -286,8 +286,8 @@ fi
 EMPTY_DIR="$(mktemp -d)"
 trap 'rm -rf "$EMPTY_DIR"' EXIT
 # `lab-agent config` on the given KEY=VALUE pairs only (no .env, no other environment).
-config_check() { env -i HOME="$HOME" USER="$USER" PATH="$PATH" LAB_AGENT_DIR="$EMPTY_DIR" "$@" "$NODE" "$DIR/dist/index.js" config --json; }
-DOC="$("$NODE" "$DIR/dist/index.js" config --doc)"
+config_check() { env -i HOME="$HOME" USER="$USER" PATH="$PATH" LAB_AGENT_DIR="$EMPTY_DIR" "$@" "$NODE" "$DIR/dist/index.cjs" config --json; }
+DOC="$("$NODE" "$DIR/dist/index.cjs" config --doc)"
 DEFAULTS="$(config_check)"
 explain() { printf '%s\n' "$DOC" | awk -F' [|] ' -v k="| \`$1\`" '$1 == k { sub(/ [|]$/, "", $3); sub(/ [(]original agent[)]$/, "", $3); print $3 }'; }
 default_of() { printf '%s' "$DEFAULTS" | "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).values[process.argv[1]]??""))' "$1"; }

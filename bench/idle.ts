@@ -1,7 +1,7 @@
 // The agent's cost when there is nothing to do:
 //  - an idle `lab-agent tick` (what cron runs every minute) and `lab-agent --help`: CPU and peak
 //    RSS of the whole process, run as the installer's wrapper runs them (`node dist/tick.cjs` for
-//    the tick, `node dist/index.js --help`; both from the code cache their first run writes), next to `node -e 0` in the same run as the floor any Node.js command
+//    the tick, `node dist/index.cjs --help`; both from the code cache their first run writes), next to `node -e 0` in the same run as the floor any Node.js command
 //    pays (goals: tick ≤ 2× its CPU and ≤ 50 MiB, --help ≤ 2× its CPU); the tick in local mode
 //    (the embedded server the agent starts itself, already up: what a member without a lab
 //    database runs) and in postgres mode (LAB_DATABASE_URL);

@@ -1,4 +1,4 @@
-// Inventory sync benchmark: the whole `lab-agent sync --dry-run` process (node dist/index.js, as a
+// Inventory sync benchmark: the whole `lab-agent sync --dry-run` process (node dist/index.cjs, as a
 // user types it) on the synthetic home (~87,000 files, ~1,600 scripts), with the database already
 // running, in local mode (the embedded server the agent starts itself, already up) and postgres
 // mode; inside it, reading the rows and the scan, against GNU find with the same pruning in the
@@ -20,7 +20,7 @@ const argv = process.argv.slice(2);
 const nAt = argv.indexOf('--n');
 const N = Math.max(7, Number(nAt >= 0 ? argv[nAt + 1] : 9) || 9);
 const TARGET_S = 0.3;
-const cli = join(packageRoot, 'dist', 'index.js');
+const cli = join(packageRoot, 'dist', 'index.cjs'); // what the installer's wrapper runs
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

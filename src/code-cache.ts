@@ -104,8 +104,9 @@ export function runWithCodeCache(bundle: string, env: NodeJS.ProcessEnv = proces
   let source: string;
   let name: string;
   try {
+    // ASCII (scripts/bundle.mjs checks it), so latin1 reads it exactly, and cheaper than UTF-8.
     // The first line is the shebang, which is no JavaScript inside a function: made a comment, in place.
-    source = readFileSync(fd, 'utf8').replace(/^#!/, '//');
+    source = readFileSync(fd, 'latin1').replace(/^#!/, '//');
     name = codeCacheName(bundle, fstatSync(fd));
   } finally {
     closeSync(fd);

@@ -93,7 +93,7 @@ describe('install_agent.sh', { skip, timeout: 15 * 60_000 }, () => {
     // `tick` (the cron line's command) runs the tick's own entry point; every other command the CLI.
     const script = readFileSync(wrapper(), 'utf8');
     assert.match(script, new RegExp(`if \\[ "\\$\\{1:-\\}" = tick \\]; then shift; exec '${nodeDir}/node' '${dir()}/dist/tick.cjs' "\\$@"; fi`));
-    assert.match(script, new RegExp(`\nexec '${nodeDir}/node' '${dir()}/dist/index.js' "\\$@"\n`));
+    assert.match(script, new RegExp(`\nexec '${nodeDir}/node' '${dir()}/dist/index.cjs' "\\$@"\n`));
     assert.equal(readlinkSync(join(a.home, '.local', 'bin', 'lab-agent')), wrapper());
 
     const envFile = join(dir(), '.env');

@@ -23,7 +23,7 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const cli = (...args: string[]) => run(process.execPath, [join(repoRoot, 'dist/index.js'), ...args], { env });
+const cli = (...args: string[]) => run(process.execPath, [join(repoRoot, 'dist/index.cjs'), ...args], { env });
 const failed = (p: Promise<unknown>) => p.then(() => assert.fail('expected exit 1'), (err: { code: number; stdout: string; stderr: string }) => err);
 
 test('three `db status` at once on a fresh local database: one server, every migration pending, none applied', async () => {
@@ -70,7 +70,7 @@ test('the Linux user gets one users row with a stable id', async () => {
 });
 
 /** The CLI's exit code and output, failing or not. */
-const runCli = (args: string[]) => run(process.execPath, [join(repoRoot, 'dist/index.js'), ...args], { env, timeout: 60_000 }).then(
+const runCli = (args: string[]) => run(process.execPath, [join(repoRoot, 'dist/index.cjs'), ...args], { env, timeout: 60_000 }).then(
   (r) => ({ code: 0, ...r }),
   (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
 );
@@ -80,16 +80,16 @@ test('fresh user on the embedded default: supervise says where the log is and th
   writeFileSync(hello, 'import sys\nprint("hello", *sys.argv[1:])\n');
   const sleeper = join(dataDir, 'sleeper.py');
   writeFileSync(sleeper, 'import time\nprint("up", flush=True)\ntime.sleep(60)\n');
-  const sup = spawn(process.execPath, [join(repoRoot, 'dist/index.js'), 'supervise'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const sup = spawn(process.execPath, [join(repoRoot, 'dist/index.cjs'), 'supervise'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   sup.stderr.on('data', (d) => (stderr += d));
   let sleeping = '';
   try {
-    const submitted = await run(process.execPath, [join(repoRoot, 'dist/index.js'), 'submit', hello, '--', '--n', '3'], { env });
+    const submitted = await run(process.execPath, [join(repoRoot, 'dist/index.cjs'), 'submit', hello, '--', '--n', '3'], { env });
     const id = submitted.stdout.trim();
-    const waited = await run(process.execPath, [join(repoRoot, 'dist/index.js'), 'wait', id], { env, timeout: 30_000 });
+    const waited = await run(process.execPath, [join(repoRoot, 'dist/index.cjs'), 'wait', id], { env, timeout: 30_000 });
     assert.match(waited.stdout, /finished \(exit 0\)/);
-    const logs = await run(process.execPath, [join(repoRoot, 'dist/index.js'), 'logs', id], { env });
+    const logs = await run(process.execPath, [join(repoRoot, 'dist/index.cjs'), 'logs', id], { env });
     assert.equal(logs.stdout, 'hello --n 3\n');
     assert.match(stderr, new RegExp(`^lab-agent: supervising for carol on .* \\(local database\\); log: ${join(dataDir, 'agent.log')}; SIGTERM or Ctrl-C stops it\\nNext, in another terminal: node \\S+/dist/index\\.js submit ~/hello\\.py -- --n 3`));
     const busy = await runCli(['db', 'stop']);
@@ -117,7 +117,7 @@ test('db stop / db start: the local database on request', async () => {
   assert.equal(start.code, 0, start.stderr);
   assert.match(start.stdout, /^started the local database .*`lab-agent db stop` stops it/);
   assert.match((await runCli(['db', 'start'])).stdout, /the local database is already running/);
-  const elsewhere = await run(process.execPath, [join(repoRoot, 'dist/index.js'), 'db', 'stop'], { env: { ...env, LAB_DATABASE_URL: 'postgres://x@localhost/y' } }).catch((e) => e);
+  const elsewhere = await run(process.execPath, [join(repoRoot, 'dist/index.cjs'), 'db', 'stop'], { env: { ...env, LAB_DATABASE_URL: 'postgres://x@localhost/y' } }).catch((e) => e);
   assert.equal(elsewhere.code, 1);
   assert.match(elsewhere.stdout, /db start\/stop is for the embedded local database; this agent uses LAB_DATABASE_URL/);
 });

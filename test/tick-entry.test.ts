@@ -6,6 +6,8 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './helpers/required.js';
 import { jobRow, useFreshDatabase } from './helpers/fresh-db.js';
 import { AgentEnv, cliPath, eventually } from './helpers/agent-env.js';
 
@@ -48,7 +50,7 @@ describe('dist/tick.cjs', () => {
     assert.match(wrong.stderr, /usage: lab-agent tick/);
   });
 
-  test('a failing tick\'s stack in the agent log names src/*.ts, from dist/tick.cjs and from dist/index.js tick', async () => {
+  test('a failing tick\'s stack in the agent log names src/*.ts, from dist/tick.cjs, dist/index.cjs tick and an older wrapper\'s dist/index.js tick', async () => {
     // The tick's poll fails: a function missing from the database (a store error thrown in
     // pg-transport.ts), which the tick command logs with its stack as "the tick failed".
     const fn = 'public.agent_poll(uuid, text, text, text, int, int, text, text, jsonb, uuid)';
@@ -57,7 +59,13 @@ describe('dist/tick.cjs', () => {
       const failures = () => readFileSync(a.agentLog, 'utf8').trim().split('\n')
         .map((l) => JSON.parse(l) as { msg: string; err?: { stack: string } })
         .filter((l) => l.msg === 'the tick failed');
-      for (const [what, run] of [['dist/tick.cjs', () => a.cli(['tick'])], ['dist/index.js tick', () => a.node(cliPath, ['tick'])]] as const) {
+      const entries = [
+        ['dist/tick.cjs', () => a.cli(['tick'])],
+        ['dist/index.cjs tick', () => a.node(cliPath, ['tick'])],
+        // wrappers written before the launcher was CommonJS run the ES module entry, which loads it
+        ['dist/index.js tick', () => a.node(join(repoRoot, 'dist', 'index.js'), ['tick'])],
+      ] as const;
+      for (const [what, run] of entries) {
         const before = failures().length;
         const r = await run();
         assert.equal(r.code, 1, `${what}: ${r.stderr}`);

@@ -21,7 +21,7 @@ function databaseUrl(): string {
 }
 
 async function cli(...args: string[]) {
-  return run(process.execPath, [join(repoRoot, 'dist/index.js'), ...args], {
+  return run(process.execPath, [join(repoRoot, 'dist/index.cjs'), ...args], {
     env: { ...process.env, LAB_DATABASE_URL: databaseUrl(), SUPABASE_URL: '', HOME: '/nonexistent-home' },
   });
 }

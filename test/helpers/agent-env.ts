@@ -1,5 +1,6 @@
 // A lab member's world for end-to-end tests: a temporary home with scripts in it, the real CLI
-// (dist/index.js) run as cron or a terminal would run it, against a test database.
+// (dist/index.cjs, what the installer's wrapper runs) run as cron or a terminal would run it,
+// against a test database.
 import { agentLogFile } from '../../src/services/agent/agent-process.js';
 import { loadConfig } from '../../src/services/config.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -9,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { TestDb } from './db.js';
 import { repoRoot } from './required.js';
 
-export const cliPath = join(repoRoot, 'dist', 'index.js');
+export const cliPath = join(repoRoot, 'dist', 'index.cjs');
 /** The tick's own entry point, which the installer's wrapper runs for `lab-agent tick` (cron). */
 const tickPath = join(repoRoot, 'dist', 'tick.cjs');
 
@@ -63,14 +64,14 @@ export class AgentEnv {
 
   /**
    * Runs the CLI to its end, as the installer's wrapper runs it (`tick` through the tick's own
-   * entry point, dist/tick.cjs; every other command through dist/index.js); never throws on a
+   * entry point, dist/tick.cjs; every other command through dist/index.cjs); never throws on a
    * non-zero exit. `input`: what it reads on stdin.
    */
   cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000, input?: string): Promise<CliResult> {
     return args[0] === 'tick' ? this.node(tickPath, args.slice(1), env, timeoutMs, input) : this.node(cliPath, args, env, timeoutMs, input);
   }
 
-  /** Runs a script (dist/index.js for `tick` too, say) to its end; never throws on a non-zero exit. */
+  /** Runs a script (dist/index.cjs for `tick` too, say) to its end; never throws on a non-zero exit. */
   node(script: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000, input?: string): Promise<CliResult> {
     return new Promise((resolve) => {
       const child = execFile(process.execPath, [script, ...args], { env: { ...this.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {

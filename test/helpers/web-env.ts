@@ -1,4 +1,4 @@
-// The dashboard under test: the real `lab-agent web` (dist/index.js) of an AgentEnv, and Debian's
+// The dashboard under test: the real `lab-agent web` (dist/index.cjs) of an AgentEnv, and Debian's
 // Chromium driven by playwright-core. Screenshots go to test-results/web/ (not committed).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
