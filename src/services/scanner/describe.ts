@@ -57,67 +57,80 @@ async function forEachWindowed<T>(items: readonly T[], window: number, fn: (item
 
 /** lstat each listed path (a path swapped for a symlink is not followed). Paths that are gone or
  * no longer regular files are skipped silently. Stops at the deadline.
- * On a local file system a stat cannot hang, and lstatSync costs a third of the asynchronous
- * call; under a folder that may hang (a stat on a stuck network mount must not freeze the agent)
- * it is asynchronous: plain callbacks with a window of STAT_CONCURRENCY in flight, since
- * fs/promises was measurably slower here (bench/scan.ts). */
-function statFiles(paths: readonly string[], opts: DescribeOptions): Promise<{ files: ScannedFile[]; timedOut: boolean }> {
+ * On a local file system a stat cannot hang, and lstatSync in a plain loop costs a third of the
+ * asynchronous call; under a folder that may hang (a stat on a stuck network mount must not freeze
+ * the agent) it is asynchronous, after the local ones: plain callbacks with a window of
+ * STAT_CONCURRENCY in flight, since fs/promises was measurably slower here (bench/scan.ts). */
+async function statFiles(paths: readonly string[], opts: DescribeOptions): Promise<{ files: ScannedFile[]; timedOut: boolean }> {
   const files: ScannedFile[] = [];
   const deadline = opts.deadline ?? Infinity;
   const asyncRoots = opts.asyncRoots?.map((r) => (r.endsWith('/') ? r : `${r}/`));
-  const mayHang = (path: string): boolean => !asyncRoots || asyncRoots.some((r) => path.startsWith(r));
+  const mayHang = !asyncRoots ? () => true : asyncRoots.length === 0 ? () => false : (path: string) => asyncRoots.some((r) => path.startsWith(r));
   const deniedDirs = new Set<string>();
+  const failed = (path: string, err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EACCES' && err.code !== 'EPERM') return; // ENOENT, ENOTDIR: gone since the listing
+    // A folder listable but not searchable (r without x): one warning for the folder.
+    const dir = dirname(path);
+    if (deniedDirs.has(dir)) return;
+    deniedDirs.add(dir);
+    const msg = `cannot read files in folder ${dir} (${err.code}): skipped`;
+    opts.warnings?.push(msg);
+    opts.logger?.warn({ folder: dir, code: err.code }, msg);
+  };
+  const take = (path: string, type: ScriptType, st: fs.Stats): void => {
+    if (!st.isFile()) return; // replaced by a folder, a symlink, a FIFO ... since the listing
+    const mtimeMs = st.mtime.getTime(); // whole ms (Node rounds mtimeMs into the Date it makes anyway)
+    files.push({ path, type, size: st.size, mtime: st.mtime.toISOString(), mtimeMs });
+  };
+  const later: string[] = [];
+  let n = 0;
+  for (const path of paths) {
+    // the clock read every 32 paths: per path it was a noticeable part of the loop
+    if ((n++ & 31) === 0 && performance.now() >= deadline) return { files, timedOut: true };
+    const type = scriptType(path);
+    if (!type) continue;
+    if (mayHang(path)) {
+      later.push(path);
+      continue;
+    }
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(path, { throwIfNoEntry: false });
+    } catch (err) {
+      failed(path, err as NodeJS.ErrnoException);
+      continue;
+    }
+    if (st) take(path, type, st);
+  }
+  const timedOut = later.length > 0 && !(await statAsync(later, deadline, (path, err, st) => {
+    if (err) failed(path, err);
+    else if (st) take(path, scriptType(path)!, st);
+  }));
+  return { files, timedOut };
+}
+
+/** lstat each path asynchronously, STAT_CONCURRENCY at a time; false if the deadline cut it short. */
+function statAsync(paths: readonly string[], deadline: number, done: (path: string, err: NodeJS.ErrnoException | null, st?: fs.Stats) => void): Promise<boolean> {
   let next = 0;
   let active = 0;
-  let pumping = false;
-  let timedOut = false;
+  let finished = true;
   return new Promise((resolve) => {
-    const denied = (path: string, code: string): void => {
-      // A folder listable but not searchable (r without x): one warning for the folder.
-      const dir = dirname(path);
-      if (deniedDirs.has(dir)) return;
-      deniedDirs.add(dir);
-      const msg = `cannot read files in folder ${dir} (${code}): skipped`;
-      opts.warnings?.push(msg);
-      opts.logger?.warn({ folder: dir, code }, msg);
-    };
-    const describe = (path: string, type: ScriptType, err: NodeJS.ErrnoException | null, st: fs.Stats | undefined): void => {
-      active--;
-      if (err || !st) {
-        if (err?.code === 'EACCES' || err?.code === 'EPERM') denied(path, err.code);
-        // else ENOENT, ENOTDIR: gone since the listing
-      } else if (st.isFile()) { // else replaced by a folder, a symlink, a FIFO ... since the listing
-        const mtimeMs = st.mtime.getTime(); // whole ms (Node rounds mtimeMs into the Date it makes anyway)
-        files.push({ path, type, size: st.size, mtime: st.mtime.toISOString(), mtimeMs });
-      }
-      if (!pumping) pump(); // a synchronous stat finishes inside pump's own loop
-    };
-    const statSync = (path: string, type: ScriptType): void => {
-      let st: fs.Stats | undefined;
-      try {
-        st = fs.lstatSync(path, { throwIfNoEntry: false });
-      } catch (err) {
-        return describe(path, type, err as NodeJS.ErrnoException, undefined);
-      }
-      describe(path, type, null, st);
-    };
     const pump = (): void => {
-      pumping = true;
       while (active < STAT_CONCURRENCY && next < paths.length) {
         if (performance.now() >= deadline) {
-          timedOut = true;
+          finished = false;
           next = paths.length;
           break;
         }
         const path = paths[next++]!;
-        const type = scriptType(path);
-        if (!type) continue;
         active++;
-        if (mayHang(path)) fs.lstat(path, (err, st) => describe(path, type, err, st));
-        else statSync(path, type);
+        fs.lstat(path, (err, st) => {
+          active--;
+          done(path, err, st);
+          pump();
+        });
       }
-      pumping = false;
-      if (active === 0 && next >= paths.length) resolve({ files, timedOut });
+      if (active === 0 && next >= paths.length) resolve(finished);
     };
     pump();
   });
