@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, chmodSync, statSync, unlinkSync, closeSync, openSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { scanScripts, listScripts, describeFiles, findKernel, readNotebookKernel, DEFAULT_EXCLUDED_DIRS, type ScannedFile } from '../src/services/scanner/scan.js';
 import { diffInventory, instantMs, knownFromRows, type DbScriptRow } from '../src/services/scanner/diff.js';
 import { tempDir, locked, put, rels, scanAsUnprivileged, setprivSkip } from './helpers/scan-home.js';
@@ -76,6 +77,27 @@ test('excluded folders are pruned, never walked', async () => {
     // Folders read: home, keep, keep/deep, keep/envs_backup, proj. Nothing inside a pruned folder.
     assert.equal(r.dirsScanned, 5);
   }
+});
+
+test('the plain walk (no LAB_SYNC_EXCLUDE) and the glob walk (tinyglobby, with one) find the same files', async () => {
+  const home = tempDir('two-walks');
+  const outside = tempDir('two-walks-out');
+  put(outside, { 'o.py': '' });
+  put(home, {
+    'a.py': '', '[x] {y} *z?.py': '', 'プロジェクト/解析 (v2).ipynb': nb('python3'), '.hidden/d.py': '',
+    'deep/1/2/3/e.py': '', 'dir.py/inside.txt': '', 'data.csv': '', 'node_modules/n.py': '', 'deep/.git/g.py': '',
+  });
+  symlinkSync(home, join(home, 'loop')); // a folder symlink: never entered
+  symlinkSync(outside, join(home, 'out'));
+  symlinkSync('a.py', join(home, 'alias.py')); // a file symlink: never taken
+  spawnSync('mkfifo', [join(home, 'pipe.py')]);
+  const plain = await scanScripts({ home });
+  const globbed = await scanScripts({ home, exclude: ['matches-nothing-*'] });
+  const expected = ['.hidden/d.py', '[x] {y} *z?.py', 'a.py', 'deep/1/2/3/e.py', 'プロジェクト/解析 (v2).ipynb'];
+  assert.deepEqual(rels(home, plain), expected);
+  assert.deepEqual(rels(home, globbed), expected);
+  assert.deepEqual(plain.files, globbed.files);
+  assert.equal(plain.dirsScanned, globbed.dirsScanned);
 });
 
 test('symlinks are not followed: loops end, nothing outside home is reached', async () => {

@@ -13,16 +13,19 @@
 // `find HOME ... -type f` (which does not follow symlinks either). A script reachable only via
 // a symlink is found under its real path when that is inside home.
 //
-// Sync and async (mounts.ts): the part of home on local file systems is walked with `globSync`,
+// Sync and async (mounts.ts): the part of home on local file systems is walked synchronously,
 // the rest (home on NFS, a FUSE mount inside home ...) with the async `glob` under the hang
 // guard. The sync walk does not enter a hang-prone mount: its readdir answers "empty" for one
 // without touching it and notes it, so only the mounts the walk reaches (not pruned) are walked
-// asynchronously afterwards, with the same patterns.
+// asynchronously afterwards, with the same patterns. With no LAB_SYNC_EXCLUDE glob there is nothing
+// to match (the wrapper has kept only folders to enter and scripts), so the sync walk is a plain
+// recursion over the same wrapper (walkPlain): tinyglobby's matcher setup and per-path matching
+// were half of a cold listing (bench/sync-dry-run.ts).
 //
 // Errors: fdir swallows readdir errors silently, so the wrapper records one warning per
 // unreadable folder, counts folders, and enforces the file and time limits by aborting the walk.
 import * as fs from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { glob, globSync, escapePath } from 'tinyglobby';
 import { planScanHere } from './mounts.js';
 import { scriptType, type ScanOptions, type ScanTruncation } from './types.js';
@@ -105,6 +108,24 @@ export interface Listing {
   dirsScanned: number;
   /** Folders whose files may hang a stat (mounts.ts): stat them asynchronously. */
   asyncRoots: string[];
+}
+
+/**
+ * The sync walk when there is no glob to match: `readdir` (list's wrapper) hands back only folders
+ * to enter and scripts, so what tinyglobby would do with them is to enter the one and keep the
+ * other. Folders are named with a trailing slash and paths absolute, as fdir names them.
+ */
+function walkPlain(home: string, readdir: (folder: string) => fs.Dirent[]): string[] {
+  const found: string[] = [];
+  const visit = (folder: string): void => {
+    for (const entry of readdir(folder)) {
+      if (entry.isDirectory()) visit(`${folder}${entry.name}/`);
+      else found.push(folder + entry.name);
+    }
+  };
+  const root = resolve(home);
+  visit(root.endsWith('/') ? root : `${root}/`);
+  return found;
 }
 
 const folderName = (path: string): string => (path.length > 1 ? path.replace(/\/$/, '') : path);
@@ -192,8 +213,11 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
         return read(path, isRoot, err as NodeJS.ErrnoException, undefined);
       }
     };
-    // fs.readdirSync is overloaded; fdir only ever calls the (path, { withFileTypes: true }) form.
-    paths.push(...globSync(EVERYTHING, { ...globOptions, fs: { readdirSync: readdirSync as typeof fs.readdirSync } }));
+    const withTypes = { withFileTypes: true } as const;
+    paths.push(...(globOptions.ignore.length === 0
+      ? walkPlain(opts.home, (path) => readdirSync(path, withTypes))
+      // fs.readdirSync is overloaded; fdir only ever calls the (path, { withFileTypes: true }) form.
+      : globSync(EVERYTHING, { ...globOptions, fs: { readdirSync: readdirSync as typeof fs.readdirSync } })));
     if (candidates > maxFiles) stop('max-files');
   }
 
