@@ -1,7 +1,7 @@
 // The CLI's contract: help on every command, exit codes 0 ok / 1 failure / 2 usage.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,4 +67,18 @@ test('an option name means one thing in every command (the first pass that finds
     }
   }
   assert.ok(seen.size > 5);
+});
+
+test('a reader that stops early (`lab-agent … | head`) ends the command quietly, not with a stack', async () => {
+  // The pipe's reading end is closed before the CLI writes: its first write fails with EPIPE,
+  // as `lab-agent scripts | head` does once head has its lines.
+  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [cliPath, '--help'], { env: { PATH: process.env.PATH, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  assert.equal(r.stderr, '');
+  assert.equal(r.code, 0);
 });

@@ -140,6 +140,12 @@ async function main(argv: string[], commands: Command[], env: NodeJS.ProcessEnv 
 
 /** An entry point's whole run: `main`'s answer as the exit code; a crash that escaped it on stderr, with its stack. */
 export function runAsProcess(argv: string[], commands: Command[]): void {
+  // A reader that stops reading (`lab-agent scripts | head`) closes the pipe: the next write fails
+  // with EPIPE, which is no failure of the command. End at once and quietly, as a Unix tool does.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit();
+  });
   main(argv, commands).then(
     (code) => {
       process.exitCode = code;
