@@ -3,8 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { freshDatabase, makeUser, storeAs, type TestDb } from './helpers/db.js';
-import { LabStore } from '../src/services/store/lab-store.js';
-import { PgTransport } from '../src/services/store/pg-transport.js';
+import type { LabStore } from '../src/services/store/lab-store.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 let db: TestDb;
 let store: LabStore;
@@ -178,16 +179,24 @@ describe('agents, users and scripts', () => {
   });
 
   test('a closed store leaves no database socket keeping the process alive', async () => {
-    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'PipeWrap' || r === 'TCPSocketWrap').length;
-    const before = sockets();
+    // In a process of its own: this one's other stores open and close sockets meanwhile.
     const userId = await makeUser(db, 'carol');
-    const s = new LabStore(new PgTransport({ connection: db.connection, userId }), userId);
-    await s.scriptsForSync();
-    assert.ok(sockets() > before, 'its connection is open while in use');
-    await s.close();
+    const code = `
+      const { LabStore } = await import(${JSON.stringify(new URL('../src/services/store/lab-store.ts', import.meta.url).href)});
+      const { PgTransport } = await import(${JSON.stringify(new URL('../src/services/store/pg-transport.ts', import.meta.url).href)});
+      const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'PipeWrap' || r === 'TCPSocketWrap').length;
+      const s = new LabStore(new PgTransport({ connection: ${JSON.stringify(db.connection)}, userId: ${JSON.stringify(userId)} }), ${JSON.stringify(userId)});
+      const before = sockets();
+      await s.scriptsForSync();
+      const inUse = sockets();
+      await s.close();
+      console.log(JSON.stringify({ before, inUse, closed: sockets() }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code]);
+    const r = JSON.parse(stdout) as { before: number; inUse: number; closed: number };
+    assert.equal(r.inUse, r.before + 1, 'its connection is open while in use');
     // The goodbye is sent; the server closes its end a few ms later, which must not keep a command
     // that is done waiting (PgTransport.close).
-    assert.equal(sockets(), before);
+    assert.equal(r.closed, r.before);
   });
 
   test('schema version is readable', async () => {
