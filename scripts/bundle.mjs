@@ -56,9 +56,38 @@ const fdirSharesPicomatch = {
   },
 };
 
+/**
+ * pg's SCRAM and MD5 password helpers (pg/lib/crypto/utils.js) load node:crypto and its WebCrypto
+ * when pg is loaded: ~7 ms of every command's and cron tick's start, while only a password login
+ * uses them (the local database and a Unix socket with peer or trust auth never do). In the
+ * bundles the module is a stand-in whose functions load the real one on first call. The build
+ * fails if the module's exports are no longer the plain functions this expects.
+ */
+const pgCryptoOnFirstUse = {
+  name: 'pg-crypto-on-first-use',
+  setup(b) {
+    const file = /[\\/]node_modules[\\/]pg[\\/]lib[\\/]crypto[\\/]utils\.js$/;
+    b.onLoad({ filter: file, namespace: 'file' }, (args) => {
+      if (args.suffix === '?eager') return undefined; // the real module, which the stand-in requires
+      const code = readFileSync(args.path, 'utf8');
+      const names = /\nmodule\.exports = \{([^}]*)\}/.exec(code)?.[1].split(',').map((n) => n.trim()).filter(Boolean);
+      if (!names?.length || names.some((n) => !new RegExp(`\\n(async )?function ${n}\\(`).test(code))) {
+        throw new Error(`${args.path}: its exports are no longer plain functions; look at pgCryptoOnFirstUse in bundle.mjs again`);
+      }
+      const stub = [
+        'let real;',
+        "const load = () => (real ??= require('./utils.js?eager'));",
+        `module.exports = { ${names.map((n) => `${n}: (...args) => load().${n}(...args)`).join(', ')} };`,
+      ].join('\n');
+      return { contents: stub, loader: 'js', resolveDir: dirname(args.path) };
+    });
+    b.onResolve({ filter: /^\.\/utils\.js\?eager$/ }, (args) => (file.test(args.importer) ? { path: join(args.resolveDir, 'utils.js'), suffix: '?eager' } : undefined));
+  },
+};
+
 const bundle = (name, { entry, external }) => build({
   ...common,
-  plugins: [fdirSharesPicomatch],
+  plugins: [fdirSharesPicomatch, pgCryptoOnFirstUse],
   entryPoints: { [name]: entry },
   outExtension: { '.js': '.cjs' },
   format: 'cjs',

@@ -34,6 +34,10 @@ for (const file of sources) {
     const io = text.match(/from ['"](node:(fs|child_process|net|http|https|os)|fs|child_process|pg|execa|nodemailer|@supabase\/supabase-js)['"]/);
     if (io) problems.push(`${rel}: a machine file imports ${io[1]}; inject I/O through provide()`);
   }
+  // node:crypto costs ~7 ms to load, and most processes need none of it: through nodeCrypto().
+  if (rel !== 'src/services/node-crypto.ts' && /^import (?!type )[^;]*from ['"](node:)?crypto['"]/m.test(text)) {
+    problems.push(`${rel}: imports node:crypto at load; call nodeCrypto() (src/services/node-crypto.ts) where it is used`);
+  }
   // SQL values always as parameters: no template interpolation inside a query string.
   for (const m of text.matchAll(/\.query\(\s*`([^`]*)`/g)) {
     if (/\$\{/.test(m[1]) && !/lint-allow-identifier/.test(m[1])) problems.push(`${rel}: interpolated SQL in .query(); pass values as $n parameters`);

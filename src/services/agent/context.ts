@@ -1,5 +1,5 @@
 // Everything an agent process holds while it runs: configuration, store, mailer, identity.
-import { randomUUID } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
@@ -53,7 +53,7 @@ function stableAgentId(dataDir: string, host: string): string {
   } catch {
     /* first run on this host */
   }
-  const id = randomUUID();
+  const id = nodeCrypto().randomUUID();
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, `${id}\n`, { mode: 0o600 });
   return id;

@@ -2,7 +2,7 @@
 // step may be retried by the next tick after a crash: the on-disk session record and /proc are
 // checked before a spawn, and a pid is signalled only while its start time still matches.
 // The token is never logged: log lines carry the session id, pid and port only.
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { jupyterActorStubs } from '../../machines/jupyter-machine.js';
 import type { LaunchInfo, ServerProbe } from '../../machines/jupyter-rules.js';
@@ -86,7 +86,7 @@ async function launchServer(ctx: AgentContext, s: SessionRow): Promise<LaunchInf
     throw new JupyterError('invalid', (err as Error).message);
   }
   const rec: SessionRecord = {
-    sessionId: s.session_id, port, token: randomBytes(32).toString('hex'), ip: cfg.ip, app, legacy,
+    sessionId: s.session_id, port, token: nodeCrypto().randomBytes(32).toString('hex'), ip: cfg.ip, app, legacy,
     logFile: sessionLogFile(ctx, s.session_id), launchedAt: Date.now(),
   };
   writeSessionRecord(home(ctx), rec);

@@ -11,7 +11,7 @@
 // - the random part of the name: nobody can create another member's file name in advance.
 // Taking a GPU: create my file (O_EXCL), then look for another live holder; if there is one, remove
 // mine again. Two agents racing may both back off (each tries again next tick), never both hold.
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { lstatSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSameProcess, processStartTime } from '../host/process-identity.js';
@@ -112,7 +112,7 @@ export class HostGpuLocks {
       this.rewrite(mine.name, holder);
       return true;
     }
-    const name = `${PREFIX}${uuid}.${randomBytes(8).toString('hex')}.lock`;
+    const name = `${PREFIX}${uuid}.${nodeCrypto().randomBytes(8).toString('hex')}.lock`;
     writeHolder(join(this.dir, name), holder, 'wx');
     const rival = readLocks(this.dir).some((f) => f.uuid === uuid && f.name !== name && holderAlive(f));
     if (rival) this.remove(name);
@@ -126,7 +126,7 @@ export class HostGpuLocks {
   }
 
   private rewrite(name: string, holder: LockHolder): void {
-    const tmp = join(this.dir, `${name}.${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = join(this.dir, `${name}.${nodeCrypto().randomBytes(4).toString('hex')}.tmp`);
     writeHolder(tmp, holder, 'wx');
     renameSync(tmp, join(this.dir, name)); // atomic: the file never names nobody
   }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { JobInputError } from './errors.js';
 import { parseJobArgs } from './args.js';
 
@@ -150,7 +150,7 @@ export function injectParameters(nb: Notebook, params: Record<string, unknown>):
     source: lines,
   };
   // cell ids exist from nbformat 4.5 on, and are invalid before it
-  if (nb.nbformat > 4 || (nb.nbformat_minor ?? 0) >= 5) cell.id = randomUUID().replace(/-/g, '').slice(0, 8);
+  if (nb.nbformat > 4 || (nb.nbformat_minor ?? 0) >= 5) cell.id = nodeCrypto().randomUUID().replace(/-/g, '').slice(0, 8);
   const cells = [...nb.cells.slice(0, at + 1), cell, ...nb.cells.slice(at + 1)];
   return { ...nb, cells };
 }

@@ -11,7 +11,7 @@
 //   the link and the tunnel name the node;
 // - alive = squeue (the pass's one answer) lists the job as live; stop = scancel (TERM, then the
 //   rest after the grace); a job Slurm ended itself (TIMEOUT, NODE_FAIL …) is failed with its reason.
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { mkdirSync, chmodSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -92,7 +92,7 @@ async function launchServer(ctx: AgentContext, s: SessionRow): Promise<LaunchInf
   const { legacy } = jupyterForApp(jupyterPath, app, cfg.legacy, env.PATH);
   const runtimeDir = folderOf(ctx, s);
   const rec: SessionRecord = {
-    sessionId: s.session_id, port: 0, token: randomBytes(32).toString('hex'), ip: '0.0.0.0', app, legacy,
+    sessionId: s.session_id, port: 0, token: nodeCrypto().randomBytes(32).toString('hex'), ip: '0.0.0.0', app, legacy,
     logFile: sessionLogFile(ctx, s.session_id), launchedAt: Date.now(),
   };
   writeSessionRecord(home(ctx), rec);

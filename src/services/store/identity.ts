@@ -1,7 +1,7 @@
 // Whom the agent acts for, and its proof. Never a value read from a row another account can write
 // (the original agent's lookup of users by linux_user let any account adopt a victim's agent).
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { Config } from '../config.js';
@@ -50,7 +50,7 @@ async function dataFolderId(config: Config, client: pg.ClientBase): Promise<stri
   return withFileLock(`${file}.lock`, 30_000, async () => {
     const won = read();
     if (won) return won;
-    let id: string = randomUUID();
+    let id: string = nodeCrypto().randomUUID();
     if (config.mode === 'local') {
       const rows = (await client.query('select user_id from public.users limit 2')).rows;
       if (rows.length === 1) id = rows[0].user_id as string;

@@ -3,7 +3,7 @@
 // a 0700 folder only (no TCP port to collide with other lab members, nobody else can connect), and
 // outlives the process that started it, so cron ticks and CLI calls share one server per user.
 import { chownSync, existsSync, mkdirSync, appendFileSync, chmodSync, statSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { arch, platform, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -111,7 +111,7 @@ function traversable(dir: string): boolean {
 export function serverRoot(dataDir: string): string {
   const root = join(dataDir, 'postgres');
   if (userInfo().uid !== 0 || traversable(dataDir)) return root;
-  const key = createHash('sha256').update(dataDir).digest('hex').slice(0, 12);
+  const key = nodeCrypto().createHash('sha256').update(dataDir).digest('hex').slice(0, 12);
   return join('/var/lib/lab-job-agent', `postgres-${key}`);
 }
 

@@ -4,7 +4,7 @@
 // The rules live in SQL (lab_private.member_add / member_remove); this file names the role, makes
 // the password and its SCRAM verifier (the password itself never reaches the server), and writes
 // the member's connection string.
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import type pg from 'pg';
 import { toStoreError } from './pg-transport.js';
 import { StoreError } from './types.js';
@@ -36,11 +36,11 @@ function memberRoleName(linuxUser: string, host?: string | null): string {
 }
 
 /** The verifier PostgreSQL stores for SCRAM-SHA-256 (RFC 5802/7677), as `\password` computes it. */
-export function scramVerifier(password: string, iterations = 4096, salt = randomBytes(16)): string {
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
-  const storedKey = createHash('sha256').update(clientKey).digest();
-  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+export function scramVerifier(password: string, iterations = 4096, salt = nodeCrypto().randomBytes(16)): string {
+  const salted = nodeCrypto().pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const clientKey = nodeCrypto().createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = nodeCrypto().createHash('sha256').update(clientKey).digest();
+  const serverKey = nodeCrypto().createHmac('sha256', salted).update('Server Key').digest();
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
@@ -55,7 +55,7 @@ function memberConnectionString(adminUrl: string, role: string, password: string
 export async function addMember(admin: pg.ClientBase, adminUrl: string, spec: MemberSpec): Promise<AddedMember> {
   const role = memberRoleName(spec.linuxUser, spec.host);
   // URL-safe and long: the member pastes it once into their 0600 .env.
-  const password = randomBytes(24).toString('base64url');
+  const password = nodeCrypto().randomBytes(24).toString('base64url');
   const r = await admin.query('select lab_private.member_add($1, $2, $3, $4, $5, $6) as r', [
     role, scramVerifier(password), spec.linuxUser, spec.host || null, spec.email || null, spec.userId || null,
   ]).catch((err: unknown) => {

@@ -1,7 +1,7 @@
 // Who may talk to `lab-agent web`, and the headers every answer carries. The server listens on a
 // shared lab machine, where every other account can reach 127.0.0.1 too, so nothing is served to
 // a caller without the session cookie, which only the fresh random token of the printed link buys.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { isLoopback } from '../host/address.js';
@@ -30,7 +30,7 @@ export interface AccessOptions {
  */
 export class WebAccess {
   /** The secret of the printed link; exchanged for a cookie, never accepted as a credential for the API. */
-  readonly token = randomBytes(32).toString('base64url');
+  readonly token = nodeCrypto().randomBytes(32).toString('base64url');
   private readonly sessions = new Set<string>();
   private readonly names: Set<string>;
 
@@ -70,12 +70,12 @@ export class WebAccess {
     if (!candidate) return false;
     const a = Buffer.from(candidate);
     const b = Buffer.from(this.token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return a.length === b.length && nodeCrypto().timingSafeEqual(a, b);
   }
 
   /** A new session for a browser that showed the token; the cookie header that carries it. */
   newSession(): string {
-    const id = randomBytes(32).toString('base64url');
+    const id = nodeCrypto().randomBytes(32).toString('base64url');
     this.sessions.add(id);
     return `${this.cookieName}=${id}; HttpOnly; SameSite=Strict; Path=/`;
   }
