@@ -42,11 +42,11 @@ function assertOneLine(r: CliResult, what: string, database: RegExp, check: RegE
   assert.doesNotMatch(r.stderr, /^\s+at /m, `${what}: no stack`);
 }
 
-test('postgres mode, server down: ls, tick, submit, status, wait, db status each print one line', async () => {
+test('postgres mode, server down: ls, tick, submit, status, wait, db status, sync (which scans while it connects) each print one line', async () => {
   const port = await freePort();
   const m = member({ LAB_DATABASE_URL: `postgres://lab:s3cr3t-pw@127.0.0.1:${port}/lab` });
   const db = new RegExp(`^lab-agent [a-z ]+: cannot reach the database at postgres://lab:\\*\\*\\*\\*@127\\.0\\.0\\.1:${port}/lab: .*ECONNREFUSED`);
-  for (const args of [['ls'], ['tick'], ['submit', m.script], ['status', '0123abcd'], ['wait', '0123abcd'], ['db', 'status']]) {
+  for (const args of [['ls'], ['tick'], ['submit', m.script], ['status', '0123abcd'], ['wait', '0123abcd'], ['db', 'status'], ['sync'], ['sync', '--dry-run']]) {
     const r = await cli(args, m.env);
     assertOneLine(r, args.join(' '), db, /check that the server is running .*LAB_DATABASE_URL/);
     assert.doesNotMatch(r.stderr, /s3cr3t-pw/, 'the password is never shown');

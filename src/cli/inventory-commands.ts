@@ -45,12 +45,13 @@ export const inventoryCommands: Command[] = [
     json: true,
     options: { 'dry-run': { type: 'boolean', help: 'show what would change without writing it', whenAbsent: 'off' } },
     async run({ options, env, out }) {
-      const [{ withUserStore }, { syncInventory }] = await Promise.all([
+      const [{ withStoreOpening }, { syncInventory }] = await Promise.all([
         import('./user-store.js'),
         import('../services/inventory/sync.js'),
       ]);
       const dryRun = Boolean(options['dry-run']);
-      const result = await withUserStore(env, (store, config) => syncInventory({ store, config }, { force: true, dryRun }));
+      // The scan of home runs while the database connection is set up.
+      const result = await withStoreOpening(env, (store, config) => syncInventory({ store, config }, { force: true, dryRun }));
       out.data(result, syncText);
       if (!out.json) for (const w of result.warnings) process.stderr.write(`lab-agent sync: warning: ${w}\n`);
     },

@@ -5,7 +5,16 @@ import type { LabStore } from '../services/store/lab-store.js';
 import { StoreError, type JobRow, type SessionRow } from '../services/store/types.js';
 import { CliFailure, UsageError } from './output.js';
 
-export async function withUserStore<T>(env: NodeJS.ProcessEnv, fn: (store: LabStore, config: Config) => Promise<T>): Promise<T> {
+export function withUserStore<T>(env: NodeJS.ProcessEnv, fn: (store: LabStore, config: Config) => Promise<T>): Promise<T> {
+  return withStoreOpening(env, async (opening, config) => fn(await opening, config));
+}
+
+/**
+ * As withUserStore, but `fn` starts while the store is still opening: a command with work of its
+ * own (sync's scan of home) does it while the connection is set up, which is mostly the
+ * server's work, on another core. The store is closed when `fn` is done, whatever came.
+ */
+export async function withStoreOpening<T>(env: NodeJS.ProcessEnv, fn: (opening: Promise<LabStore>, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig({ env });
   // Loaded here, not at the top: `--help` and a usage error cost no database client or logger.
   const [{ preflight }, { openStore }, { createLogger }] = await Promise.all([
@@ -14,11 +23,13 @@ export async function withUserStore<T>(env: NodeJS.ProcessEnv, fn: (store: LabSt
   // Root is refused where it would run something: the local database (local-postgres.ts).
   preflight(config, null);
   // Warnings only, on stderr: stdout is for the command's own output.
-  const store = await openStore(config, createLogger({ level: 'warn' }));
+  const opening = openStore(config, createLogger({ level: 'warn' }));
+  opening.catch(() => undefined); // its failure reaches `fn` through the promise; none goes unhandled
   try {
-    return await fn(store, config);
+    return await fn(opening, config);
   } finally {
-    await store.close();
+    const store = await opening.catch(() => null);
+    await store?.close();
   }
 }
 

@@ -12,8 +12,11 @@ import type { ScriptUpsert } from '../store/types.js';
 import { readRowsCache, writeRowsCache } from './rows-cache.js';
 import { readSyncState, syncDue, syncLockPath, writeSyncState, type SyncState } from './sync-state.js';
 
+type SyncStore = Pick<LabStore, 'scriptsForSync' | 'syncScripts'>;
+
 export interface SyncDeps {
-  store: Pick<LabStore, 'scriptsForSync' | 'syncScripts'>;
+  /** A store still opening will do: the scan starts at once, the rows are read once it is open. */
+  store: SyncStore | Promise<SyncStore>;
   /** The agent's scheduled sync: which database and member the cached rows must be of (rows-cache.ts); absent, the rows are read. */
   cacheKey?: string;
   config: Pick<Config, 'home' | 'logDir' | 'agentDir' | 'dataDir' | 'host' | 'syncExclude' | 'syncMaxFiles' | 'syncIntervalMin'>;
@@ -90,7 +93,7 @@ function underAny(path: string, folders: readonly string[]): boolean {
 
 /** One sync: scan, diff, apply in one call. Honors the interval unless `force` or `dryRun`. */
 export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Promise<SyncResult> {
-  const { config, store, log } = deps;
+  const { config, log } = deps;
   const dryRun = Boolean(opts.dryRun);
   const now = opts.now ?? Date.now;
   const t0 = performance.now();
@@ -137,15 +140,16 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
   }
 
   async function run(): Promise<SyncResult> {
-    // The rows are asked for before the scan starts and read once it is done: the query is on the
-    // wire before the walk (which waits a turn of the event loop for the mount table), so the
-    // server builds the answer on another core while this one walks. The scan needs the rows only
-    // for the notebooks, once every file is stat'ed (`known` lets an unchanged one keep its kernel
-    // without being reopened).
+    // The rows are read while the scan runs (and the store opens, when it is still opening): the
+    // database's part is the server's work, on another core, and the scan yields a turn of the
+    // event loop every few folders and stats, so each answer is taken as it comes. The scan needs
+    // the rows only for the notebooks, once every file is stat'ed (`known` lets an unchanged one
+    // keep its kernel without being reopened).
     const cached = deps.cacheKey && !dryRun ? readRowsCache(config.dataDir, config.host, deps.cacheKey) : null;
     const t1 = performance.now();
     let readMs = 0;
-    const reading = cached ? Promise.resolve(cached) : store.scriptsForSync().then((r) => {
+    const opened = Promise.resolve(deps.store);
+    const reading = cached ? Promise.resolve(cached) : opened.then((store) => store.scriptsForSync()).then((r) => {
       readMs = performance.now() - t1;
       return r;
     });
@@ -167,7 +171,7 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
     const t2rows = performance.now(); // t2 unless the scan had no notebook to wait for them with
     let diff = diffInventory(scan.files, rows, { truncated: scan.truncated });
     if (cached && diff.insert.length + diff.update.length + diff.delete.length > 0) {
-      rows = await store.scriptsForSync(); // something changed here: the difference is taken from the database's rows
+      rows = await (await opened).scriptsForSync(); // something changed here: the difference is taken from the database's rows
       diff = diffInventory(scan.files, rows, { truncated: scan.truncated });
     }
     // Home itself unreadable (ENOENT, a mount that is down): nothing seen means nothing known.
@@ -190,7 +194,7 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
     }));
     if (!dryRun && (upserts.length || deletes.length)) {
       // The function's own counts: a row a concurrent `submit` added meanwhile is not counted twice.
-      const applied = await store.syncScripts({ upserts, deletes });
+      const applied = await (await opened).syncScripts({ upserts, deletes });
       result.inserted = applied.inserted;
       result.updated = applied.updated;
       result.deleted = applied.deleted;

@@ -26,6 +26,7 @@
 // unreadable folder, counts folders, and enforces the file and time limits by aborting the walk.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { planScanHere } from './mounts.js';
 import { scriptType, type ScanOptions, type ScanTruncation } from './types.js';
@@ -56,6 +57,8 @@ const PLAN_TIMEOUT_MS = 2_000;
  * (the glob also matches `a` itself). */
 const EVERYTHING = '**/*';
 const PRUNED_NAMES: ReadonlySet<string> = new Set(DEFAULT_EXCLUDED_DIRS);
+/** Folders the plain walk reads between two turns of the event loop (~1–2 ms here). */
+const FOLDERS_PER_TURN = 8;
 
 /** A path relative to home when it lies strictly inside home, else undefined. */
 function insideHome(home: string, p: string): string | undefined {
@@ -121,18 +124,22 @@ export interface Listing {
 /**
  * The sync walk when there is no glob to match: `readdir` (list's wrapper) hands back only folders
  * to enter and scripts, so what tinyglobby would do with them is to enter the one and keep the
- * other. Folders are named with a trailing slash and paths absolute, as fdir names them.
+ * other. Folders are named with a trailing slash and paths absolute, as fdir names them. Every
+ * FOLDERS_PER_TURN folders it lets the event loop turn (the sync's database work goes on meanwhile).
  */
-function walkPlain(home: string, readdir: (folder: string) => fs.Dirent[]): string[] {
+async function walkPlain(home: string, readdir: (folder: string) => fs.Dirent[]): Promise<string[]> {
   const found: string[] = [];
-  const visit = (folder: string): void => {
+  const pending: string[] = [];
+  const root = resolve(home);
+  pending.push(root.endsWith('/') ? root : `${root}/`);
+  for (let read = 1; pending.length; read++) {
+    const folder = pending.pop()!;
     for (const entry of readdir(folder)) {
-      if (entry.isDirectory()) visit(`${folder}${entry.name}/`);
+      if (entry.isDirectory()) pending.push(`${folder}${entry.name}/`);
       else found.push(folder + entry.name);
     }
-  };
-  const root = resolve(home);
-  visit(root.endsWith('/') ? root : `${root}/`);
+    if (read % FOLDERS_PER_TURN === 0) await nextTurn();
+  }
   return found;
 }
 
@@ -223,7 +230,7 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
     };
     const withTypes = { withFileTypes: true } as const;
     paths.push(...(globOptions.ignore.length === 0
-      ? walkPlain(opts.home, (path) => readdirSync(path, withTypes))
+      ? await walkPlain(opts.home, (path) => readdirSync(path, withTypes))
       // fs.readdirSync is overloaded; fdir only ever calls the (path, { withFileTypes: true }) form.
       : tinyglobby().globSync(EVERYTHING, { ...globOptions, fs: { readdirSync: readdirSync as typeof fs.readdirSync } })));
     if (candidates > maxFiles) stop('max-files');

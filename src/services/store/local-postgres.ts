@@ -4,7 +4,7 @@
 // outlives the process that started it, so cron ticks and CLI calls share one server per user.
 import { chownSync, existsSync, mkdirSync, appendFileSync, chmodSync, statSync } from 'node:fs';
 import { nodeCrypto } from '../node-crypto.js';
-import { arch, platform, userInfo } from 'node:os';
+import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
@@ -13,7 +13,7 @@ import { ConfigError } from '../config.js';
 import { withFileLock } from '../file-lock.js';
 import { LOCAL_START_FAILED } from './db-errors.js';
 import { clearStalePostmaster } from './stale-postmaster.js';
-import { rootRefusal } from '../process-safety.js';
+import { isRoot, rootRefusal } from '../process-safety.js';
 import { passCreatedAncestors, prepareRootServerFolders, ROOT_DB_ACCOUNT, rootDbAccount, type Account } from './root-db-account.js';
 import { importPackage } from '../import-package.js';
 
@@ -60,7 +60,7 @@ async function binaries(): Promise<Binaries> {
 
 /** PostgreSQL refuses to run as root: as root (LAB_ALLOW_ROOT, the test harness) it runs as its own account. */
 function serverUser(): Account | null {
-  return userInfo().uid === 0 ? rootDbAccount() : null;
+  return isRoot() ? rootDbAccount() : null;
 }
 
 /** Runs pg_ctl / initdb (as the server's account when we are root); rejects with their output. */
@@ -110,7 +110,7 @@ function traversable(dir: string): boolean {
  */
 export function serverRoot(dataDir: string): string {
   const root = join(dataDir, 'postgres');
-  if (userInfo().uid !== 0 || traversable(dataDir)) return root;
+  if (!isRoot() || traversable(dataDir)) return root;
   const key = nodeCrypto().createHash('sha256').update(dataDir).digest('hex').slice(0, 12);
   return join('/var/lib/lab-job-agent', `postgres-${key}`);
 }
@@ -127,9 +127,9 @@ export async function ensureLocalPostgres(opts: LocalPostgresOptions): Promise<L
   const socketDir = join(root, 'run');
   const database = opts.database ?? 'lab';
   const connection = localConnection(opts.dataDir, database);
-  if (userInfo().uid === 0 && !opts.allowRoot) throw new ConfigError([rootRefusal('the local database')]);
+  if (isRoot() && !opts.allowRoot) throw new ConfigError([rootRefusal('the local database')]);
   const made = mkdirSync(root, { recursive: true, mode: 0o700 });
-  if (userInfo().uid === 0) {
+  if (isRoot()) {
     passCreatedAncestors(made, root);
     await prepareRootServerFolders(root, serverUser()!, (owner) => pgCtlStop(join(root, 'data'), owner));
   }
@@ -207,6 +207,6 @@ export async function stopLocalPostgres(dataDir: string): Promise<void> {
   const data = join(serverRoot(dataDir), 'data');
   if (!existsSync(join(data, 'postmaster.pid'))) return;
   // As root: as whoever owns the cluster (its own account, or `postgres` for an old one).
-  const owner = userInfo().uid === 0 ? { uid: statSync(data).uid, gid: statSync(data).gid } : null;
+  const owner = isRoot() ? { uid: statSync(data).uid, gid: statSync(data).gid } : null;
   await pgCtlStop(data, owner);
 }
