@@ -52,12 +52,13 @@ export interface SyncResult {
   kept: number;
   warnings: string[];
   /**
-   * readMs: from asking for the stored rows to having them, while the scan runs (so it overlaps
-   * scanMs); scanMs: the scan, not counting its wait for the rows; rowsWaitMs: how long the sync
-   * waited for the rows, the part of their read the scan did not hide; applyMs: the comparison and
-   * the one SQL call.
+   * readMs: from asking for the stored rows (and opening the store, when it was still opening) to
+   * having them, while the scan runs; scanMs: the scan's own time, without its wait for the rows
+   * and the turns it gave the event loop, in which the connection's and the read's work ran;
+   * scanWallMs: the scan from start to end; rowsWaitMs: how long the sync waited for the rows, the
+   * part of the read the scan did not hide; applyMs: the comparison and the one SQL call.
    */
-  timings: { readMs: number; scanMs: number; rowsWaitMs: number; applyMs: number; totalMs: number };
+  timings: { readMs: number; scanMs: number; scanWallMs: number; rowsWaitMs: number; applyMs: number; totalMs: number };
 }
 
 const DEFAULT_LOCK_WAIT_MS = 60_000;
@@ -65,7 +66,7 @@ const DEFAULT_LOCK_WAIT_MS = 60_000;
 function emptyResult(dryRun: boolean): SyncResult {
   return {
     dryRun, inserted: 0, updated: 0, deleted: 0, unchanged: 0, paths: { insert: [], update: [], delete: [] },
-    truncated: null, kept: 0, warnings: [], timings: { readMs: 0, scanMs: 0, rowsWaitMs: 0, applyMs: 0, totalMs: 0 },
+    truncated: null, kept: 0, warnings: [], timings: { readMs: 0, scanMs: 0, scanWallMs: 0, rowsWaitMs: 0, applyMs: 0, totalMs: 0 },
   };
 }
 
@@ -210,7 +211,8 @@ export async function syncInventory(deps: SyncDeps, opts: SyncOptions = {}): Pro
     }
     const t3 = performance.now();
     result.timings = {
-      readMs: round(readMs), scanMs: round(t2 - t1 - scan.knownWaitMs), rowsWaitMs: round(scan.knownWaitMs + t2rows - t2),
+      readMs: round(readMs), scanMs: round(t2 - t1 - scan.knownWaitMs - scan.turnsMs), scanWallMs: round(t2 - t1),
+      rowsWaitMs: round(scan.knownWaitMs + t2rows - t2),
       applyMs: round(t3 - t2rows), totalMs: round(t3 - t0),
     };
     const changed = result.inserted + result.updated + result.deleted;

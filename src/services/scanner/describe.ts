@@ -2,9 +2,9 @@
 // that changed since the last sync.
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../logger.js';
 import { readNotebookKernel } from './kernel.js';
+import { giveTurn, type Turns } from './turns.js';
 import { scriptType, type KnownFile, type ScannedFile, type ScriptType } from './types.js';
 
 const STAT_CONCURRENCY = 64;
@@ -23,6 +23,8 @@ export interface DescribeOptions {
   asyncRoots?: readonly string[];
   logger?: Logger;
   warnings?: string[];
+  /** Where the turns given to the event loop are counted (turns.ts). */
+  turns?: Turns;
 }
 
 /** Phase 2: stat the listed paths, then read the kernels of notebooks not known unchanged. */
@@ -91,7 +93,7 @@ async function statFiles(paths: readonly string[], opts: DescribeOptions): Promi
   for (const path of paths) {
     // the clock read every 32 paths: per path it was a noticeable part of the loop
     if ((n & 31) === 0 && performance.now() >= deadline) return { files, timedOut: true };
-    if (++n % STATS_PER_TURN === 0) await nextTurn();
+    if (++n % STATS_PER_TURN === 0) await giveTurn(opts.turns);
     const type = scriptType(path);
     if (!type) continue;
     if (mayHang(path)) {

@@ -26,9 +26,9 @@
 // unreadable folder, counts folders, and enforces the file and time limits by aborting the walk.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { planScanHere } from './mounts.js';
+import { giveTurn, type Turns } from './turns.js';
 import { scriptType, type ScanOptions, type ScanTruncation } from './types.js';
 
 /**
@@ -127,7 +127,7 @@ export interface Listing {
  * other. Folders are named with a trailing slash and paths absolute, as fdir names them. Every
  * FOLDERS_PER_TURN folders it lets the event loop turn (the sync's database work goes on meanwhile).
  */
-async function walkPlain(home: string, readdir: (folder: string) => fs.Dirent[]): Promise<string[]> {
+async function walkPlain(home: string, readdir: (folder: string) => fs.Dirent[], turns: Turns | undefined): Promise<string[]> {
   const found: string[] = [];
   const pending: string[] = [];
   const root = resolve(home);
@@ -138,7 +138,7 @@ async function walkPlain(home: string, readdir: (folder: string) => fs.Dirent[])
       if (entry.isDirectory()) pending.push(`${folder}${entry.name}/`);
       else found.push(folder + entry.name);
     }
-    if (read % FOLDERS_PER_TURN === 0) await nextTurn();
+    if (read % FOLDERS_PER_TURN === 0) await giveTurn(turns);
   }
   return found;
 }
@@ -146,7 +146,7 @@ async function walkPlain(home: string, readdir: (folder: string) => fs.Dirent[])
 const folderName = (path: string): string => (path.length > 1 ? path.replace(/\/$/, '') : path);
 
 /** Phase 1: list candidate script paths (absolute, unsorted). */
-export async function listScripts(opts: ScanOptions & { budget?: Budget }): Promise<Listing> {
+export async function listScripts(opts: ScanOptions & { budget?: Budget; turns?: Turns }): Promise<Listing> {
   const maxFiles = opts.maxFiles ?? DEFAULT_MAX_FILES;
   const start = performance.now();
   const budget = opts.budget ?? { start, deadline: start + (opts.timeBudgetMs ?? DEFAULT_TIME_BUDGET_MS) };
@@ -230,7 +230,7 @@ export async function listScripts(opts: ScanOptions & { budget?: Budget }): Prom
     };
     const withTypes = { withFileTypes: true } as const;
     paths.push(...(globOptions.ignore.length === 0
-      ? await walkPlain(opts.home, (path) => readdirSync(path, withTypes))
+      ? await walkPlain(opts.home, (path) => readdirSync(path, withTypes), opts.turns)
       // fs.readdirSync is overloaded; fdir only ever calls the (path, { withFileTypes: true }) form.
       : tinyglobby().globSync(EVERYTHING, { ...globOptions, fs: { readdirSync: readdirSync as typeof fs.readdirSync } })));
     if (candidates > maxFiles) stop('max-files');

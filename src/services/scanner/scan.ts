@@ -4,6 +4,7 @@
 // hang asynchronously (mounts.ts).
 import { listScripts, DEFAULT_MAX_FILES, DEFAULT_TIME_BUDGET_MS, type Budget } from './list.js';
 import { describeFiles } from './describe.js';
+import type { Turns } from './turns.js';
 import type { ScanOptions, ScanResult } from './types.js';
 
 export { readNotebookKernel, findKernel } from './kernel.js';
@@ -17,7 +18,8 @@ export async function scanScripts(opts: ScanOptions): Promise<ScanResult> {
   const maxFiles = opts.maxFiles ?? DEFAULT_MAX_FILES;
   const timeBudgetMs = opts.timeBudgetMs ?? DEFAULT_TIME_BUDGET_MS;
   const budget: Budget = { start, deadline: start + timeBudgetMs };
-  const listed = await listScripts({ ...opts, budget });
+  const turns: Turns = { givenMs: 0 };
+  const listed = await listScripts({ ...opts, budget, turns });
   const warnings = listed.warnings;
   let truncated = listed.truncated;
   // Sort before cutting so a truncated inventory is at least a stable prefix.
@@ -36,6 +38,7 @@ export async function scanScripts(opts: ScanOptions): Promise<ScanResult> {
     asyncRoots: listed.asyncRoots,
     logger: opts.logger,
     warnings,
+    turns,
   });
   if (described.timedOut) truncated ??= 'time';
   const files = described.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -47,5 +50,5 @@ export async function scanScripts(opts: ScanOptions): Promise<ScanResult> {
     warnings.push(msg);
     opts.logger?.warn({ home: opts.home, truncated, found: files.length }, msg);
   }
-  return { files, truncated, warnings, elapsedMs: Math.round(performance.now() - start), knownWaitMs: described.knownWaitMs, dirsScanned: listed.dirsScanned };
+  return { files, truncated, warnings, elapsedMs: Math.round(performance.now() - start), knownWaitMs: described.knownWaitMs, turnsMs: turns.givenMs, dirsScanned: listed.dirsScanned };
 }

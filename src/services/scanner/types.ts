@@ -67,6 +67,8 @@ export interface ScanResult {
   elapsedMs: number;
   /** Of elapsedMs, the time spent waiting for `known` when it was given as a promise. */
   knownWaitMs: number;
+  /** Of elapsedMs, the turns the scan gave the event loop for other work (turns.ts). */
+  turnsMs: number;
   /** Folders read (pruned folders are never read): for diagnostics and the benchmark. */
   dirsScanned: number;
 }
