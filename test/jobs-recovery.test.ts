@@ -72,10 +72,11 @@ describe('tick mode: the agent killed at each step', () => {
       const j = await jobRow(db, id);
       return j.status === 'running' ? j : null;
     });
-    // The whole job, recorder included, dies with the machine, say: kill both groups.
+    // The whole job, recorder included, dies with the machine, say: kill both groups, the recorder
+    // first (killed second, under load it could see the job die and write its record in between).
     const rec = JSON.parse(readFileSync(join(running.log_dir!, 'pid'), 'utf8'));
-    process.kill(-running.pid!, 'SIGKILL');
     process.kill(rec.wrapperPid, 'SIGKILL');
+    process.kill(-running.pid!, 'SIGKILL');
     await sleep(200);
     const ended = await eventually('the job to be failed', async () => {
       await a.cli(['tick']);
