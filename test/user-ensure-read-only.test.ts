@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { AgentEnv } from './helpers/agent-env.js';
 import { useFreshDatabase } from './helpers/fresh-db.js';
 
 const db = await useFreshDatabase();
@@ -79,4 +80,20 @@ test('a change is written: a new e-mail, a new Linux name, a new host, a host\'s
   const rebound = await ensureAs(id, ['carol3', null, 'gpu1']);
   assert.equal(rebound.wrote, true);
   assert.equal(await hostBinding(id, 'gpu1'), 'carol3');
+});
+
+test('read-only commands leave the member\'s rows as they were (each one opens the store, so each calls user_ensure)', async () => {
+  const a = new AgentEnv(db, `ro${process.pid}`);
+  const first = await a.cli(['ls']); // the first command makes the rows
+  assert.equal(first.code, 0, first.stderr);
+  const versions = async () => (await db.admin.query(
+    `select (select xmin::text || '/' || xmax::text from public.users where linux_user = $1) as users,
+            (select string_agg(xmin::text || '/' || xmax::text, ',') from public.user_hosts where linux_user = $1) as hosts`, [a.env.LAB_USER])).rows[0];
+  const before = await versions();
+  assert.ok(before.users && before.hosts, 'the first command made the users row and the host binding');
+  for (const args of [['ls'], ['scripts'], ['jupyter', 'ls'], ['sync', '--dry-run']]) {
+    const r = await a.cli(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.deepEqual(await versions(), before, `lab-agent ${args.join(' ')} wrote or locked the member's rows`);
+  }
 });
