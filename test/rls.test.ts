@@ -227,8 +227,8 @@ describe('RLS matrix', () => {
     assert.deepEqual((await as<{ r: unknown[] }>('bob', 'select public.jobs_list(100) as r'))[0]!.r, []);
     assert.deepEqual((await as<{ r: unknown[] }>('bob', 'select public.lifecycle_history($1) as r', [ids.job]))[0]!.r, []);
     assert.deepEqual((await as<{ r: unknown[] }>('bob', 'select public.scripts_list() as r'))[0]!.r, []);
-    assert.deepEqual((await as<{ r: unknown[] }>('bob', 'select public.scripts_for_sync() as r'))[0]!.r, []);
-    assert.equal((await as<{ r: unknown[] }>('alice', 'select public.scripts_for_sync() as r'))[0]!.r.length, 1, 'alice sees her script');
+    assert.deepEqual(await as('bob', 'select public.scripts_for_sync_pieces() as r'), [], 'no piece of rows for bob');
+    assert.equal((await as<{ r: unknown[] }>('alice', 'select public.scripts_for_sync_pieces() as r')).flatMap((p) => p.r).length, 1, 'alice sees her script');
     const work = await as<{ r: { active: unknown[]; pending: number } }>('bob', 'select public.jobs_for_agent($1) as r', ['gpu1']);
     assert.equal(work[0]!.r.pending, 0);
     // bob's sync cannot delete alice's script, nor can naming alice's id act as her.
@@ -245,7 +245,7 @@ describe('RLS matrix', () => {
       ['select public.agent_wake_channel($1)', [alice]],
       ['select public.user_verified_email($1)', [alice]],
       ['select public.jobs_list(100, null, $1)', [alice]],
-      ['select public.scripts_for_sync($1)', [alice]],
+      ['select public.scripts_for_sync_pieces($1)', [alice]],
     ];
     for (const [sql, params] of named) {
       await assert.rejects(as('bob', sql, params), /cannot act as/, `bob: ${sql}`);

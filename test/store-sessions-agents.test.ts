@@ -172,6 +172,29 @@ describe('agents, users and scripts', () => {
     assert.deepEqual(await other.scriptsForSync(), [], 'none of alice\'s for bob');
   });
 
+  test('the sync\'s rows come in pieces of at most 128, every script once, however many there are', async () => {
+    const many = Array.from({ length: 300 }, (_, i) => ({ path: `/home/alice/many/s${i}.py`, type: 'py' as const, size: i, mtime: new Date(Date.UTC(2026, 0, 1) + i).toISOString() }));
+    await store.syncScripts({ upserts: many, deletes: [] });
+    const rows = await store.scriptsForSync();
+    const listed = (await store.listScripts()).map((s) => s.path).sort();
+    assert.deepEqual(rows.map((s) => s.path).sort(), listed, 'each of scripts_list\'s scripts, once');
+    const mine = new Map(rows.map((r) => [r.path, r]));
+    for (const m of many) assert.deepEqual(mine.get(m.path), { path: m.path, size: m.size, mtime: Date.parse(m.mtime), kernel: null });
+    // As the member, directly: several pieces, none over 128 rows.
+    const c = db.admin;
+    await c.query('begin');
+    try {
+      const aliceId = (await c.query("select user_id from public.users where linux_user = 'alice'")).rows[0].user_id;
+      await c.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", [JSON.stringify({ sub: aliceId, role: 'authenticated' })]);
+      const pieces = (await c.query('select public.scripts_for_sync_pieces() as r')).rows.map((r) => (r.r as unknown[]).length);
+      assert.ok(pieces.length >= 3, `${listed.length} scripts in ${pieces.length} piece(s)`);
+      assert.ok(pieces.every((n) => n >= 1 && n <= 128), `piece sizes ${pieces.join(', ')}`);
+      assert.equal(pieces.reduce((a, b) => a + b, 0), listed.length);
+    } finally {
+      await c.query('rollback');
+    }
+  });
+
   test('a job cannot reference another user\'s script', async () => {
     await store.syncScripts({ upserts: [{ path: '/home/alice/mine.py', type: 'py', size: 1, mtime: '2026-01-01T00:00:00Z' }], deletes: [] });
     const [mine] = (await store.listScripts()).filter((s) => s.path === '/home/alice/mine.py');

@@ -89,7 +89,7 @@ test('an idle cron tick is one request (agent_poll), the inventory included; it 
   inventoryDue(a);
   from = layer.requests.length;
   assert.equal((await a.cli(['tick'])).code, 0);
-  assert.deepEqual(sent(from), ['agent_poll', 'scripts_for_sync', 'scripts_sync']);
+  assert.deepEqual(sent(from), ['agent_poll', 'scripts_for_sync_pieces', 'scripts_sync']);
   const paths = (await a.cli(['scripts', '--json'])).stdout;
   assert.match(paths, /eval\.py/);
   assert.match(paths, /train\.py/);

@@ -4,12 +4,12 @@ import type { ScannedFile, KnownFile } from './types.js';
 
 /** A `scripts` row as read back from the database. */
 export interface DbScriptRow {
-  /** Absent in the sync's compact rows (scripts_for_sync): the diff goes by path. */
+  /** Absent in the sync's compact rows (scripts_for_sync_pieces): the diff goes by path. */
   script_id?: number | string;
   path: string;
   /** bigint may arrive as a string (pg int8). null: not known yet (a row from the original agent). */
   size: number | string | bigint | null;
-  /** Whole epoch milliseconds (scripts_for_sync), or timestamptz as a Date (pg) or as text in any
+  /** Whole epoch milliseconds (scripts_for_sync_pieces), or timestamptz as a Date (pg) or as text in any
    * precision (scripts_list over PostgREST: µs, `...+00:00`). */
   mtime: number | string | Date | null;
   /** Compared only when the row carries the field; null means "no kernel". */

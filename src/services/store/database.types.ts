@@ -1269,7 +1269,7 @@ export type Database = {
         Returns: Json
       }
       schedules_list: { Args: { p_user_id?: string }; Returns: Json }
-      scripts_for_sync: { Args: { p_user_id?: string }; Returns: Json }
+      scripts_for_sync_pieces: { Args: { p_user_id?: string }; Returns: Json[] }
       scripts_list: { Args: { p_user_id?: string }; Returns: Json }
       scripts_search: {
         Args: {

@@ -35,6 +35,11 @@ export class LabStore {
     return this.transport.rpc<T>(fn, args as Record<string, unknown>);
   }
 
+  /** A set-returning function: each row's value. */
+  private callRows<F extends keyof Functions, T>(fn: F, args: NamedArgs<F>): Promise<T[]> {
+    return this.transport.rpcRows<T>(fn, args as Record<string, unknown>);
+  }
+
   private async callCommittedAfter<F extends keyof Functions, T>(fn: F, args: NamedArgs<F>, action: () => Promise<void>): Promise<T> {
     if (this.transport.rpcCommittedAfter) return this.transport.rpcCommittedAfter<T>(fn, args as Record<string, unknown>, action);
     await action();
@@ -309,13 +314,16 @@ export class LabStore {
   listScripts(): Promise<ScriptRow[]> {
     return this.call('scripts_list', {});
   }
-  /** The member's scripts as the inventory sync compares them, in no order (the compact rows
-   * [path, size, mtime ms, kernel] of scripts_for_sync: a quarter of scripts_list's server time). */
+  /** The member's scripts as the inventory sync compares them, in no order: the compact rows
+   * [path, size, mtime ms, kernel] of scripts_for_sync_pieces (a quarter of scripts_list's server
+   * time), sent in pieces of up to 128 rows (why: its migration, 20261204000200). */
   async scriptsForSync(): Promise<ScriptState[]> {
-    const rows = await this.call<'scripts_for_sync', [string, number | null, number | null, string | null][]>('scripts_for_sync', {});
-    // Indexes, not a destructuring pattern: this runs once per script in a fresh process, where
-    // V8 still interprets it and array destructuring goes through the iterator protocol.
-    return rows.map((r) => ({ path: r[0], size: r[1], mtime: r[2], kernel: r[3] }));
+    const pieces = await this.callRows<'scripts_for_sync_pieces', [string, number | null, number | null, string | null][]>('scripts_for_sync_pieces', {});
+    const out: ScriptState[] = [];
+    // Loops and indexes, not flatMap and a destructuring pattern: this runs once per script in a
+    // fresh process, where V8 still interprets it and destructuring goes through the iterator protocol.
+    for (const piece of pieces) for (const r of piece) out.push({ path: r[0], size: r[1], mtime: r[2], kernel: r[3] });
+    return out;
   }
   syncScripts(s: { upserts: ScriptUpsert[]; deletes: string[] }): Promise<{ inserted: number; updated: number; deleted: number }> {
     return this.call('scripts_sync', { p_upserts: s.upserts, p_deletes: s.deletes });

@@ -93,26 +93,33 @@ export class PgTransport implements Transport {
   }
 
   rpc<T>(fn: string, args: Record<string, unknown>): Promise<T> {
-    return this.transaction<T>(fn, args);
+    return this.transaction<T>(fn, args, {});
+  }
+
+  rpcRows<T>(fn: string, args: Record<string, unknown>): Promise<T[]> {
+    return this.transaction<T[]>(fn, args, { rows: true });
   }
 
   rpcCommittedAfter<T>(fn: string, args: Record<string, unknown>, action: (result: T) => Promise<void>): Promise<T> {
-    return this.transaction<T>(fn, args, action);
+    return this.transaction<T>(fn, args, { action });
   }
 
   /**
    * One call as the acting user: a single statement (its own transaction), or with `action`
    * begin, call, action, commit. When the server is gone, a local one is started again; the call
    * is repeated only if nothing of it had reached the server (the connection failed, or its first
-   * statement, the session set-up), never once the call itself was sent.
+   * statement, the session set-up), never once the call itself was sent. `rows`: a set-returning
+   * function, whose rows' values come as an array.
    */
-  private async transaction<T>(fn: string, args: Record<string, unknown>, action?: (result: T) => Promise<void>, retried = false): Promise<T> {
+  private async transaction<T>(fn: string, args: Record<string, unknown>, opts: { action?: (result: T) => Promise<void>; rows?: boolean }, retried = false): Promise<T> {
     const { text, values } = rpcSql(fn, args);
+    const { action } = opts;
+    const value = (r: pg.QueryResult): T => (opts.rows ? r.rows.map((row) => row.r) : r.rows[0]?.r) as T;
     let client: pg.PoolClient;
     try {
       client = await this.checkout();
     } catch (err) {
-      if (!retried && (await this.revived(err))) return this.transaction(fn, args, action, true);
+      if (!retried && (await this.revived(err))) return this.transaction(fn, args, opts, true);
       throw this.callError(err);
     }
     let actionFailed = false;
@@ -123,9 +130,9 @@ export class PgTransport implements Transport {
     client.on('error', onLost);
     let broken = false;
     try {
-      if (!action) return (await client.query(text, values)).rows[0]?.r as T;
+      if (!action) return value(await client.query(text, values));
       await client.query('begin');
-      const result = (await client.query(text, values)).rows[0]?.r as T;
+      const result = value(await client.query(text, values));
       await action(result).catch((err: unknown) => {
         actionFailed = true;
         throw err;

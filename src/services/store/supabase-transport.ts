@@ -69,6 +69,11 @@ export class SupabaseTransport implements Transport {
     throw new StoreError(error.message, error.code);
   }
 
+  /** PostgREST answers a set-returning function with a JSON array of its rows' values. */
+  async rpcRows<T>(fn: string, args: Record<string, unknown>): Promise<T[]> {
+    return (await this.rpc<T[] | null>(fn, args)) ?? [];
+  }
+
   /** After a 401: false when a session is there (or came back from its backup); throws when it ended. */
   private async sessionGone(): Promise<boolean> {
     if ((await this.client.auth.getSession()).data.session) return false;

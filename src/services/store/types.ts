@@ -162,7 +162,7 @@ export interface PollAgent {
   resources?: object | null;
 }
 
-/** A stored script as the inventory sync compares it (scripts_for_sync): the mtime as whole epoch ms. */
+/** A stored script as the inventory sync compares it (scripts_for_sync_pieces): the mtime as whole epoch ms. */
 export interface ScriptState {
   path: string;
   size: number | null;
@@ -192,6 +192,8 @@ export interface Transport {
   readonly kind: 'local' | 'postgres' | 'supabase';
   /** Calls public.<fn>(named args) as the acting user; every function returns jsonb. */
   rpc<T>(fn: string, args: Record<string, unknown>): Promise<T>;
+  /** Calls a set-returning public.<fn> like rpc: each row's value, in the order they came. */
+  rpcRows<T>(fn: string, args: Record<string, unknown>): Promise<T[]>;
   /**
    * Optional: calls public.<fn> like rpc, then `action`, and commits only once `action` has
    * succeeded (rolled back, and the action's error rethrown, if it fails). Used to record an email

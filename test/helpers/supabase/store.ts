@@ -59,6 +59,9 @@ class PendingTransport implements Transport {
   async rpc<T>(fn: string, args: Record<string, unknown>): Promise<T> {
     return (await this.ready).rpc<T>(fn, args);
   }
+  async rpcRows<T>(fn: string, args: Record<string, unknown>): Promise<T[]> {
+    return (await this.ready).rpcRows<T>(fn, args);
+  }
   async listen(onWake: (e: WakeEvent) => void): Promise<() => Promise<void>> {
     return (await this.ready).listen(onWake);
   }
