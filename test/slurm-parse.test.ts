@@ -82,6 +82,14 @@ test('Slurm\'s own endings are the row\'s error; a lost job is failed, never lef
   assert.match((slurmOutcome(row, finish, lost) as { error: string }).error, /^lost: Slurm no longer knows job 9/);
   const running = slurmProbe({ slurmJobId: '9', view: view('RUNNING'), exit: null }, tails);
   assert.equal(running.alive, true);
+  // Killed by a signal while squeue (asked earlier in the pass) still shows the job live: the
+  // record waits for Slurm's word, so a time limit is not reported as a plain "killed by SIGTERM".
+  for (const state of ['RUNNING', 'COMPLETING']) {
+    const signalled = slurmProbe({ slurmJobId: '9', view: view(state), exit: { code: null, signal: 'SIGTERM', endedAt: 'x' } }, tails);
+    assert.deepEqual([signalled.alive, signalled.exit], [true, null], `${state} with a SIGTERM record: not ended yet`);
+  }
+  const exited = slurmProbe({ slurmJobId: '9', view: view('COMPLETING'), exit: { code: 0, signal: null, endedAt: 'x' } }, tails);
+  assert.deepEqual(exited.exit, { code: 0, signal: null, endedAt: 'x' }, 'a job that exited by itself ends at once');
   const cancelled = slurmOutcome({ ...row, stop_reason: 'cancel' } as JobRow, finish, timeout);
   assert.equal(cancelled.kind, 'cancel', 'the agent\'s own stop decides');
 });

@@ -71,9 +71,14 @@ function canceller(f: Pick<SlurmFacts, 'acct' | 'ownUid' | 'userName'>): string 
   return name ? `${name} (uid ${uid})` : `uid ${uid}`;
 }
 
-/** The probe of a running Slurm job: alive while Slurm has it waiting or running. */
+/**
+ * The probe of a running Slurm job: alive while Slurm has it waiting or running. A record of a
+ * job killed by a signal while Slurm still counts it live waits for a later pass: squeue was asked
+ * earlier in this one, or Slurm has not finished ending the job, and the signal may be Slurm's own
+ * (its time limit, memory, preemption, a scancel), whose reason only its ended state says.
+ */
 export function slurmProbe(f: SlurmFacts, tails: { stdoutTail: string; stderrTail: string }): SlurmProbe {
-  if (f.view && (isLive(f.view) || isWaiting(f.view))) return { exit: f.exit, alive: true, slurm: null, ...tails };
+  if (f.view && (isLive(f.view) || isWaiting(f.view))) return { exit: f.exit?.signal ? null : f.exit, alive: true, slurm: null, ...tails };
   const state = f.view?.state ?? f.acct?.state ?? null;
   return {
     exit: f.exit,
