@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { freshDatabase, makeUser, storeAs, type TestDb } from './helpers/db.js';
+import { openAs } from './helpers/queue.js';
 import type { LabStore } from '../src/services/store/lab-store.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -181,17 +182,15 @@ describe('agents, users and scripts', () => {
     const mine = new Map(rows.map((r) => [r.path, r]));
     for (const m of many) assert.deepEqual(mine.get(m.path), { path: m.path, size: m.size, mtime: Date.parse(m.mtime), kernel: null });
     // As the member, directly: several pieces, none over 128 rows.
-    const c = db.admin;
-    await c.query('begin');
+    const aliceId = (await db.admin.query("select user_id from public.users where linux_user = 'alice'")).rows[0].user_id;
+    const c = await openAs(db, aliceId);
     try {
-      const aliceId = (await c.query("select user_id from public.users where linux_user = 'alice'")).rows[0].user_id;
-      await c.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", [JSON.stringify({ sub: aliceId, role: 'authenticated' })]);
       const pieces = (await c.query('select public.scripts_for_sync_pieces() as r')).rows.map((r) => (r.r as unknown[]).length);
       assert.ok(pieces.length >= 3, `${listed.length} scripts in ${pieces.length} piece(s)`);
       assert.ok(pieces.every((n) => n >= 1 && n <= 128), `piece sizes ${pieces.join(', ')}`);
       assert.equal(pieces.reduce((a, b) => a + b, 0), listed.length);
     } finally {
-      await c.query('rollback');
+      await c.end(); // its transaction, read-only, goes with it
     }
   });
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { AgentEnv } from './helpers/agent-env.js';
 import { useFreshDatabase } from './helpers/fresh-db.js';
+import { openAs } from './helpers/queue.js';
 
 const db = await useFreshDatabase();
 
@@ -15,17 +16,14 @@ interface Outcome { row: { user_id: string; linux_user: string; email: string | 
 
 /** user_ensure as the signed-in member, as PostgREST makes the call; whether it took a transaction id. */
 async function ensureAs(userId: string, args: [string, string | null, string | null]): Promise<Outcome> {
-  const c = db.admin;
-  await c.query('begin');
+  const c = await openAs(db, userId);
   try {
-    await c.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", [JSON.stringify({ sub: userId, role: 'authenticated' })]);
     const row = (await c.query('select public.user_ensure($1, $2, $3) as r', args)).rows[0].r;
     const xid = (await c.query('select txid_current_if_assigned() as x')).rows[0].x;
     await c.query('commit');
     return { row, wrote: xid !== null };
-  } catch (err) {
-    await c.query('rollback');
-    throw err;
+  } finally {
+    await c.end(); // uncommitted (a failed call): rolled back with the connection
   }
 }
 

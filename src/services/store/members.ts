@@ -37,10 +37,11 @@ function memberRoleName(linuxUser: string, host?: string | null): string {
 
 /** The verifier PostgreSQL stores for SCRAM-SHA-256 (RFC 5802/7677), as `\password` computes it. */
 export function scramVerifier(password: string, iterations = 4096, salt = nodeCrypto().randomBytes(16)): string {
-  const salted = nodeCrypto().pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
-  const clientKey = nodeCrypto().createHmac('sha256', salted).update('Client Key').digest();
-  const storedKey = nodeCrypto().createHash('sha256').update(clientKey).digest();
-  const serverKey = nodeCrypto().createHmac('sha256', salted).update('Server Key').digest();
+  const crypto = nodeCrypto();
+  const salted = crypto.pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const clientKey = crypto.createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = crypto.createHash('sha256').update(clientKey).digest();
+  const serverKey = crypto.createHmac('sha256', salted).update('Server Key').digest();
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
