@@ -8,7 +8,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchDetached, readExitRecord } from '../src/services/runner/launch.js';
@@ -37,7 +37,9 @@ test('a job\'s start: two forks of the launcher shell and two execs (setsid, env
   const launcher = Number(stat(first.wrapperPid)[1]);
   assert.ok(launcher > 1 && launcher !== process.pid);
   const trace = join(root, 'strace.txt');
-  const tracer = spawn(strace!, ['-f', '-e', 'trace=execve,execveat,clone,clone3,fork,vfork', '-o', trace, '-p', String(launcher)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // -ff: a file per process (trace.<pid>), so no call is split into `<unfinished ...>` and
+  // `<... resumed>` lines by another process's call between them (it was, under load).
+  const tracer = spawn(strace!, ['-ff', '-e', 'trace=execve,execveat,clone,clone3,fork,vfork', '-o', trace, '-p', String(launcher)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let said = '';
   tracer.stderr!.setEncoding('utf8').on('data', (c: string) => (said += c));
   try {
@@ -53,7 +55,7 @@ test('a job\'s start: two forks of the launcher shell and two execs (setsid, env
     // Its wrapper writes the exit record: nothing may still be writing in the folder afterwards.
     await eventually('the first job\'s exit record', () => readExitRecord(join(root, 'first')), 30_000, 20);
   }
-  const lines = readFileSync(trace, 'utf8').split('\n');
+  const lines = readdirSync(root).filter((f) => f.startsWith('strace.txt.')).flatMap((f) => readFileSync(join(root, f), 'utf8').split('\n'));
   // Processes made: clone(2) without CLONE_THREAD (the shell's fork), and fork/vfork.
   const forks = lines.filter((l) => /\b(clone3?|v?fork)\(/.test(l) && !l.includes('CLONE_THREAD') && / = \d+$/.test(l));
   const execs = lines.filter((l) => /\bexecve(at)?\(/.test(l) && / = 0$/.test(l)).map((l) => /execve(?:at)?\("([^"]+)"/.exec(l)?.[1]);
